@@ -1,0 +1,41 @@
+# mr-storage-initializer: see README.md. Every target installs what it needs itself.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: venv demo test test-python lint bench image system-deps clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c requirements.lock -e '.[registry,test,dev]'
+	touch $(STAMP)
+
+# Debian and npm packages the tests use (nginx for HTTP throughput, azurite for Azure Blob).
+system-deps:
+	bash scripts/install-system-deps.sh
+
+demo: venv
+	$(PY) scripts/demo.py
+
+test: venv system-deps
+	$(BIN)/pytest -q
+
+lint: venv
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/mypy
+
+bench: venv system-deps
+	$(PY) benchmarks/run.py
+
+image:
+	@command -v docker >/dev/null && docker info >/dev/null 2>&1 || { echo "make image: no container engine here (docker info failed)"; exit 1; }
+	docker build -t mr-storage-initializer:$$($(PYTHON) -c "import tomllib;print(tomllib.load(open('pyproject.toml','rb'))['project']['version'])") .
+
+clean:
+	rm -rf $(VENV) models .pytest_cache .mypy_cache .ruff_cache

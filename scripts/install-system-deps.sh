@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs the Debian and npm packages the tests and benchmarks use. Idempotent; quiet when all is present.
+set -euo pipefail
+need_apt=()
+command -v nginx >/dev/null 2>&1 || need_apt+=(nginx-light)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  else
+    echo "install-system-deps: missing ${need_apt[*]} and not root; the tests that need them will be skipped" >&2
+  fi
+fi

@@ -1,0 +1,1 @@
+"""mr-registry-lite: an embedded, spec-conformant Kubeflow Model Registry for development and tests."""

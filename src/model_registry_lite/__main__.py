@@ -1,0 +1,3 @@
+from model_registry_lite.cli import main
+
+raise SystemExit(main())

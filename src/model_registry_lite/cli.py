@@ -1,0 +1,67 @@
+"""``mr-registry-lite``: run the embedded development Model Registry."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import ssl
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from model_registry_lite.server import RegistryServer
+from model_registry_lite.store import Store
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mr-registry-lite",
+        description="A small, spec-conformant Kubeflow Model Registry (REST v1alpha3) for demos and tests.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port; 0 picks a free one (default 8080)")
+    parser.add_argument("--db", help="SQLite file to keep data in (default: memory)")
+    parser.add_argument("--token", help="require 'Authorization: Bearer TOKEN' on every API call")
+    parser.add_argument("--tls-cert", help="PEM certificate chain: serve HTTPS")
+    parser.add_argument("--tls-key", help="PEM private key for --tls-cert")
+    parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        print("mr-registry-lite: --tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
+    store = Store(args.db)
+    try:
+        server = RegistryServer((args.host, args.port), store, token=args.token, verbose=args.verbose)
+    except OSError as exc:
+        print(f"mr-registry-lite: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    scheme = "http"
+    if args.tls_cert:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            context.load_cert_chain(args.tls_cert, args.tls_key)
+        except (OSError, ssl.SSLError) as exc:
+            print(f"mr-registry-lite: cannot load the TLS certificate or key: {exc}", file=sys.stderr)
+            return 2
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    host, port = str(server.server_address[0]), int(server.server_address[1])
+    shown = f"[{host}]" if ":" in host else host
+    print(f"listening on {scheme}://{shown}:{port}", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+        store.close()
+    return 0

@@ -1,0 +1,3 @@
+from mr_storage_initializer.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,194 @@
+"""Safe extraction of tar, tar.gz/tgz and zip artifacts, as KServe unpacks them, but refusing harm.
+
+Refused (``ArchiveError``, exit 5), with nothing left behind: members with absolute paths or ``..``
+components, links (symbolic or hard) pointing outside the destination, device files, FIFOs, and archives
+that expand past ``max_bytes`` or ``max_ratio`` times their own size or hold more than ``max_members``
+entries (zip bombs). The archive is removed after a successful extraction, as KServe does.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+import stat
+import tarfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from mr_storage_initializer.errors import ArchiveError
+
+_TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
+_ZIP_SUFFIXES = (".zip",)
+_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int = 1 << 40  # 1 TiB expanded
+    max_ratio: float = 200.0  # expanded / compressed
+    max_members: int = 1_000_000
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Limits:
+        env = os.environ if environ is None else environ
+        return cls(
+            max_bytes=int(env.get("MODEL_REGISTRY_ARCHIVE_MAX_BYTES", cls.max_bytes)),
+            max_ratio=float(env.get("MODEL_REGISTRY_ARCHIVE_MAX_RATIO", cls.max_ratio)),
+            max_members=int(env.get("MODEL_REGISTRY_ARCHIVE_MAX_MEMBERS", cls.max_members)),
+        )
+
+
+def archive_kind(name: str) -> str | None:
+    """``"tar"``, ``"zip"`` or ``None``, by file name, as KServe decides whether to unpack."""
+    lower = name.lower()
+    if lower.endswith(_TAR_SUFFIXES):
+        return "tar"
+    if lower.endswith(_ZIP_SUFFIXES):
+        return "zip"
+    return None
+
+
+def _safe_name(name: str, what: str) -> str:
+    normalized = posixpath.normpath(name.replace("\\", "/"))
+    if name.startswith(("/", "\\")) or normalized.startswith("../") or normalized == ".." or ":" in normalized[:2]:
+        raise ArchiveError(f"archive member {name!r} would be written outside the model directory ({what})")
+    return normalized.lstrip("./") if normalized != "." else ""
+
+
+def _inside(root: Path, path: Path, member: str) -> None:
+    """Refuse ``path`` unless it resolves, through any links already extracted, to a place below ``root``."""
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(path)
+    if real != real_root and not real.startswith(real_root + os.sep):
+        raise ArchiveError(f"archive member {member!r} would be written outside the model directory (through a link)")
+
+
+def _check_link_target(root: Path, target: Path, member: str, link: str) -> None:
+    if link.startswith("/"):
+        raise ArchiveError(f"archive member {member!r} links to {link!r}, outside the model directory")
+    try:
+        _inside(root, target.parent / link, member)
+    except ArchiveError:
+        raise ArchiveError(f"archive member {member!r} links to {link!r}, outside the model directory") from None
+
+
+class _Budget:
+    def __init__(self, archive_size: int, limits: Limits) -> None:
+        self.limit = min(limits.max_bytes, int(max(archive_size, 1) * limits.max_ratio))
+        self.limits = limits
+        self.written = 0
+        self.members = 0
+
+    def member(self) -> None:
+        self.members += 1
+        if self.members > self.limits.max_members:
+            raise ArchiveError(f"archive has more than {self.limits.max_members} members")
+
+    def add(self, n: int) -> None:
+        self.written += n
+        if self.written > self.limit:
+            raise ArchiveError(
+                f"archive expands past {self.limit} bytes (limits: {self.limits.max_ratio:g}x its size, "
+                f"{self.limits.max_bytes} bytes); refusing a possible zip bomb"
+            )
+
+
+def _copy(source: object, target: Path, budget: _Budget) -> None:
+    read = source.read  # type: ignore[attr-defined]
+    with open(target, "xb") as out:
+        while chunk := read(_CHUNK):
+            budget.add(len(chunk))
+            out.write(chunk)
+
+
+def _extract_tar(path: Path, dest: Path, budget: _Budget) -> None:
+    with tarfile.open(path, "r:*") as archive:
+        for member in archive:
+            budget.member()
+            name = _safe_name(member.name, "tar")
+            if not name:
+                continue
+            target = dest / name
+            _inside(dest, target.parent, member.name)
+            if member.isdir():
+                target.mkdir(parents=True, exist_ok=True)
+            elif member.isfile():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                budget.add(0)
+                source = archive.extractfile(member)
+                if source is None:
+                    raise ArchiveError(f"archive member {member.name!r} cannot be read")
+                with source:
+                    _copy(source, target, budget)
+                os.chmod(target, 0o644 | (0o111 if member.mode & 0o100 else 0))
+            elif member.issym():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _check_link_target(dest, target, member.name, member.linkname)
+                os.symlink(member.linkname, target)
+            elif member.islnk():
+                link = _safe_name(member.linkname, "tar hard link")
+                source_path = dest / link
+                if not source_path.is_file() or source_path.is_symlink():
+                    raise ArchiveError(f"archive member {member.name!r} is a hard link to {member.linkname!r}")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                budget.add(source_path.stat().st_size)
+                shutil.copyfile(source_path, target)
+            else:
+                raise ArchiveError(f"archive member {member.name!r} is a device, FIFO or other special file")
+
+
+def _extract_zip(path: Path, dest: Path, budget: _Budget) -> None:
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            budget.member()
+            name = _safe_name(info.filename, "zip")
+            if not name:
+                continue
+            mode = info.external_attr >> 16
+            if stat.S_ISLNK(mode):
+                raise ArchiveError(f"archive member {info.filename!r} is a symbolic link; links are not allowed in zip")
+            if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                raise ArchiveError(f"archive member {info.filename!r} is a device, FIFO or other special file")
+            target = dest / name
+            _inside(dest, target.parent, info.filename)
+            if info.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(info) as source:
+                _copy(source, target, budget)
+
+
+def extract(path: Path, dest: Path, *, limits: Limits | None = None) -> None:
+    """Extract ``path`` into ``dest`` safely, then delete ``path``; on any refusal ``dest`` keeps nothing new."""
+    kind = archive_kind(path.name)
+    if kind is None:
+        raise ArchiveError(f"{path.name!r} is not a tar or zip archive")
+    budget = _Budget(path.stat().st_size, limits or Limits.from_env())
+    before = set(dest.iterdir())
+    try:
+        if kind == "tar":
+            _extract_tar(path, dest, budget)
+        else:
+            _extract_zip(path, dest, budget)
+    except ArchiveError:
+        _remove_new(dest, before)
+        raise
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        _remove_new(dest, before)
+        if isinstance(exc, OSError) and exc.errno is not None and not isinstance(exc, FileExistsError):
+            raise
+        raise ArchiveError(
+            f"cannot unpack {path.name!r}: it is corrupt or not a valid {kind} archive ({exc})"
+        ) from None
+    path.unlink()
+
+
+def _remove_new(dest: Path, before: set[Path]) -> None:
+    for entry in set(dest.iterdir()) - before:
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)

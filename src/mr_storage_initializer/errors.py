@@ -1,0 +1,107 @@
+"""The one exception hierarchy: every failure the initializer reports maps to one exit code.
+
+Messages are single human sentences that say what was wrong, where, and what to try. They never carry a
+secret: callers pass URLs through :func:`mr_storage_initializer.redact.redact_text` before building them.
+"""
+
+from __future__ import annotations
+
+import errno
+
+
+class InitializerError(Exception):
+    """Base of every error the CLI reports as one line and an exit code."""
+
+    exit_code: int = 1
+    kind: str = "unexpected"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(InitializerError):
+    """Bad command line or malformed ``model-registry://`` URI (exit 2)."""
+
+    exit_code = 2
+    kind = "usage"
+
+
+class NotFoundError(InitializerError):
+    """The registry has no such model, version or model artifact (exit 3)."""
+
+    exit_code = 3
+    kind = "not-found"
+
+
+class RefusedError(InitializerError):
+    """The registry has it, but we will not install it, e.g. it is ARCHIVED (exit 3)."""
+
+    exit_code = 3
+    kind = "refused"
+
+
+class RegistryError(InitializerError):
+    """The registry could not be reached, refused our credentials, or answered nonsense (exit 4)."""
+
+    exit_code = 4
+    kind = "registry"
+
+
+class RegistryUnreachableError(RegistryError):
+    kind = "registry-unreachable"
+
+
+class RegistryAuthError(RegistryError):
+    kind = "registry-auth"
+
+
+class RegistryResponseError(RegistryError):
+    kind = "registry-bad-answer"
+
+
+class StorageError(InitializerError):
+    """Downloading the artifact failed: missing object, denied, network, size or digest mismatch (exit 5)."""
+
+    exit_code = 5
+    kind = "storage"
+
+
+class IntegrityError(StorageError):
+    kind = "integrity"
+
+
+class ArchiveError(StorageError):
+    kind = "archive"
+
+
+class DestinationError(InitializerError):
+    """DEST_PATH cannot take the model: not writable, full, a file, or holding conflicting files (exit 6)."""
+
+    exit_code = 6
+    kind = "destination"
+
+
+class InterruptedByUser(InitializerError):
+    """SIGTERM or SIGINT arrived; the staging directory was removed (exit 143 / 130 style, reported as 1)."""
+
+    exit_code = 1
+    kind = "interrupted"
+
+
+DESTINATION_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG})
+
+
+def destination_errno(exc: BaseException) -> int | None:
+    """The errno of the first OSError in ``exc``'s chain that is about the local file system, if any."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in DESTINATION_ERRNOS:
+            return current.errno
+        current = current.__cause__ or current.__context__
+    return None

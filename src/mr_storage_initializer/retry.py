@@ -1,0 +1,69 @@
+"""Retries done one way for the whole package: exponential backoff with jitter inside a total deadline.
+
+``stamina`` does the waiting; this module only decides the shape (what is transient is the caller's
+business: it raises :class:`TransientError` for what may pass) and logs each scheduled retry once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+import stamina
+from stamina.instrumentation import RetryDetails, set_on_retry_hooks
+
+log = logging.getLogger("mr_storage_initializer.retry")
+T = TypeVar("T")
+
+
+class TransientError(Exception):
+    """A failure worth another attempt (connection refused or reset, timeout, 429, 5xx).
+
+    ``final`` is the error to raise when the deadline or the attempts run out.
+    """
+
+    def __init__(self, message: str, final: BaseException) -> None:
+        super().__init__(message)
+        self.final = final
+
+
+def _log_retry(details: RetryDetails) -> None:
+    log.warning(
+        "retrying in %.1fs (retry %d): %s",
+        details.wait_for,
+        details.retry_num,
+        details.caused_by,
+        extra={"step": "retry", "retry": details.retry_num, "wait_s": round(details.wait_for, 2)},
+    )
+
+
+set_on_retry_hooks([_log_retry])
+
+
+def call(
+    fn: Callable[[], T],
+    *,
+    deadline: float,
+    max_attempts: int | None = 8,
+    wait_initial: float = 0.2,
+    wait_max: float = 5.0,
+) -> T:
+    """Call ``fn`` until it returns; a :class:`TransientError` schedules another try until ``deadline``.
+
+    When the deadline or the attempts are spent, the last transient error's ``final`` exception is raised.
+    """
+    try:
+        for attempt in stamina.retry_context(
+            on=TransientError,
+            attempts=max_attempts,
+            timeout=max(deadline, 0.001),
+            wait_initial=wait_initial,
+            wait_max=wait_max,
+            wait_jitter=min(1.0, wait_max),
+        ):
+            with attempt:
+                return fn()
+    except TransientError as exc:
+        raise exc.final from exc
+    raise AssertionError("unreachable: stamina yields at least one attempt")  # pragma: no cover

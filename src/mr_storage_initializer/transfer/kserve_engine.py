@@ -1,0 +1,21 @@
+"""The engine that hands the URI to KServe's own storage library (``kserve_storage.Storage.download``).
+
+It serves every scheme KServe's storage initializer serves (s3, gs, azure blob and file shares, http(s),
+hf, ms, oci, git, hdfs, local paths) with KServe's credential environment variables, unchanged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class KServeEngine:
+    name = "kserve"
+
+    def download(self, uri: str, dest: Path) -> None:
+        from kserve_storage import Storage
+
+        from mr_storage_initializer.logs import adopt_library_loggers
+
+        adopt_library_loggers()  # importing kserve_storage may have configured its own handlers
+        Storage.download(uri, out_dir=str(dest))

@@ -1,0 +1,81 @@
+"""Helpers for end-to-end tests: run the CLI as KServe would, register models with the official client."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# Variables of the developer's environment that would change what the CLI does.
+_SCRUB_PREFIXES = ("MODEL_REGISTRY_", "AWS_", "S3_", "AZURE_", "AZ_", "GOOGLE_", "HF_", "STORAGE_")
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def last_line(self) -> str:
+        lines = [line for line in self.stderr.splitlines() if line.strip()]
+        return lines[-1] if lines else ""
+
+    def json_lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.stderr.splitlines() if line.startswith("{")]
+
+
+def cli_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB_PREFIXES)}
+    env["MODEL_REGISTRY_TIMEOUT"] = "10"
+    env["MODEL_REGISTRY_PROBE_TIMEOUT"] = "2"
+    env.update(extra or {})
+    return env
+
+
+def run_cli(*args: str | Path, env: Mapping[str, str] | None = None, timeout: float = 120) -> CliResult:
+    """Run ``python -m mr_storage_initializer ARGS`` in a subprocess, as the init container would."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "mr_storage_initializer", *map(str, args)],
+        env=cli_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def client_for(registry_url: str, **kwargs: Any) -> Any:
+    """The official ``model-registry`` client for a registry at ``http(s)://HOST:PORT``."""
+    from model_registry import ModelRegistry
+
+    scheme_host, _, port = registry_url.rpartition(":")
+    return ModelRegistry(scheme_host, int(port), author="tests", is_secure=registry_url.startswith("https"), **kwargs)
+
+
+def register(registry_url: str, name: str, uri: str, version: str = "v1", **kwargs: Any) -> Any:
+    """Register ``name``/``version`` with a model artifact at ``uri``, as a user would."""
+    client = client_for(registry_url)
+    return client.register_model(
+        name,
+        uri,
+        model_format_name=kwargs.pop("model_format_name", "sklearn"),
+        model_format_version=kwargs.pop("model_format_version", "1"),
+        version=version,
+        **kwargs,
+    )
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file below ``root`` (provenance excluded) with its content."""
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != ".model-registry.json"
+    }
