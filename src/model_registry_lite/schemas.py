@@ -134,6 +134,22 @@ def _check_props(value: Any) -> None:
             _check(f"customProperties[{key!r}].{name}", kind, item[name])
 
 
+def _canonical_keys(body: dict[str, Any], fields: Mapping[str, str]) -> dict[str, Any]:
+    """Field names matched case-insensitively, as the real (Go) server's JSON decoding does.
+
+    The upstream CSI end-to-end script posts ``registeredModelID``; the field is ``registeredModelId``.
+    """
+    by_lower = {name.lower(): name for name in fields}
+    by_lower.update({name.lower(): name for name in ("id", "createTimeSinceEpoch", "lastUpdateTimeSinceEpoch")})
+    clean: dict[str, Any] = {}
+    for key, value in body.items():
+        name = by_lower.get(key.lower()) if isinstance(key, str) else None
+        if name is None or name not in fields:
+            raise BadRequest(f"unknown field {key!r}")
+        clean[name] = value
+    return clean
+
+
 def validate(kind: str, body: Any, *, create: bool, artifact_type: str | None = None) -> dict[str, Any]:
     """Check ``body`` for ``kind`` (``registered_model``, ``model_version``, ``artifact``); return it."""
     if not isinstance(body, dict):
@@ -143,9 +159,8 @@ def validate(kind: str, body: Any, *, create: bool, artifact_type: str | None = 
         if artifact_type not in ARTIFACT_TYPES:
             raise BadRequest(f"unknown artifactType {artifact_type!r}")
     fields = fields_for(kind, artifact_type, create=create)
+    body = _canonical_keys(body, fields)
     for key, value in body.items():
-        if key not in fields:
-            raise BadRequest(f"unknown field {key!r}")
         if value is None:
             continue
         _check(key, fields[key], value)

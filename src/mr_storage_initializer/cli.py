@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -44,6 +45,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def _on_signal(signum: int, _frame: FrameType | None) -> None:
     raise InterruptedByUser(f"stopped by {signal.Signals(signum).name}; the staging directory was removed")
+
+
+def _default_signals_in_child() -> None:
+    """Forked workers (kserve_storage's S3 pool) must die on SIGTERM, not run our handler and hang the pool."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+os.register_at_fork(after_in_child=_default_signals_in_child)
 
 
 def _run(args: argparse.Namespace) -> int:
