@@ -92,9 +92,9 @@ def _check(field: str, kind: str, value: Any) -> None:
     if kind == "str":
         ok = isinstance(value, str)
     elif kind == "id":
-        ok = isinstance(value, str) and value.isdigit() and len(value) < 19 and int(value) > 0
+        ok = isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19 and int(value) > 0
     elif kind == "intstr":
-        ok = isinstance(value, str) and value.lstrip("-").isdigit() and len(value) < 20
+        ok = isinstance(value, str) and value.isascii() and value.lstrip("-").isdigit() and len(value) < 20
     elif kind == "int":
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif kind == "number":
@@ -122,9 +122,10 @@ def _check_props(value: Any) -> None:
     if not isinstance(value, dict):
         raise BadRequest("customProperties must be an object")
     for key, item in value.items():
-        if not isinstance(item, dict) or item.get("metadataType") not in METADATA_VALUE_FIELDS:
+        kind = item.get("metadataType") if isinstance(item, dict) else None
+        if not isinstance(kind, str) or kind not in METADATA_VALUE_FIELDS:
             raise BadRequest(f"customProperties[{key!r}] needs a known metadataType")
-        expected = METADATA_VALUE_FIELDS[item["metadataType"]]
+        expected = METADATA_VALUE_FIELDS[kind]
         extra = set(item) - set(expected) - {"metadataType"}
         if extra:
             raise BadRequest(f"customProperties[{key!r}] has unknown field {sorted(extra)[0]!r}")
@@ -156,7 +157,7 @@ def validate(kind: str, body: Any, *, create: bool, artifact_type: str | None = 
         raise BadRequest("the request body must be a JSON object")
     if kind == "artifact":
         artifact_type = body.get("artifactType", artifact_type or "model-artifact")
-        if artifact_type not in ARTIFACT_TYPES:
+        if not isinstance(artifact_type, str) or artifact_type not in ARTIFACT_TYPES:
             raise BadRequest(f"unknown artifactType {artifact_type!r}")
     fields = fields_for(kind, artifact_type, create=create)
     body = _canonical_keys(body, fields)
@@ -166,7 +167,7 @@ def validate(kind: str, body: Any, *, create: bool, artifact_type: str | None = 
         _check(key, fields[key], value)
     if create and not (isinstance(body.get("name"), str) and body["name"].strip()):
         raise BadRequest("field 'name' is required and must not be empty")
-    if kind == "model_version" and create and "registeredModelId" not in body:
+    if kind == "model_version" and create and body.get("registeredModelId") is None:
         raise BadRequest("field 'registeredModelId' is required")
     clean = {k: v for k, v in body.items() if v is not None}
     if kind == "artifact":

@@ -6,6 +6,7 @@ Routes live under ``/api/model_registry/v1alpha3`` (the spec) and, as an alias, 
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import http.server
 import json
@@ -46,8 +47,9 @@ _CODES = {
 
 
 def _id(raw: str) -> int:
-    if not (raw.isdigit() and 0 < len(raw) < 19 and int(raw) > 0):
-        raise HttpError(400, f"invalid id {raw!r}: ids are strings of digits")
+    """An entity id from a path or query; anything but digits names nothing, hence 404 (as documented)."""
+    if not (raw.isascii() and raw.isdigit() and 0 < len(raw) < 19 and int(raw) > 0):
+        raise HttpError(404, f"no entity has id {raw!r}: ids are strings of digits")
     return int(raw)
 
 
@@ -101,7 +103,7 @@ class Api:
 
     def _list(self, kind: str, query: dict[str, str], *, parent: int | None, artifact_type: str | None) -> Any:
         raw_size = query.get("pageSize", str(DEFAULT_PAGE_SIZE))
-        if not raw_size.isdigit() or not 0 < int(raw_size) < 10**9:
+        if not (raw_size.isascii() and raw_size.isdigit()) or not 0 < int(raw_size) < 10**9:
             raise HttpError(400, f"invalid pageSize {raw_size!r}")
         page_size = min(int(raw_size), MAX_PAGE_SIZE)
         order_by = query.get("orderBy", "ID")
@@ -272,7 +274,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        if self.command != "HEAD":
+            self.wfile.write(data)
 
     def _error(self, status: int, message: str) -> None:
         self._send(status, {"code": _CODES.get(status, str(status)), "message": message})
@@ -282,7 +285,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             raise HttpError(411, "chunked request bodies are not supported; send Content-Length")
         length_header = self.headers.get("Content-Length", "0") or "0"
-        if not length_header.isdigit():
+        if not (length_header.isascii() and length_header.isdigit()):
             self.close_connection = True
             raise HttpError(400, "invalid Content-Length")
         length = int(length_header)
@@ -321,6 +324,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._error(exc.status, exc.message)
         except Exception as exc:  # a bug: answer 500 with the error body rather than dropping the connection
             self._error(500, f"internal error: {type(exc).__name__}")
+
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (HEAD, OPTIONS, TRACE, …): 405 on a known path, 404 elsewhere, as JSON.
+        if name.startswith("do_") and name[3:].isalpha():
+            return lambda: self._handle(name[3:])
+        raise AttributeError(name)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Protocol-level errors (bad request line, headers too long) also get the spec's error body."""
+        del explain
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self._error(code, message or _CODES.get(code, "error"))
 
     def do_GET(self) -> None:
         self._handle("GET")

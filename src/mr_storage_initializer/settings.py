@@ -89,6 +89,6 @@ class Settings:
         """The port of the base URL (upstream's rule for ``?namespace=``: default 8080)."""
         host, sep, port = self.base_url.rpartition(":")
         bracketed_or_plain = host.endswith("]") or ":" not in host
-        if sep and port.isdigit() and bracketed_or_plain:
+        if sep and port.isascii() and port.isdigit() and bracketed_or_plain:
             return port
         return "8080"
