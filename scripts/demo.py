@@ -9,12 +9,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
+import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,13 +50,15 @@ def start_registry(db: Path) -> tuple[subprocess.Popen[str], str]:
 def start_s3() -> tuple[object, str]:
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log lines in the demo output
+
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     return server, f"http://{host}:{port}"
 
 
-def main() -> int:
+def main(models: Path = MODELS) -> int:
     s3_env = {
         "AWS_ACCESS_KEY_ID": "demo-key",
         "AWS_SECRET_ACCESS_KEY": "demo-secret",
@@ -79,10 +83,11 @@ def main() -> int:
             client.put_object(Bucket="demo-models", Key=f"iris/v1/{name}", Body=data)
         print("demo: uploaded the sample model to s3://demo-models/iris/v1/")
 
+        warnings.filterwarnings("ignore", message="User access token is missing")  # expected: no auth here
         from model_registry import ModelRegistry
 
         scheme_host, _, port = registry_url.rpartition(":")
-        mr = ModelRegistry(scheme_host, int(port), author="demo", is_secure=False)
+        mr = ModelRegistry(scheme_host, int(port), author="demo", is_secure=False, log_level=logging.ERROR)
         mr.register_model(
             "iris",
             "s3://demo-models/iris/v1",
@@ -91,30 +96,30 @@ def main() -> int:
             version="v1",
             storage_key="demo-data-connection",
             storage_path="iris/v1",
-            description="Iris classifier (demo)",
+            version_description="Iris classifier (demo)",
             metadata={"accuracy": 0.97, "license": "apache-2.0"},
         )
         print("demo: registered iris/v1 with the official model-registry client")
 
-        if MODELS.exists():
-            shutil.rmtree(MODELS)
+        if models.exists():
+            shutil.rmtree(models)
         env = {
             **os.environ,
             **s3_env,
             "AWS_ENDPOINT_URL": endpoint,
             "MODEL_REGISTRY_BASE_URL": registry_url.removeprefix("http://"),
         }
-        command = ["mr-storage-initializer", "model-registry://iris/v1", str(MODELS)]
+        command = ["mr-storage-initializer", "model-registry://iris/v1", str(models)]
         print("demo: $ " + " ".join(command))
         result = subprocess.run([str(Path(sys.executable).parent / command[0]), *command[1:]], env=env, check=False)
         if result.returncode != 0:
             print(f"demo: the initializer exited {result.returncode}", file=sys.stderr)
             return result.returncode
-        print(f"demo: installed into {MODELS}:")
-        for path in sorted(MODELS.rglob("*")):
-            print(f"  {path.relative_to(ROOT)}  ({path.stat().st_size} bytes)")
-        print("demo: provenance (models/.model-registry.json):")
-        print((MODELS / ".model-registry.json").read_text())
+        print(f"demo: installed into {models}:")
+        for path in sorted(models.rglob("*")):
+            print(f"  {path.relative_to(models)}  ({path.stat().st_size} bytes)")
+        print(f"demo: provenance ({models / '.model-registry.json'}):")
+        print((models / ".model-registry.json").read_text())
         return 0
     finally:
         registry.terminate()
@@ -125,4 +130,4 @@ def main() -> int:
 
 if __name__ == "__main__":
     threading.current_thread().name = "demo"
-    raise SystemExit(main())
+    raise SystemExit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else MODELS))
