@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _on_signal(signum: int, _frame: FrameType | None) -> None:
-    raise InterruptedByUser(f"stopped by {signal.Signals(signum).name}; the staging directory was removed")
+    raise InterruptedByUser(f"stopped by {signal.Signals(signum).name}; nothing was installed", signum)
 
 
 def _default_signals_in_child() -> None:
@@ -98,7 +98,7 @@ def _run(args: argparse.Namespace) -> int:
         if dest.installed(wanted) is not None:
             log.info("already installed in %s; nothing to download", dest.root, extra={"step": "installed"})
             return 0
-        with dest.staging() as staging:
+        with dest.scratch_tmpdir(), dest.staging() as staging:
             log.info("%s", artifact.uri, extra={"step": "downloading", "into": str(dest.root)})
             t0 = time.monotonic()
             result = transfer.download(artifact.uri, staging, settings.transfer)

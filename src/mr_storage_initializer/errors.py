@@ -86,10 +86,13 @@ class DestinationError(InitializerError):
 
 
 class InterruptedByUser(InitializerError):
-    """SIGTERM or SIGINT arrived; the staging directory was removed (exit 143 / 130 style, reported as 1)."""
+    """SIGTERM or SIGINT arrived; the staging directory was removed. Exit 128 + the signal number."""
 
-    exit_code = 1
     kind = "interrupted"
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum
 
 
 DESTINATION_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG})

@@ -28,6 +28,7 @@ PROVENANCE = ".model-registry.json"
 LOCK = ".model-registry.lock"
 JOURNAL = ".model-registry.pending.json"
 STAGING_PREFIX = ".mr-staging-"
+SCRATCH_PREFIX = ".mr-scratch-"
 RESERVED = frozenset({PROVENANCE, LOCK, JOURNAL})
 
 
@@ -133,9 +134,10 @@ class Destination:
     # -- writing --------------------------------------------------------------------------------------
     def recover(self) -> None:
         """Undo what a killed predecessor left: its staging directories and a half-done install."""
-        for leftover in self.root.glob(f"{STAGING_PREFIX}*"):
-            log.info("removing leftover staging directory %s", leftover.name, extra={"step": "recover"})
-            _remove(leftover)
+        for prefix in (STAGING_PREFIX, SCRATCH_PREFIX):
+            for leftover in self.root.glob(f"{prefix}*"):
+                log.info("removing leftover directory %s", leftover.name, extra={"step": "recover"})
+                _remove(leftover)
         journal = self.root / JOURNAL
         try:
             pending = json.loads(journal.read_text(encoding="utf-8"))
@@ -152,10 +154,10 @@ class Destination:
         journal.unlink()
 
     @contextmanager
-    def staging(self) -> Iterator[Path]:
+    def staging(self, prefix: str = STAGING_PREFIX) -> Iterator[Path]:
         """A fresh staging directory inside DEST, removed when the block ends (success or not)."""
         try:
-            path = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.root))
+            path = Path(tempfile.mkdtemp(prefix=prefix, dir=self.root))
         except OSError as exc:
             raise DestinationError(f"cannot create a staging directory in {self.root}: {exc.strerror}") from None
         try:
@@ -163,10 +165,26 @@ class Destination:
         finally:
             shutil.rmtree(path, ignore_errors=True)
 
+    @contextmanager
+    def scratch_tmpdir(self) -> Iterator[Path]:
+        """TMPDIR inside DEST for the libraries' temporary files, so the root file system may be read-only."""
+        with self.staging(SCRATCH_PREFIX) as scratch:
+            saved = os.environ.get("TMPDIR")
+            os.environ["TMPDIR"] = str(scratch)
+            tempfile.tempdir = None  # forget the cached default
+            try:
+                yield scratch
+            finally:
+                if saved is None:
+                    os.environ.pop("TMPDIR", None)
+                else:
+                    os.environ["TMPDIR"] = saved
+                tempfile.tempdir = None
+
     def commit(self, staging: Path, record: dict[str, Any]) -> dict[str, Any]:
         """Move the staged model into place and write the provenance ``record`` (plus the file list) last."""
         entries = sorted(p.name for p in staging.iterdir())
-        reserved = [n for n in entries if n in RESERVED or n.startswith(STAGING_PREFIX)]
+        reserved = [n for n in entries if n in RESERVED or n.startswith((STAGING_PREFIX, SCRATCH_PREFIX))]
         if reserved:
             raise StorageError(f"the artifact contains {reserved[0]!r}, a name reserved for the installer")
         files = list_files(staging)

@@ -130,3 +130,16 @@ def test_a_second_holder_waits_then_times_out_clearly(tmp_path: Path) -> None:
     with lock.locked(tmp_path / "l", timeout=5):  # free again once the holder is gone
         pass
     assert not (tmp_path / "l").exists()
+
+
+def test_scratch_tmpdir_lives_in_dest_and_is_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    monkeypatch.setenv("TMPDIR", "/nonexistent-readonly-root")
+    with install.open_destination(tmp_path, lock_timeout=5) as dest, dest.scratch_tmpdir() as scratch:
+        assert tempfile.gettempdir() == str(scratch)
+        assert scratch.parent == tmp_path
+        with tempfile.NamedTemporaryFile() as handle:
+            assert handle.name.startswith(str(scratch))
+    assert os.environ["TMPDIR"] == "/nonexistent-readonly-root"
+    assert list(tmp_path.iterdir()) == []
