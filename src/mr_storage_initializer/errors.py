@@ -7,6 +7,7 @@ secret: callers pass URLs through :func:`mr_storage_initializer.redact.redact_te
 from __future__ import annotations
 
 import errno
+import re
 
 
 class InitializerError(Exception):
@@ -98,6 +99,12 @@ class InterruptedByUser(InitializerError):
 DESTINATION_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG})
 
 
+# Errnos recognised in the *text* of an error whose OSError was lost on the way (kserve_storage's S3 pool
+# workers report failures as strings): only the ones that cannot be about a remote service.
+_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})
+_ERRNO_TEXT = re.compile(r"\[Errno (\d+)\]")
+
+
 def destination_errno(exc: BaseException) -> int | None:
     """The errno of the first OSError in ``exc``'s chain that is about the local file system, if any."""
     seen: set[int] = set()
@@ -106,5 +113,8 @@ def destination_errno(exc: BaseException) -> int | None:
         seen.add(id(current))
         if isinstance(current, OSError) and current.errno in DESTINATION_ERRNOS:
             return current.errno
+        for match in _ERRNO_TEXT.finditer(str(current)):
+            if int(match.group(1)) in _SPACE_ERRNOS:
+                return int(match.group(1))
         current = current.__cause__ or current.__context__
     return None

@@ -245,3 +245,39 @@ def test_exit_1_unexpected_error_is_one_line_without_traceback(
     assert "Traceback" not in err
     code = cli.main(["model-registry://iris/v1", str(tmp_path), "--debug"])
     assert "Traceback" in capsys.readouterr().err
+
+
+def _file_size_limit() -> None:
+    import resource
+    import signal
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get EFBIG instead of being killed
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+
+
+@pytest.mark.parametrize("source", ["http", "s3"])
+def test_exit_6_disk_full_leaves_nothing(
+    registry: Any, http_server: HttpFileServer, s3_server: S3Server, dest: Path, source: str
+) -> None:
+    payload = b"w" * (512 * 1024)
+    if source == "http":
+        uri, extra = http_server.add("big.bin", payload), {}
+    else:
+        uri, extra = s3_server.put("models", "big/big.bin", payload), s3_server.env
+    register(registry.url, "big", uri, "v1")
+    from helpers import cli_env
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "mr_storage_initializer", "model-registry://big/v1", str(dest)],
+        env=cli_env({"MODEL_REGISTRY_BASE_URL": registry.host_port, **extra}),
+        preexec_fn=_file_size_limit,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 6, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "cannot write the model into" in last
+    assert "free space" in last
+    assert _snapshot(dest) == ["unrelated.txt"]

@@ -1,0 +1,27 @@
+"""Local file-system failures are recognised wherever they hide, and nothing else is taken for one."""
+
+from __future__ import annotations
+
+import errno
+
+from mr_storage_initializer.errors import destination_errno
+
+
+def test_oserror_in_the_cause_chain() -> None:
+    try:
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError as inner:
+            raise RuntimeError("download failed") from inner
+    except RuntimeError as outer:
+        assert destination_errno(outer) == errno.ENOSPC
+
+
+def test_errno_in_the_text_of_a_flattened_error() -> None:
+    assert destination_errno(RuntimeError("Failed to download 1 files: k: [Errno 28] No space left")) == errno.ENOSPC
+
+
+def test_remote_errors_are_not_destination_errors() -> None:
+    assert destination_errno(RuntimeError("An error occurred (AccessDenied) when calling GetObject")) is None
+    assert destination_errno(RuntimeError("[Errno 13] Permission denied (said by the server)")) is None
+    assert destination_errno(ConnectionResetError(errno.ECONNRESET, "reset")) is None
