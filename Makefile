@@ -25,12 +25,15 @@ demo: venv
 test: venv system-deps
 	$(BIN)/pytest -q
 
+LINT_PATHS := $(wildcard src tests benchmarks scripts)
+
 lint: venv
-	$(BIN)/ruff check src tests benchmarks scripts
-	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy
 
 bench: venv system-deps
+	@test -f benchmarks/run.py || { echo "make bench: no benchmarks yet (see the open 'Fast transfers' issue)"; exit 1; }
 	$(PY) benchmarks/run.py
 
 image:

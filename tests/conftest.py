@@ -10,6 +10,7 @@ import pytest
 pytest_plugins = [
     "fixtures.registry",
     "fixtures.storage",
+    "fixtures.tls",
 ]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

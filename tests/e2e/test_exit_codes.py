@@ -202,27 +202,24 @@ def test_exit_6_destination_not_writable(registry: Any, http_server: HttpFileSer
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MODEL_REGISTRY_", "AWS_"))}
         env.update({"MODEL_REGISTRY_BASE_URL": registry.host_port, "HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1"})
         command = [sys.executable, "-m", "mr_storage_initializer", "model-registry://iris/v1", str(dest)]
-        proc = subprocess.run(
-            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+
+        def as_nobody() -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+
+        proc = as_nobody()
         assert proc.returncode == 6, proc.stderr
         assert "is not writable by uid 65534" in proc.stderr.strip().splitlines()[-1]
         assert list(dest.iterdir()) == []
         # A destination whose parent cannot even be entered is a destination error too, not a crash.
         base.chmod(0o700)
-        proc = subprocess.run(
-            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        proc = as_nobody()
         assert proc.returncode == 6, proc.stderr
         assert "cannot create or open destination directory" in proc.stderr.strip().splitlines()[-1]
     finally:

@@ -9,6 +9,7 @@ import pytest
 
 from fixtures.registry import RegistryProcess
 from fixtures.storage import HttpFileServer
+from fixtures.tls import TlsFiles
 from helpers import client_for, run_cli, tree
 
 TOKEN = "tok-3f9c1d2e-registry"
@@ -68,24 +69,8 @@ def test_unreadable_token_file_is_exit_4(tmp_path: Path) -> None:
     assert "cannot read the registry token file" in result.last_line
 
 
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
-    import trustme
-
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    root = tmp_path_factory.mktemp("tls")
-    ca_pem, chain, key = root / "ca.pem", root / "chain.pem", root / "key.pem"
-    ca.cert_pem.write_to_path(str(ca_pem))
-    cert.private_key_pem.write_to_path(str(key))
-    chain.write_bytes(b"".join(blob.bytes() for blob in cert.cert_chain_pems))
-    return ca_pem, chain, key
-
-
-def test_https_registry_with_private_ca(
-    tls: tuple[Path, Path, Path], http_server: HttpFileServer, tmp_path: Path
-) -> None:
-    ca_pem, chain, key = tls
+def test_https_registry_with_private_ca(tls_files: TlsFiles, http_server: HttpFileServer, tmp_path: Path) -> None:
+    ca_pem, chain, key = tls_files.ca, tls_files.chain, tls_files.key
     with RegistryProcess("--tls-cert", chain, "--tls-key", key) as registry:
         client_for(registry.url, custom_ca=str(ca_pem), user_token="unused-by-this-registry").register_model(
             "iris",

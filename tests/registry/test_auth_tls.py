@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import ssl
-from pathlib import Path
 from typing import Any
 
 import pytest
 from rest_client import Rest
 
 from fixtures.registry import RegistryProcess
+from fixtures.tls import TlsFiles
 from helpers import client_for
 
 TOKEN = "s3cr3t-registry-token"
@@ -27,22 +27,8 @@ def test_token_is_required_on_every_call() -> None:
         assert Rest(registry.url, token=TOKEN).call("GET", "/registered_models")[1]["items"] == []
 
 
-@pytest.fixture(scope="module")
-def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
-    import trustme
-
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    root = tmp_path_factory.mktemp("tls")
-    ca_pem, chain, key = root / "ca.pem", root / "chain.pem", root / "key.pem"
-    ca.cert_pem.write_to_path(str(ca_pem))
-    cert.private_key_pem.write_to_path(str(key))
-    chain.write_bytes(b"".join(blob.bytes() for blob in cert.cert_chain_pems))
-    return ca_pem, chain, key
-
-
-def test_tls_with_a_private_ca(tls_files: tuple[Path, Path, Path]) -> None:
-    ca_pem, chain, key = tls_files
+def test_tls_with_a_private_ca(tls_files: TlsFiles) -> None:
+    ca_pem, chain, key = tls_files.ca, tls_files.chain, tls_files.key
     with RegistryProcess("--tls-cert", chain, "--tls-key", key) as registry:
         assert registry.url.startswith("https://127.0.0.1:")
         trusted = ssl.create_default_context(cafile=str(ca_pem))
@@ -52,8 +38,8 @@ def test_tls_with_a_private_ca(tls_files: tuple[Path, Path, Path]) -> None:
             Rest(registry.url, context=untrusted).call("GET", "/registered_models")
 
 
-def test_official_client_with_user_token_and_custom_ca(tls_files: tuple[Path, Path, Path]) -> None:
-    ca_pem, chain, key = tls_files
+def test_official_client_with_user_token_and_custom_ca(tls_files: TlsFiles) -> None:
+    ca_pem, chain, key = tls_files.ca, tls_files.chain, tls_files.key
     with RegistryProcess("--tls-cert", chain, "--tls-key", key, "--token", TOKEN) as registry:
         client: Any = client_for(registry.url, user_token=TOKEN, custom_ca=str(ca_pem))
         client.register_model("iris", "s3://b/k", model_format_name="sklearn", model_format_version="1", version="v1")
