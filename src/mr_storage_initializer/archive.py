@@ -149,7 +149,8 @@ def _extract_zip(path: Path, dest: Path, budget: _Budget) -> None:
             mode = info.external_attr >> 16
             if stat.S_ISLNK(mode):
                 raise ArchiveError(f"archive member {info.filename!r} is a symbolic link; links are not allowed in zip")
-            if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            # Many zip writers set only permission bits (no file type): that is a regular file.
+            if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
                 raise ArchiveError(f"archive member {info.filename!r} is a device, FIFO or other special file")
             target = dest / name
             _inside(dest, target.parent, info.filename)
