@@ -57,7 +57,7 @@ os.register_at_fork(after_in_child=_default_signals_in_child)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from mr_storage_initializer import install, transfer
+    from mr_storage_initializer import install, integrity, transfer
     from mr_storage_initializer.provenance import build_record, fingerprint
     from mr_storage_initializer.resolve import resolve
     from mr_storage_initializer.settings import Settings
@@ -114,7 +114,9 @@ def _run(args: argparse.Namespace) -> int:
                     "mb_per_s": round(result.bytes / 1e6 / max(took, 1e-6), 1),
                 },
             )
-            record = dest.commit(staging, build_record(resolution, result, seconds=time.monotonic() - started))
+            verified = integrity.verify(resolution, staging)
+            record = build_record(resolution, result, seconds=time.monotonic() - started)
+            record = dest.commit(staging, {**record, "verified_sha256": verified})
     log.info(
         "%s version %s into %s",
         resolution.model.name,
