@@ -11,6 +11,7 @@ pytest_plugins = [
     "fixtures.registry",
     "fixtures.storage",
     "fixtures.tls",
+    "fixtures.faults",
 ]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
