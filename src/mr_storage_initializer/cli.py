@@ -145,6 +145,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         return _run(args)
+    except InterruptedByUser as exc:
+        log.error("%s", exc.message, extra={"step": "failed", "exit_code": exc.exit_code, "error": exc.kind})
+        return exc.exit_code
     except InitializerError as exc:
         log.error("%s", exc.message, extra={"step": "failed", "exit_code": exc.exit_code, "error": exc.kind})
         if debug and exc.__cause__ is not None:

@@ -86,13 +86,18 @@ class DestinationError(InitializerError):
     kind = "destination"
 
 
-class InterruptedByUser(InitializerError):
-    """SIGTERM or SIGINT arrived; the staging directory was removed. Exit 128 + the signal number."""
+class InterruptedByUser(BaseException):
+    """SIGTERM or SIGINT arrived. Exit 128 + the signal number.
+
+    A ``BaseException`` like ``KeyboardInterrupt``, so that no ``except Exception`` on the way (logging's
+    handler, a storage library's broad handlers) can swallow the stop; staging is removed by ``finally``.
+    """
 
     kind = "interrupted"
 
     def __init__(self, message: str, signum: int) -> None:
         super().__init__(message)
+        self.message = message
         self.exit_code = 128 + signum
 
 

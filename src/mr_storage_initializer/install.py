@@ -207,9 +207,11 @@ class Destination:
             _fsync_dir(self.root)
             record = {**record, "files": [{"path": f.path, "size": f.size} for f in files]}
             _write_json_atomically(self.root / PROVENANCE, record)
-        except OSError as exc:
+        except BaseException as exc:  # an OSError, or a signal between two renames: undo at once
             self.recover()
-            raise DestinationError(f"installing into {self.root} failed: {exc.strerror}") from exc
+            if isinstance(exc, OSError):
+                raise DestinationError(f"installing into {self.root} failed: {exc.strerror}") from exc
+            raise
         journal.unlink()
         _fsync_dir(self.root)
         return record

@@ -25,3 +25,28 @@ def test_remote_errors_are_not_destination_errors() -> None:
     assert destination_errno(RuntimeError("An error occurred (AccessDenied) when calling GetObject")) is None
     assert destination_errno(RuntimeError("[Errno 13] Permission denied (said by the server)")) is None
     assert destination_errno(ConnectionResetError(errno.ECONNRESET, "reset")) is None
+
+
+def test_a_stop_signal_cannot_be_swallowed_by_broad_handlers() -> None:
+    import logging
+
+    from mr_storage_initializer.errors import InterruptedByUser
+
+    class Stopping(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            raise InterruptedByUser("stopped by SIGTERM; nothing was installed", 15)
+
+    logger = logging.getLogger("test.stop")
+    logger.addHandler(Stopping())
+    logger.propagate = False
+    swallowed = False
+    try:
+        try:
+            logger.warning("x")  # logging's Handler.handleError swallows any Exception raised in emit
+        except Exception:
+            swallowed = True
+    except InterruptedByUser as exc:
+        assert exc.exit_code == 143
+    else:
+        raise AssertionError("the stop did not propagate")
+    assert not swallowed
