@@ -65,3 +65,60 @@ def test_sigterm_while_waiting_exits_143_quickly_and_leaves_nothing(
     assert "stopped by SIGTERM" in rest.strip().splitlines()[-1]
     assert list(tmp_path.iterdir()) == []
     assert http_server.requests == []
+
+
+class _Trickle:
+    """An HTTP server that sends the headers and the first bytes of a large file, then holds the connection."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.release = threading.Event()
+        self.started = threading.Event()
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(1 << 30))
+                self.end_headers()
+                self.wfile.write(b"x" * 65536)
+                self.wfile.flush()
+                owner.started.set()
+                owner.release.wait(60)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/big/model.bin"
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_sigterm_during_a_transfer_stops_within_2s_and_removes_staging(registry: Any, tmp_path: Path) -> None:
+    trickle = _Trickle()
+    try:
+        register(registry.url, "iris", trickle.url, "v1")
+        proc = _start(tmp_path, registry)
+        assert trickle.started.wait(60), "the download never started"
+        assert any(p.name.startswith(".mr-staging-") for p in tmp_path.iterdir())
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(10)
+        elapsed = time.monotonic() - started
+        assert proc.stderr is not None
+        last = proc.stderr.read().strip().splitlines()[-1]
+    finally:
+        trickle.close()
+    assert code == 143
+    assert elapsed < 2
+    assert "stopped by SIGTERM" in last
+    assert list(tmp_path.iterdir()) == []
