@@ -36,7 +36,7 @@ def select_engine(uri: str, preference: str = "auto") -> Engine:
     """The engine for ``uri``: KServe's storage library serves every scheme it knows."""
     from mr_storage_initializer.transfer.kserve_engine import KServeEngine
 
-    del uri, preference  # one engine so far; "fast" engines register here by scheme
+    del uri, preference  # one engine so far; the project's own engines will be chosen here by scheme
     return KServeEngine()
 
 
