@@ -8,6 +8,7 @@ entries (zip bombs). The archive is removed after a successful extraction, as KS
 
 from __future__ import annotations
 
+import mimetypes
 import os
 import posixpath
 import shutil
@@ -19,8 +20,6 @@ from pathlib import Path
 
 from mr_storage_initializer.errors import ArchiveError
 
-_TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
-_ZIP_SUFFIXES = (".zip",)
 _CHUNK = 1024 * 1024
 
 
@@ -41,11 +40,15 @@ class Limits:
 
 
 def archive_kind(name: str) -> str | None:
-    """``"tar"``, ``"zip"`` or ``None``, by file name, as KServe decides whether to unpack."""
-    lower = name.lower()
-    if lower.endswith(_TAR_SUFFIXES):
+    """``"tar"``, ``"zip"`` or ``None``, by file name, as KServe decides whether to unpack.
+
+    KServe asks ``mimetypes``: ``application/x-tar`` (``.tar``, ``.tar.gz``, ``.tgz``, ``.tar.bz2``,
+    ``.tar.xz``, …) is a tar, ``application/zip`` a zip.
+    """
+    mimetype, _ = mimetypes.guess_type(name.lower(), strict=True)
+    if mimetype == "application/x-tar":
         return "tar"
-    if lower.endswith(_ZIP_SUFFIXES):
+    if mimetype == "application/zip":
         return "zip"
     return None
 

@@ -68,8 +68,8 @@ class Settings:
         token_path = env.get("MODEL_REGISTRY_TOKEN_PATH", "").strip()
         ca_bundle = env.get("MODEL_REGISTRY_CA_BUNDLE", "").strip()
         transfer = env.get("MODEL_REGISTRY_TRANSFER", "").strip().lower() or cls.transfer
-        if transfer not in ("auto", "kserve"):  # "fast" arrives with the project's own engine
-            raise UsageError(f"MODEL_REGISTRY_TRANSFER={transfer!r} is not one of auto, kserve")
+        if transfer not in ("auto", "kserve", "fast"):
+            raise UsageError(f"MODEL_REGISTRY_TRANSFER={transfer!r} is not one of auto, fast, kserve")
         return cls(
             base_url=base_url,
             scheme=scheme,

@@ -1,28 +1,53 @@
 """Transfer engines: put the artifact behind a URI into a (staging) directory.
 
-``download`` picks the engine for the URI and maps every failure onto the error hierarchy: a full or
-read-only local file system is a destination error (exit 6), anything else a storage error (exit 5).
-Engines are imported lazily, so a URI only ever imports the SDKs its engine needs.
+``select_engine`` reads the URI the way ``kserve_storage`` does (same scheme tests, same order): ``s3://``
+and plain ``http(s)://`` files go to the project's own engine (:mod:`.fast_engine`), everything else (gs,
+Azure, hf, oci, pvc/local, git, hdfs, …) and every configuration only boto3 understands goes to
+``kserve_storage``, with the reason logged. ``MODEL_REGISTRY_TRANSFER`` = ``auto`` (that choice),
+``kserve`` (always KServe's library) or ``fast`` (the own engine or an error).
+
+``download`` maps every failure onto the error hierarchy: a full or read-only local file system is a
+destination error (exit 6), anything else a storage error (exit 5). Engines and SDKs are imported lazily,
+so a URI only ever imports what its engine needs.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from mr_storage_initializer.errors import DestinationError, InitializerError, StorageError, destination_errno
+from mr_storage_initializer.errors import (
+    DestinationError,
+    InitializerError,
+    StorageError,
+    UsageError,
+    destination_errno,
+)
 from mr_storage_initializer.redact import redact_text, redact_url
 
 log = logging.getLogger("mr_storage_initializer.transfer")
+
+# kserve_storage's tests, in its order: anything matching these before the HTTP catch-all is not plain HTTP.
+_KSERVE_NOT_HTTP = (
+    r"https://(.+?)\.blob\.core\.windows\.net/(.+)",
+    r"https://(.+?)\.z[0-9]{1,2}\.blob\.storage\.azure\.net/(.+)",
+    r"https://(.+?)\.file\.core\.windows\.net/(.+)",
+    r"https://(.+?)\.z[0-9]{1,2}\.file\.storage\.azure\.net/(.+)",
+    r"https://.+\.git",
+)
+_KSERVE_HTTP = r"https?://(.+)/(.+)"
 
 
 class Engine(Protocol):
     name: str
 
-    def download(self, uri: str, dest: Path) -> None:
-        """Write the artifact at ``uri`` into the existing empty directory ``dest``."""
+    def download(self, uri: str, dest: Path) -> str:
+        """Write the artifact at ``uri`` into the existing empty directory ``dest``; return the engine used."""
 
 
 @dataclass(frozen=True)
@@ -32,18 +57,65 @@ class TransferResult:
     bytes: int
 
 
-def select_engine(uri: str, preference: str = "auto") -> Engine:
-    """The engine for ``uri``: KServe's storage library serves every scheme it knows."""
+def fast_scheme(uri: str) -> str | None:
+    """``"s3"`` or ``"http"`` when the own engine serves ``uri``, else ``None`` (KServe's library does)."""
+    if uri.startswith("/mnt/models") or uri.startswith("file://") or os.path.exists(uri):
+        return None
+    if uri.startswith("s3://"):
+        return "s3"
+    if uri.startswith(("gs://", "hdfs://", "webhdfs://", "hf://", "modelscope://", "oci://")):
+        return None
+    if any(re.search(pattern, uri) for pattern in _KSERVE_NOT_HTTP):
+        return None
+    if re.search(_KSERVE_HTTP, uri):
+        return "http"
+    return None
+
+
+def select_engine(
+    uri: str, preference: str = "auto", *, timeout: float = 60.0, env: Mapping[str, str] | None = None
+) -> Engine:
+    """The engine for ``uri`` under ``MODEL_REGISTRY_TRANSFER`` = ``preference``."""
     from mr_storage_initializer.transfer.kserve_engine import KServeEngine
 
-    del uri, preference  # one engine so far; the project's own engines will be chosen here by scheme
-    return KServeEngine()
+    if preference == "kserve":
+        return KServeEngine()
+    environ = os.environ if env is None else env
+    scheme = fast_scheme(uri)
+    if scheme is None:
+        if preference == "fast":
+            raise UsageError(f"MODEL_REGISTRY_TRANSFER=fast serves s3:// and http(s):// files, not {redact_url(uri)}")
+        return KServeEngine()
 
+    from mr_storage_initializer.transfer.fast_engine import FastEngine, Tunables
+    from mr_storage_initializer.transfer.plan import Patterns
+    from mr_storage_initializer.transfer.source import Source, Unsupported
 
-def download(uri: str, dest: Path, preference: str = "auto") -> TransferResult:
-    engine = select_engine(uri, preference)
+    source: Source
     try:
-        engine.download(uri, dest)
+        if scheme == "s3":
+            from mr_storage_initializer.transfer.s3 import S3Source, storage_spec_env
+
+            environ = storage_spec_env(environ)
+            tunables = Tunables.from_env(environ, deadline=timeout, attempts_var="S3_MAX_ATTEMPTS")
+            source = S3Source(uri, environ)
+        else:
+            from mr_storage_initializer.transfer.http import HttpSource
+
+            tunables = Tunables.from_env(environ, deadline=timeout)
+            source = HttpSource(uri, environ, connections=tunables.concurrency)
+    except Unsupported as reason:
+        if preference == "fast":
+            raise UsageError(f"MODEL_REGISTRY_TRANSFER=fast cannot serve {redact_url(uri)}: {reason}") from None
+        log.warning("handing %s to kserve_storage: %s", redact_url(uri), reason, extra={"step": "fallback"})
+        return KServeEngine()
+    return FastEngine(source, tunables, Patterns.from_env(environ))
+
+
+def download(uri: str, dest: Path, preference: str = "auto", *, timeout: float = 60.0) -> TransferResult:
+    try:
+        engine = select_engine(uri, preference, timeout=timeout)
+        used = engine.download(uri, dest)
     except InitializerError:
         raise
     except Exception as exc:
@@ -57,7 +129,7 @@ def download(uri: str, dest: Path, preference: str = "auto") -> TransferResult:
     files, size = _tree_size(dest)
     if files == 0:
         raise StorageError(f"downloading {redact_url(uri)} produced no files; check that the artifact uri exists")
-    return TransferResult(engine=engine.name, files=files, bytes=size)
+    return TransferResult(engine=used, files=files, bytes=size)
 
 
 def _describe(exc: BaseException) -> str:

@@ -12,10 +12,11 @@ from pathlib import Path
 class KServeEngine:
     name = "kserve"
 
-    def download(self, uri: str, dest: Path) -> None:
+    def download(self, uri: str, dest: Path) -> str:
         from kserve_storage import Storage
 
         from mr_storage_initializer.logs import adopt_library_loggers
 
         adopt_library_loggers()  # importing kserve_storage may have configured its own handlers
         Storage.download(uri, out_dir=str(dest))
+        return self.name

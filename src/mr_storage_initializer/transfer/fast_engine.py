@@ -1,0 +1,292 @@
+"""The project's own transfer engine: list, split into ranges, fetch concurrently, ``pwrite`` into place.
+
+Flow: ``source.list()`` → filter (KServe's allow/ignore patterns) → create every file at its final size in
+the staging directory → a bounded set of daemon worker threads takes ranges from one queue, streams each
+into its file with ``os.pwrite`` at its offset → every range must deliver exactly its bytes → a single
+archive is unpacked with :mod:`mr_storage_initializer.archive`.
+
+A range whose connection is cut resumes from the last byte written: a failed attempt that made progress
+starts a fresh retry budget at the new offset; one that made none counts against the budget
+(``retry.call``: backoff with jitter, at most ``attempts`` tries within ``deadline`` seconds).
+Memory is bounded by ``concurrency`` times the source's chunk (1 MiB), whatever the model's size.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import logging
+import os
+import re
+import threading
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from mr_storage_initializer import retry
+from mr_storage_initializer.errors import StorageError, UsageError
+from mr_storage_initializer.redact import redact_url
+from mr_storage_initializer.transfer.plan import Part, Patterns, RemoteFile, split
+from mr_storage_initializer.transfer.progress import Progress
+from mr_storage_initializer.transfer.source import Source, SourceError, Unsupported
+
+log = logging.getLogger("mr_storage_initializer.transfer")
+
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise UsageError(f"{name}={raw!r} must be a whole number from {low} to {high}")
+    return int(raw)
+
+
+def _size(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    match = _SIZE.match(raw)
+    value = int(match.group(1)) * _UNITS[(match.group(2) or "")[:1].lower()] if match else 0
+    if not (64 << 10) <= value <= (4 << 30):
+        raise UsageError(f"{name}={raw!r} must be a size from 64KiB to 4GiB, such as 32MiB")
+    return value
+
+
+@dataclass(frozen=True)
+class Tunables:
+    concurrency: int = 8
+    chunk_size: int = 32 << 20
+    attempts: int = 5
+    deadline: float = 60.0
+    progress_interval: float = 5.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], *, deadline: float = 60.0, attempts_var: str | None = None) -> Tunables:
+        attempts = _int(env, "MODEL_REGISTRY_TRANSFER_ATTEMPTS", 0, 1, 100)
+        if not attempts and attempts_var:  # KServe's per-store knob (S3_MAX_ATTEMPTS) when ours is unset
+            attempts = _int(env, attempts_var, 0, 1, 100)
+        return cls(
+            concurrency=_int(env, "MODEL_REGISTRY_TRANSFER_CONCURRENCY", cls.concurrency, 1, 256),
+            chunk_size=_size(env, "MODEL_REGISTRY_TRANSFER_CHUNK_SIZE", cls.chunk_size),
+            attempts=attempts or cls.attempts,
+            deadline=deadline,
+            progress_interval=float(_int(env, "MODEL_REGISTRY_PROGRESS_INTERVAL", int(cls.progress_interval), 1, 3600)),
+        )
+
+
+class FastEngine:
+    name = "fast"
+
+    def __init__(self, source: Source, tunables: Tunables, patterns: Patterns | None = None) -> None:
+        self.source = source
+        self.tunables = tunables
+        self.patterns = patterns or Patterns()
+
+    def download(self, uri: str, dest: Path) -> str:
+        from mr_storage_initializer.transfer.kserve_engine import KServeEngine
+
+        try:
+            try:
+                files = self._list(uri)
+            except Unsupported as reason:
+                log.warning("handing %s to kserve_storage: %s", redact_url(uri), reason, extra={"step": "fallback"})
+                return KServeEngine().download(uri, dest)
+            _Run(self.source, files, dest, self.tunables, redact_url(uri)).run()
+        finally:
+            self.source.close()
+        if len(files) == 1:
+            from mr_storage_initializer.archive import archive_kind, extract
+
+            if archive_kind(files[0].rel) is not None:
+                log.info("unpacking %s", files[0].rel, extra={"step": "unpacking"})
+                extract(dest / files[0].rel, dest)
+        return self.name
+
+    def _list(self, uri: str) -> list[RemoteFile]:
+        def attempt() -> list[RemoteFile]:
+            try:
+                return self.source.list()
+            except SourceError as exc:
+                final = StorageError(f"downloading {redact_url(uri)} failed: {exc.message}")
+                if exc.transient:
+                    raise retry.TransientError(exc.message, final) from exc
+                raise final from exc
+
+        listed = retry.call(attempt, deadline=self.tunables.deadline, max_attempts=self.tunables.attempts)
+        files = [f for f in listed if self.patterns.wants(f.rel)]
+        skipped = len(listed) - len(files)
+        if skipped:
+            log.info("%d files skipped by STORAGE_ALLOW/IGNORE_PATTERNS", skipped, extra={"step": "listed"})
+        if not files:
+            raise StorageError(f"downloading {redact_url(uri)} failed: no model files there; check the artifact's uri")
+        log.info(
+            "%d files, %d bytes to fetch with %d connections",
+            len(files),
+            sum(f.size for f in files),
+            self.tunables.concurrency,
+            extra={"step": "listed", "source": self.source.label},
+        )
+        return files
+
+
+class _Cancelled(Exception):
+    pass
+
+
+class _Run:
+    """One download: the queue of ranges, the workers, the first failure."""
+
+    def __init__(self, source: Source, files: list[RemoteFile], dest: Path, tunables: Tunables, shown: str) -> None:
+        self.source = source
+        self.shown = shown
+        self.files = files
+        self.dest = dest
+        self.tunables = tunables
+        self.parts: deque[Part] = deque(split(files, tunables.chunk_size))
+        self.progress = Progress(sum(f.size for f in files), interval=tunables.progress_interval)
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.finished = threading.Event()
+        self.failure: BaseException | None = None
+        self.running = 0
+
+    def run(self) -> None:
+        self._create_files()
+        workers = min(self.tunables.concurrency, len(self.parts))
+        self.running = workers
+        if workers == 0:
+            return
+        for index in range(workers):
+            threading.Thread(target=self._worker, name=f"fetch-{index}", daemon=True).start()
+        try:
+            while not self.finished.wait(timeout=0.5 if self.progress.live else 1.0):
+                self.progress.tick()
+        finally:
+            self.stop.set()  # on a signal or a failure, the other workers stop at their next chunk
+        if self.failure is not None:
+            raise self.failure
+        self.progress.finish()
+        self._check_sizes()
+
+    def _create_files(self) -> None:
+        for remote in self.files:
+            path = self.dest / remote.rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                if remote.size:
+                    _reserve(fd, remote.size)
+            finally:
+                os.close(fd)
+
+    def _worker(self) -> None:
+        try:
+            while not self.stop.is_set():
+                with self.lock:
+                    if not self.parts:
+                        break
+                    part = self.parts.popleft()
+                self._fetch(part)
+        except _Cancelled:
+            pass
+        except BaseException as exc:
+            with self.lock:
+                if self.failure is None:
+                    self.failure = exc
+            self.stop.set()
+            self.finished.set()
+        finally:
+            with self.lock:
+                self.running -= 1
+                if self.running == 0:
+                    self.finished.set()
+
+    def _fetch(self, part: Part) -> None:
+        if part.size == 0:
+            return
+        remote = part.file
+        fd = os.open(self.dest / remote.rel, os.O_WRONLY)
+        try:
+            written = 0
+            while written < part.size:
+                written = retry.call(
+                    functools.partial(self._attempt, fd, part, written),
+                    deadline=self.tunables.deadline,
+                    max_attempts=self.tunables.attempts,
+                )
+                if written < part.size:
+                    log.warning(
+                        "%s: connection ended at byte %d of %d; resuming there",
+                        remote.rel,
+                        part.start + written,
+                        remote.size,
+                        extra={"step": "resume", "file": remote.rel, "offset": part.start + written},
+                    )
+        finally:
+            os.close(fd)
+
+    def _attempt(self, fd: int, part: Part, written: int) -> int:
+        """Fetch what is left of ``part`` from ``written``; return how far it got (progress ends a retry budget)."""
+        remote = part.file
+        if not remote.ranges and written:  # a source without ranges starts over
+            self.progress.add(-written)
+            written = 0
+        start = written
+        chunks = iter(self.source.read(remote, part.start + written, part.end))
+        while True:
+            if self.stop.is_set():
+                raise _Cancelled
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                break
+            except SourceError as exc:
+                if exc.transient and written > start:
+                    return written  # progress was made: resume at the new offset with a fresh budget
+                final = StorageError(f"downloading {remote.rel} from {self.shown} failed: {exc.message}")
+                if exc.transient:
+                    raise retry.TransientError(f"{remote.rel}: {exc.message}", final) from exc
+                raise final from exc
+            n = len(memoryview(chunk))
+            if written + n > part.size:
+                raise StorageError(
+                    f"{remote.rel}: the server sent more than the {remote.size} bytes it listed; refusing the file"
+                )
+            _pwrite_all(fd, chunk, part.start + written)
+            written += n
+            self.progress.add(n)
+        if written < part.size and written == start:
+            final = StorageError(
+                f"{remote.rel}: got {part.start + written} of {remote.size} bytes; the object is shorter than listed"
+            )
+            raise retry.TransientError(f"{remote.rel}: connection ended early", final)
+        return written
+
+    def _check_sizes(self) -> None:
+        for remote in self.files:
+            actual = (self.dest / remote.rel).stat().st_size
+            if actual != remote.size:
+                raise StorageError(f"{remote.rel}: {actual} bytes on disk, {remote.size} listed; refusing the model")
+
+
+def _reserve(fd: int, size: int) -> None:
+    """Give the file its final size, reserving the blocks where the file system can (a full disk fails here)."""
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+            raise
+        os.ftruncate(fd, size)
+
+
+def _pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, offset)
+        view = view[n:]
+        offset += n

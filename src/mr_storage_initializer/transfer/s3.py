@@ -1,0 +1,227 @@
+"""S3 (and S3-compatible) source for the fast engine, on ``obstore``, configured from KServe's variables.
+
+Each variable keeps the meaning ``kserve_storage`` gives it (``Storage.get_S3_config`` and
+``_get_s3_client_kwargs``), so a user can switch engines without touching credentials:
+
+==============================  =========================================================================
+AWS_ACCESS_KEY_ID, …SECRET…,    static credentials (``AWS_SESSION_TOKEN`` for temporary ones); without
+AWS_SESSION_TOKEN               them, web identity (IRSA), container credentials or instance metadata
+AWS_ENDPOINT_URL                S3-compatible endpoint (MinIO, Ceph, …); ``http://`` allowed
+AWS_DEFAULT_REGION              signing region (default ``us-east-1``)
+S3_VERIFY_SSL                   ``0``/``false`` turns certificate checks off
+AWS_CA_BUNDLE                   extra trusted CA (PEM file); missing file is an error, as in KServe
+CA_BUNDLE_CONFIGMAP_NAME +      KServe's global CA bundle: ``$CA_BUNDLE_VOLUME_MOUNT_POINT/cabundle.crt``
+CA_BUNDLE_VOLUME_MOUNT_POINT
+S3_USER_VIRTUAL_BUCKET          ``true``: virtual-hosted-style addressing
+S3_CONNECT_TIMEOUT /            seconds (defaults 15 / 30)
+S3_READ_TIMEOUT
+S3_MAX_ATTEMPTS                 attempts per request (default 3 in KServe; ours 5 unless set)
+awsAnonymousCredential          ``true``: unsigned requests
+STORAGE_CONFIG,                 KServe's storage-spec JSON (``type: s3``) mapped onto the variables above
+STORAGE_OVERRIDE_CONFIG
+==============================  =========================================================================
+
+Not honoured here, so those downloads go to ``kserve_storage`` (the reason is logged):
+``S3_USE_ACCELERATE=true`` and credentials from AWS profile files (``AWS_PROFILE``, ``~/.aws``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from mr_storage_initializer.errors import StorageError, UsageError
+from mr_storage_initializer.transfer.plan import RemoteFile, safe_relpath
+from mr_storage_initializer.transfer.source import SourceError, Unsupported
+
+_READ_CHUNK = 1 << 20
+_STORAGE_SPEC_KEYS = (
+    ("AWS_ENDPOINT_URL", "endpoint_url"),
+    ("AWS_ACCESS_KEY_ID", "access_key_id"),
+    ("AWS_SECRET_ACCESS_KEY", "secret_access_key"),
+    ("AWS_DEFAULT_REGION", "region"),
+    ("AWS_CA_BUNDLE", "ca_bundle"),
+    ("S3_VERIFY_SSL", "verify_ssl"),
+    ("awsAnonymousCredential", "anonymous"),
+)
+_PROFILE_VARS = ("AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE")
+
+
+def storage_spec_env(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` with KServe's ``STORAGE_CONFIG``/``STORAGE_OVERRIDE_CONFIG`` (type s3) applied, as KServe does."""
+    merged = dict(env)
+    try:
+        spec = json.loads(env.get("STORAGE_CONFIG") or "{}")
+        spec.update(json.loads(env.get("STORAGE_OVERRIDE_CONFIG") or "{}"))
+    except (json.JSONDecodeError, AttributeError, TypeError):
+        raise UsageError("STORAGE_CONFIG / STORAGE_OVERRIDE_CONFIG must be JSON objects") from None
+    if isinstance(spec, dict) and spec.get("type", "") == "s3":
+        for var, key in _STORAGE_SPEC_KEYS:
+            if key in spec:
+                value = spec[key]
+                merged[var] = value if isinstance(value, str) else json.dumps(value)
+    return merged
+
+
+def _true(env: Mapping[str, str], name: str) -> bool:
+    return env.get(name, "false").lower() == "true"  # KServe's reading: only "true" is true
+
+
+def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise UsageError(f"{name}={raw!r} must be a whole number of seconds")
+    return int(raw)
+
+
+def store_options(env: Mapping[str, str]) -> dict[str, Any]:
+    """The obstore ``S3Store`` keyword arguments for KServe's variables, or :class:`Unsupported`."""
+    if _true(env, "S3_USE_ACCELERATE"):
+        raise Unsupported("S3_USE_ACCELERATE=true (transfer acceleration) is only implemented by boto3")
+    anonymous = _true(env, "awsAnonymousCredential")
+    has_keys = bool(env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"))
+    if not anonymous and not has_keys:
+        profile = [v for v in _PROFILE_VARS if env.get(v)]
+        home = Path(env.get("HOME") or "/nonexistent")
+        if profile or (home / ".aws" / "credentials").exists() or (home / ".aws" / "config").exists():
+            raise Unsupported("credentials come from an AWS profile file, which only boto3 reads")
+
+    endpoint = env.get("AWS_ENDPOINT_URL", "").strip()
+    region = env.get("AWS_DEFAULT_REGION", "").strip() or "us-east-1"
+    config: dict[str, Any] = {"region": region}
+    if endpoint:
+        config["endpoint"] = endpoint
+    if has_keys:
+        config["access_key_id"] = env["AWS_ACCESS_KEY_ID"]
+        config["secret_access_key"] = env["AWS_SECRET_ACCESS_KEY"]
+        if env.get("AWS_SESSION_TOKEN"):
+            config["session_token"] = env["AWS_SESSION_TOKEN"]
+    if anonymous:
+        config["skip_signature"] = True
+    virtual = _true(env, "S3_USER_VIRTUAL_BUCKET") or (
+        endpoint == "https://s3.amazonaws.com" and region != "us-east-1"  # KServe's legacy-endpoint rule
+    )
+    config["virtual_hosted_style_request"] = virtual
+
+    client: dict[str, Any] = {
+        "connect_timeout": f"{_seconds(env, 'S3_CONNECT_TIMEOUT', 15)}s",
+        "read_timeout": f"{_seconds(env, 'S3_READ_TIMEOUT', 30)}s",
+        "timeout": "3600s",  # a whole range may take long on a slow link; stalls are caught by read_timeout
+        "allow_http": endpoint.startswith("http://"),
+        "pool_idle_timeout": "30s",
+    }
+    verify = env.get("S3_VERIFY_SSL", "")
+    if verify and verify.lower() in ("0", "false"):
+        client["allow_invalid_certificates"] = True
+    else:
+        bundle = _ca_bundle(env)
+        if bundle is not None:
+            client["root_certificate"] = bundle.read_bytes()
+    return {"config": config, "client_options": client, "retry_config": {"max_retries": 0}}
+
+
+def _ca_bundle(env: Mapping[str, str]) -> Path | None:
+    if env.get("AWS_CA_BUNDLE"):
+        path = Path(env["AWS_CA_BUNDLE"])
+    elif env.get("CA_BUNDLE_CONFIGMAP_NAME"):
+        path = Path(env.get("CA_BUNDLE_VOLUME_MOUNT_POINT", "")) / "cabundle.crt"
+    else:
+        return None
+    if not path.is_file():
+        raise StorageError(f"the CA bundle {path} does not exist; check AWS_CA_BUNDLE or the CA bundle ConfigMap")
+    return path
+
+
+class S3Source:
+    label = "s3"
+
+    def __init__(self, uri: str, env: Mapping[str, str]) -> None:
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        if not bucket:
+            raise StorageError(f"{uri!r} names no bucket")
+        self.bucket = bucket
+        self.prefix = prefix
+        self.options = store_options(env)
+        from obstore.store import S3Store
+
+        self.store = S3Store(bucket, **self.options)
+
+    def list(self) -> list[RemoteFile]:
+        import obstore
+
+        files: list[RemoteFile] = []
+        try:
+            prefix = self.prefix.strip("/") or None
+            for batch in obstore.list(self.store, prefix, chunk_size=1000):
+                for meta in batch:
+                    key, size = str(meta["path"]), int(meta["size"])
+                    if size == 0:  # KServe skips empty objects and folder markers
+                        continue
+                    rel = key[len(prefix) :].lstrip("/") if prefix else key
+                    files.append(RemoteFile(key, safe_relpath(rel, "S3 key"), size))
+            if not files and prefix and not self.prefix.endswith("/"):
+                meta = obstore.head(self.store, self.prefix)  # the URI names one object
+                if int(meta["size"]):
+                    name = self.prefix.rsplit("/", 1)[-1]
+                    files.append(RemoteFile(self.prefix, safe_relpath(name, "S3 key"), int(meta["size"])))
+        except Exception as exc:
+            if _not_found(exc):
+                return files
+            raise _source_error(exc, "") from exc
+        return files
+
+    def read(self, remote: RemoteFile, start: int, end: int) -> Iterator[bytes | memoryview]:
+        import obstore
+
+        try:
+            result = obstore.get(self.store, remote.key, options={"range": (start, end)})
+            for chunk in result.stream(min_chunk_size=_READ_CHUNK):
+                yield memoryview(chunk)
+        except Exception as exc:
+            raise _source_error(exc, remote.key) from exc
+
+    def close(self) -> None:
+        pass
+
+
+def _not_found(exc: BaseException) -> bool:
+    return isinstance(exc, FileNotFoundError)  # obstore raises the built-in for a missing object
+
+
+def _source_error(exc: BaseException, where: str) -> SourceError:
+    """Sort an obstore failure: denied and missing are final; network trouble, 429 and 5xx may pass."""
+    from obstore.exceptions import InvalidPathError, PermissionDeniedError, UnauthenticatedError
+
+    text = " ".join(str(exc).split())
+    first_line = text[:300]
+    at = f"{where}: " if where else ""
+    if isinstance(exc, FileNotFoundError):
+        return SourceError(f"{at}it does not exist (HTTP 404)", transient=False)
+    if isinstance(exc, PermissionDeniedError | UnauthenticatedError):
+        return SourceError(f"{at}access was denied; check the S3 credentials ({first_line})", transient=False)
+    if isinstance(exc, InvalidPathError):
+        return SourceError(f"{at}{first_line}", transient=False)
+    if isinstance(exc, SourceError | StorageError):
+        raise exc
+    status = _status(text)
+    if status is not None and 400 <= status < 500 and status not in (408, 429):
+        return SourceError(f"{at}HTTP {status} ({first_line})", transient=False)
+    if "certificate" in text.lower() or "invalid peer" in text.lower():
+        return SourceError(f"{at}TLS failed ({first_line}); check AWS_CA_BUNDLE or S3_VERIFY_SSL", transient=False)
+    return SourceError(f"{at}{first_line}", transient=True)
+
+
+def _status(text: str) -> int | None:
+    import re
+
+    match = re.search(r"\b(?:status(?: code)?:?\s*|returned\s+)([1-5]\d\d)\b", text, re.IGNORECASE)
+    return int(match.group(1)) if match else None
+
+
+def from_environment(uri: str) -> S3Source:
+    return S3Source(uri, storage_spec_env(os.environ))

@@ -1,0 +1,39 @@
+"""What the fast engine needs from a storage service: a listing and byte ranges, with errors sorted.
+
+A source raises :class:`SourceError` for every failure of the service, saying whether another attempt may
+succeed, and :class:`Unsupported` from ``list`` when it meets something only KServe's library handles;
+the engine then hands the whole download to ``kserve_storage`` and logs the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+from mr_storage_initializer.transfer.plan import RemoteFile
+
+
+class SourceError(Exception):
+    """A storage service failed. ``transient``: a retry may succeed (network, timeout, 429, 5xx)."""
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.message = message
+        self.transient = transient
+
+
+class Unsupported(Exception):
+    """This artifact needs a feature only ``kserve_storage`` has; the message says which."""
+
+
+class Source(Protocol):
+    label: str
+
+    def list(self) -> list[RemoteFile]:
+        """The files of the artifact, with sizes, relative paths already made safe."""
+
+    def read(self, remote: RemoteFile, start: int, end: int) -> Iterator[bytes | memoryview]:
+        """The bytes ``[start, end)`` of ``remote``, in chunks, as they arrive."""
+
+    def close(self) -> None:
+        """Release connections."""
