@@ -51,6 +51,36 @@ def run_cli(*args: str | Path, env: Mapping[str, str] | None = None, timeout: fl
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
+_FETCH = """
+import sys
+from pathlib import Path
+from mr_storage_initializer import logs
+from mr_storage_initializer.errors import InitializerError
+from mr_storage_initializer.transfer import download
+logs.configure("text")
+try:
+    result = download(sys.argv[1], Path(sys.argv[2]), sys.argv[3])
+except InitializerError as exc:
+    print(exc.message, file=sys.stderr)
+    sys.exit(exc.exit_code)
+print(result.engine)
+"""
+
+
+def fetch(uri: str, dest: Path, engine: str, env: Mapping[str, str] | None = None, timeout: float = 120) -> CliResult:
+    """Only the transfer step (no registry): ``uri`` into the existing directory ``dest`` with ``engine``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", _FETCH, uri, str(dest), engine],
+        env=cli_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
 def client_for(registry_url: str, **kwargs: Any) -> Any:
     """The official ``model-registry`` client for a registry at ``http(s)://HOST:PORT``."""
     from model_registry import ModelRegistry

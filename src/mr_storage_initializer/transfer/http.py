@@ -137,7 +137,11 @@ class HttpSource:
 
         if isinstance(exc, urllib3.exceptions.SSLError | ssl.SSLError):
             return SourceError(f"TLS failed ({exc}); check REQUESTS_CA_BUNDLE", transient=False)
-        text = " ".join(str(exc).split())[:300]
+        text = " ".join(str(exc).split())[:200]
+        if isinstance(exc, urllib3.exceptions.ProtocolError):
+            return SourceError(f"the connection broke mid-transfer ({text})", transient=True)
+        if isinstance(exc, urllib3.exceptions.TimeoutError):
+            return SourceError(f"the server did not answer within {_TIMEOUT:g}s ({text})", transient=True)
         return SourceError(f"{type(exc).__name__} ({text})", transient=True)
 
     # -- Source ---------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from mr_storage_initializer.errors import StorageError, UsageError
 from mr_storage_initializer.transfer.plan import RemoteFile, safe_relpath
 from mr_storage_initializer.transfer.source import SourceError, Unsupported
 
-_READ_CHUNK = 1 << 20
+_READ_CHUNK = 256 << 10  # what a cut connection can lose; resumes start at a chunk boundary
 _STORAGE_SPEC_KEYS = (
     ("AWS_ENDPOINT_URL", "endpoint_url"),
     ("AWS_ACCESS_KEY_ID", "access_key_id"),
@@ -204,8 +205,12 @@ def _source_error(exc: BaseException, where: str) -> SourceError:
         return SourceError(f"{at}it does not exist (HTTP 404)", transient=False)
     if isinstance(exc, PermissionDeniedError | UnauthenticatedError):
         return SourceError(f"{at}access was denied; check the S3 credentials ({first_line})", transient=False)
-    if isinstance(exc, InvalidPathError):
-        return SourceError(f"{at}{first_line}", transient=False)
+    if isinstance(exc, InvalidPathError) or "invalid path" in text.lower():
+        key = re.search(r'Path "([^"]*)"', text)
+        shown = key.group(1) if key else first_line
+        return SourceError(
+            f"{at}the object key {shown!r} is not a safe path below the model directory", transient=False
+        )
     if isinstance(exc, SourceError | StorageError):
         raise exc
     status = _status(text)
@@ -217,8 +222,6 @@ def _source_error(exc: BaseException, where: str) -> SourceError:
 
 
 def _status(text: str) -> int | None:
-    import re
-
     match = re.search(r"\b(?:status(?: code)?:?\s*|returned\s+)([1-5]\d\d)\b", text, re.IGNORECASE)
     return int(match.group(1)) if match else None
 
