@@ -32,9 +32,10 @@ lint: venv
 	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy
 
-bench: venv system-deps
-	@test -f benchmarks/run.py || { echo "make bench: no benchmarks yet (see the open 'Fast transfers' issue)"; exit 1; }
-	$(PY) benchmarks/run.py
+bench: venv
+	bash scripts/install-system-deps.sh bench
+	$(BIN)/pip install -q -c requirements.lock -e '.[bench]'
+	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
 image:
 	@command -v docker >/dev/null && docker info >/dev/null 2>&1 || { echo "make image: no container engine here (docker info failed)"; exit 1; }

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Installs the Debian and npm packages the tests and benchmarks use. Idempotent; quiet when all is present.
+# Installs the Debian and npm packages the tests use (with 'bench': the benchmarks' too). Idempotent; quiet when all is present.
 set -euo pipefail
 need_apt=()
 command -v nginx >/dev/null 2>&1 || need_apt+=(nginx-light)
+if [ "${1:-}" = bench ]; then  # the benchmarks' baselines
+  command -v aria2c >/dev/null 2>&1 || need_apt+=(aria2)
+  command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+  [ -x /usr/bin/time ] || need_apt+=(time)  # GNU time: peak RSS of each measured process
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null

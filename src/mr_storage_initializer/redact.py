@@ -59,9 +59,12 @@ def register_env_secrets(environ: Mapping[str, str] | None = None) -> None:
         raw = env.get(name)
         if raw:
             _register_json_secrets(raw)
+    for name, raw in env.items():
+        if name.endswith("-headers"):  # KServe's per-host HTTP headers: every value may be a credential
+            _register_json_secrets(raw, every_value=True)
 
 
-def _register_json_secrets(raw: str) -> None:
+def _register_json_secrets(raw: str, *, every_value: bool = False) -> None:
     import json
 
     try:
@@ -70,7 +73,7 @@ def _register_json_secrets(raw: str) -> None:
         return
     if isinstance(data, dict):
         for key, value in data.items():
-            if isinstance(value, str) and any(k in key.lower() for k in SECRET_CONFIG_KEYS):
+            if isinstance(value, str) and (every_value or any(k in key.lower() for k in SECRET_CONFIG_KEYS)):
                 register_secret(value)
 
 

@@ -75,3 +75,8 @@ def test_json_log_lines_are_one_object_each() -> None:
     logs.configure("text")
     record = json.loads(stream.getvalue().strip())
     assert record["step"] == "parsed" and record["readings"] == 1 and record["message"] == "hello"
+
+
+def test_per_host_header_values_are_secrets() -> None:
+    register_env_secrets({"models.example.com-headers": '{"X-Api-Key": "k-777-secret", "Accept": "*/*"}'})
+    assert "k-777-secret" not in redact_text("sent X-Api-Key k-777-secret")

