@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.storage import HttpFileServer, S3Server, make_tar_gz, make_zip
+from fixtures.storage import GcsServer, HttpFileServer, S3Server, make_tar_gz, make_zip
 from helpers import fetch, tree
 
 BIG = os.urandom(3 * 1024 * 1024 + 123)  # splits into 13 ranges at 256 KiB
@@ -112,3 +112,45 @@ def test_s3_prefix_takes_only_its_folder(s3_server: S3Server, tmp_path: Path) ->
     result = fetch("s3://diff/bert", tmp_path / "fast", "fast", s3_server.env)
     assert result.code == 0, result.stderr
     assert tree(tmp_path / "fast") == {"model.bin": b"mine"}
+
+
+# -- Google Cloud Storage --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("uri_tail", "expected"),
+    [
+        pytest.param("models/bert", {**NESTED, "empty.txt": b""}, id="prefix"),
+        pytest.param("models/bert/", {**NESTED, "empty.txt": b""}, id="prefix-with-slash"),
+        pytest.param("models/bert/model.safetensors", {"model.safetensors": BIG}, id="single-object"),
+    ],
+)
+def test_gcs_trees_match(gcs_server: GcsServer, tmp_path: Path, uri_tail: str, expected: dict[str, bytes]) -> None:
+    for name, data in {**NESTED, "empty.txt": b""}.items():  # KServe keeps empty files on GCS
+        gcs_server.put("gdiff", f"models/bert/{name}", data)
+    gcs_server.put("gdiff", "models/bert/folder/", b"")  # a folder placeholder: skipped by both
+    kserve, fast = _both(f"gs://gdiff/{uri_tail}", tmp_path, gcs_server.env)
+    assert fast == kserve
+    assert fast == expected
+
+
+@pytest.mark.parametrize(("name", "payload"), [("model.tar.gz", make_tar_gz(NESTED)), ("model.zip", make_zip(NESTED))])
+def test_gcs_archives_unpack_alike(gcs_server: GcsServer, tmp_path: Path, name: str, payload: bytes) -> None:
+    gcs_server.put("gdiff", f"archives/{name}", payload)
+    kserve, fast = _both(f"gs://gdiff/archives/{name}", tmp_path, gcs_server.env)
+    assert fast == kserve == NESTED
+
+
+def test_gcs_patterns_alike(gcs_server: GcsServer, tmp_path: Path) -> None:
+    for name, data in NESTED.items():
+        gcs_server.put("gdiff", f"models/bert/{name}", data)
+    env = {**gcs_server.env, "STORAGE_IGNORE_PATTERNS": '["*.safetensors"]'}
+    kserve, fast = _both("gs://gdiff/models/bert", tmp_path, env)
+    assert fast == kserve
+    assert "model.safetensors" not in fast and "config.json" in fast
+
+
+def test_gcs_missing_object_is_exit_5_on_both(gcs_server: GcsServer, tmp_path: Path) -> None:
+    gcs_server.put("gdiff", "models/other.bin", b"x")
+    for engine in ("kserve", "fast"):
+        result = fetch("gs://gdiff/models/bert/model.bin", tmp_path / engine, engine, gcs_server.env)
+        assert result.code == 5, (engine, result.stderr)
+    assert "does not exist" in result.stderr

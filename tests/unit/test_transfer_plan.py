@@ -74,8 +74,13 @@ def test_patterns_are_read_as_kserve_reads_them(raw: str, monkeypatch: pytest.Mo
         "pvc://claim/model",
     ],
 )
-def test_the_own_engine_takes_only_s3_and_plain_http(uri: str) -> None:
-    expected = {"s3://b/k": "s3", "https://example.com/models/model.bin": "http", "http://10.0.0.1:8080/m.onnx": "http"}
+def test_the_own_engine_takes_only_s3_gcs_and_plain_http(uri: str) -> None:
+    expected = {
+        "s3://b/k": "s3",
+        "gs://b/k": "gcs",
+        "https://example.com/models/model.bin": "http",
+        "http://10.0.0.1:8080/m.onnx": "http",
+    }
     assert fast_scheme(uri) == expected.get(uri)
 
 
@@ -84,8 +89,8 @@ def test_preference_kserve_always_picks_kserve() -> None:
 
 
 def test_preference_fast_refuses_schemes_it_does_not_serve() -> None:
-    with pytest.raises(UsageError, match="serves s3:// and http"):
-        select_engine("gs://b/k", "fast")
+    with pytest.raises(UsageError, match="serves s3://, gs:// and http"):
+        select_engine("hf://org/model", "fast")
 
 
 def test_s3_options_follow_kserve_variables() -> None:

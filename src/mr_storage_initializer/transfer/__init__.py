@@ -1,8 +1,8 @@
 """Transfer engines: put the artifact behind a URI into a (staging) directory.
 
-``select_engine`` reads the URI the way ``kserve_storage`` does (same scheme tests, same order): ``s3://``
-and plain ``http(s)://`` files go to the project's own engine (:mod:`.fast_engine`), everything else (gs,
-Azure, hf, oci, pvc/local, git, hdfs, …) and every configuration only boto3 understands goes to
+``select_engine`` reads the URI the way ``kserve_storage`` does (same scheme tests, same order): ``s3://``,
+``gs://`` and plain ``http(s)://`` files go to the project's own engine (:mod:`.fast_engine`), everything
+else (Azure, hf, oci, pvc/local, git, hdfs, …) and every configuration only boto3 understands goes to
 ``kserve_storage``, with the reason logged. ``MODEL_REGISTRY_TRANSFER`` = ``auto`` (that choice),
 ``kserve`` (always KServe's library) or ``fast`` (the own engine or an error).
 
@@ -58,12 +58,14 @@ class TransferResult:
 
 
 def fast_scheme(uri: str) -> str | None:
-    """``"s3"`` or ``"http"`` when the own engine serves ``uri``, else ``None`` (KServe's library does)."""
+    """``"s3"``, ``"gcs"`` or ``"http"`` when the own engine serves ``uri``, else ``None`` (KServe's does)."""
     if uri.startswith("/mnt/models") or uri.startswith("file://") or os.path.exists(uri):
         return None
     if uri.startswith("s3://"):
         return "s3"
-    if uri.startswith(("gs://", "hdfs://", "webhdfs://", "hf://", "modelscope://", "oci://")):
+    if uri.startswith("gs://"):
+        return "gcs"
+    if uri.startswith(("hdfs://", "webhdfs://", "hf://", "modelscope://", "oci://")):
         return None
     if any(re.search(pattern, uri) for pattern in _KSERVE_NOT_HTTP):
         return None
@@ -84,7 +86,9 @@ def select_engine(
     scheme = fast_scheme(uri)
     if scheme is None:
         if preference == "fast":
-            raise UsageError(f"MODEL_REGISTRY_TRANSFER=fast serves s3:// and http(s):// files, not {redact_url(uri)}")
+            raise UsageError(
+                f"MODEL_REGISTRY_TRANSFER=fast serves s3://, gs:// and http(s):// files, not {redact_url(uri)}"
+            )
         return KServeEngine()
 
     from mr_storage_initializer.transfer.fast_engine import FastEngine, Tunables
@@ -99,6 +103,11 @@ def select_engine(
             environ = storage_spec_env(environ)
             tunables = Tunables.from_env(environ, deadline=timeout, attempts_var="S3_MAX_ATTEMPTS")
             source = S3Source(uri, environ)
+        elif scheme == "gcs":
+            from mr_storage_initializer.transfer.gcs import GcsSource
+
+            tunables = Tunables.from_env(environ, deadline=timeout)
+            source = GcsSource(uri, environ, connections=tunables.concurrency)
         else:
             from mr_storage_initializer.transfer.http import HttpSource
 

@@ -17,7 +17,6 @@ import json
 import mimetypes
 import os
 import posixpath
-import re
 import ssl
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -25,14 +24,13 @@ from urllib.parse import unquote, urlsplit
 
 from mr_storage_initializer.errors import StorageError, UsageError
 from mr_storage_initializer.redact import redact_url
+from mr_storage_initializer.transfer import wire
 from mr_storage_initializer.transfer.plan import RemoteFile, safe_relpath
-from mr_storage_initializer.transfer.source import SourceError, Unsupported
+from mr_storage_initializer.transfer.source import Unsupported
 
 _READ_CHUNK = 1 << 20
-_TIMEOUT = 30.0
 _ZIP_TYPES = ("application/x-zip-compressed", "application/zip", "application/zip-compressed")
 _TAR_TYPES = ("application/x-tar", "application/x-gtar", "application/x-gzip", "application/gzip")
-_CONTENT_RANGE = re.compile(r"^bytes\s+(\d+)-(\d+)/(\d+|\*)$")
 
 
 def _guess(path: str, query: str) -> tuple[str | None, str | None]:
@@ -73,18 +71,14 @@ def ssl_context(env: Mapping[str, str]) -> ssl.SSLContext:
     return context
 
 
-class _Status(Exception):
-    def __init__(self, status: int) -> None:
-        super().__init__(status)
-        self.status = status
+_DENIED = "check the headers set in <host>-headers"
+_TLS = "check REQUESTS_CA_BUNDLE"
 
 
 class HttpSource:
     label = "http"
 
     def __init__(self, url: str, env: Mapping[str, str], *, connections: int = 8) -> None:
-        import urllib3
-
         self.url = url
         parts = urlsplit(url)
         self.shown = redact_url(url)
@@ -95,54 +89,10 @@ class HttpSource:
         if encoding is not None and self.mimetype != "application/x-tar":
             raise Unsupported(f"{self.name} is {encoding}-compressed; KServe's downloader decompresses it")
         self.headers = host_headers(env, parts.hostname or "")
-        self.pool = urllib3.PoolManager(
-            num_pools=4,
-            maxsize=connections,
-            ssl_context=ssl_context(env) if parts.scheme == "https" else None,
-            timeout=urllib3.Timeout(connect=_TIMEOUT, read=_TIMEOUT),
-            retries=urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=5),
-        )
+        self.pool = wire.new_pool(connections, ssl_context(env) if parts.scheme == "https" else None)
 
-    # -- requests -------------------------------------------------------------------------------------
     def _get(self, byte_range: tuple[int, int] | None) -> Any:
-        import urllib3
-
-        headers = dict(self.headers)
-        if byte_range is not None:
-            headers["Range"] = f"bytes={byte_range[0]}-{byte_range[1] - 1}"
-        try:
-            response = self.pool.request("GET", self.url, headers=headers, preload_content=False, decode_content=False)
-        except urllib3.exceptions.MaxRetryError as exc:
-            raise self._error(exc.reason or exc) from exc
-        except urllib3.exceptions.HTTPError as exc:
-            raise self._error(exc) from exc
-        if response.status >= 400:
-            response.release_conn()
-            raise self._status_error(response.status)
-        return response
-
-    def _status_error(self, status: int) -> SourceError:
-        if status == 404:
-            return SourceError("it does not exist (HTTP 404)", transient=False)
-        if status in (401, 403):
-            return SourceError(
-                f"access was denied (HTTP {status}); check the headers set in <host>-headers",
-                transient=False,
-            )
-        transient = status in (408, 429) or status >= 500
-        return SourceError(f"the server answered HTTP {status}", transient=transient)
-
-    def _error(self, exc: BaseException) -> SourceError:
-        import urllib3
-
-        if isinstance(exc, urllib3.exceptions.SSLError | ssl.SSLError):
-            return SourceError(f"TLS failed ({exc}); check REQUESTS_CA_BUNDLE", transient=False)
-        text = " ".join(str(exc).split())[:200]
-        if isinstance(exc, urllib3.exceptions.ProtocolError):
-            return SourceError(f"the connection broke mid-transfer ({text})", transient=True)
-        if isinstance(exc, urllib3.exceptions.TimeoutError):
-            return SourceError(f"the server did not answer within {_TIMEOUT:g}s ({text})", transient=True)
-        return SourceError(f"{type(exc).__name__} ({text})", transient=True)
+        return wire.get(self.pool, self.url, self.headers, byte_range, denied_hint=_DENIED, tls_hint=_TLS)
 
     # -- Source ---------------------------------------------------------------------------------------
     def list(self) -> list[RemoteFile]:
@@ -150,13 +100,12 @@ class HttpSource:
         try:
             self._check_type(response.headers.get("Content-Type", ""))
             if response.status == 206:
-                match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
-                if not match or match.group(3) == "*":
+                got = wire.content_range(response)
+                if got is None or got[1] is None:
                     raise Unsupported("the server's Content-Range gives no total size")
-                size = int(match.group(3))
                 response.read()
                 response.release_conn()
-                return [RemoteFile(self.url, safe_relpath(self.name, "URL file name"), size, ranges=True)]
+                return [RemoteFile(self.url, safe_relpath(self.name, "URL file name"), got[1], ranges=True)]
             length = response.headers.get("Content-Length")
             if length is None or not length.isdigit():
                 raise Unsupported("the server announces no length and no ranges")
@@ -174,29 +123,12 @@ class HttpSource:
         if not content_type.startswith(wanted):
             raise StorageError(
                 f"downloading {self.shown} failed: it answered Content-Type {content_type or 'none'!r}, "
-                f"not {' or '.join(wanted)}; "
-                "is it an error page instead of the model?"
+                f"not {' or '.join(wanted)}; is it an error page instead of the model?"
             )
 
     def read(self, remote: RemoteFile, start: int, end: int) -> Iterator[bytes | memoryview]:
-        import urllib3
-
         response = self._get((start, end) if remote.ranges else None)
-        complete = False
-        try:
-            if remote.ranges:
-                match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
-                if response.status != 206 or not match or int(match.group(1)) != start:
-                    raise SourceError(f"the server did not answer the range {start}-{end - 1}", transient=False)
-            yield from response.stream(_READ_CHUNK, decode_content=False)
-            complete = True
-        except urllib3.exceptions.HTTPError as exc:
-            raise self._error(exc) from exc
-        finally:
-            if complete:
-                response.release_conn()
-            else:  # a connection with unread bytes must not go back to the pool
-                response.close()
+        yield from wire.stream(response, start if remote.ranges else None, _READ_CHUNK, _TLS)
 
     def close(self) -> None:
         self.pool.clear()

@@ -1,0 +1,130 @@
+"""Google Cloud Storage source for the fast engine: the JSON API over urllib3, credentials from google-auth.
+
+KServe's rules, so results match ``kserve_storage``'s ``_download_gcs``:
+
+- credentials: Application Default Credentials (``GOOGLE_APPLICATION_CREDENTIALS``, workload identity,
+  the metadata server), through ``google.auth.default`` itself; none found means anonymous requests, as
+  KServe falls back to an anonymous client;
+- ``STORAGE_EMULATOR_HOST`` points at an emulator (anonymous), as ``google-cloud-storage`` does;
+- ``gs://bucket/path`` lists ``path/`` as a folder; when that is empty, ``path`` is one object, saved
+  under its base name; folder placeholders (names ending in ``/``) are skipped, empty files are kept.
+
+One deliberate difference: ``gs://bucket`` (no path) installs the whole bucket; KServe finds nothing there.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import posixpath
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from mr_storage_initializer.errors import StorageError
+from mr_storage_initializer.transfer import wire
+from mr_storage_initializer.transfer.http import ssl_context
+from mr_storage_initializer.transfer.plan import RemoteFile, safe_relpath
+from mr_storage_initializer.transfer.source import SourceError
+
+log = logging.getLogger("mr_storage_initializer.transfer")
+
+_READ_CHUNK = 1 << 20
+_SCOPE = "https://www.googleapis.com/auth/devstorage.read_only"
+_DENIED = "check GOOGLE_APPLICATION_CREDENTIALS or the pod's workload identity"
+_TLS = "check the CA bundle"
+
+
+class GcsSource:
+    label = "gcs"
+
+    def __init__(self, uri: str, env: Mapping[str, str], *, connections: int = 8) -> None:
+        bucket, _, path = uri.removeprefix("gs://").partition("/")
+        if not bucket:
+            raise StorageError(f"{uri!r} names no bucket")
+        self.bucket = bucket
+        self.path = path
+        emulator = env.get("STORAGE_EMULATOR_HOST", "").strip().rstrip("/")
+        self.emulated = bool(emulator)
+        if emulator:
+            self.base = emulator if "://" in emulator else f"http://{emulator}"
+        else:
+            self.base = "https://storage.googleapis.com"
+        self.pool = wire.new_pool(connections, ssl_context(env) if self.base.startswith("https") else None)
+        self._credentials: Any = None
+        self._lock = threading.Lock()
+
+    # -- credentials --------------------------------------------------------------------------------
+    def _connect(self) -> None:
+        if self.emulated:
+            return
+        import google.auth
+        from google.auth.exceptions import DefaultCredentialsError
+
+        try:
+            self._credentials, _ = google.auth.default(scopes=[_SCOPE])
+        except DefaultCredentialsError:
+            log.info("no Google credentials found; anonymous requests, as KServe does", extra={"step": "listing"})
+
+    def _headers(self) -> dict[str, str]:
+        if self._credentials is None:
+            return {}
+        with self._lock:
+            if not self._credentials.valid:
+                from google.auth.exceptions import GoogleAuthError
+                from google.auth.transport.requests import Request
+
+                try:
+                    self._credentials.refresh(Request())
+                except GoogleAuthError as exc:
+                    raise SourceError(f"getting a Google access token failed: {exc}", transient=False) from exc
+            return {"Authorization": f"Bearer {self._credentials.token}"}
+
+    def _json(self, url: str) -> Any:
+        response = wire.get(self.pool, url, self._headers(), denied_hint=_DENIED, tls_hint=_TLS)
+        try:
+            body = response.read()
+        finally:
+            response.release_conn()
+        try:
+            return json.loads(body)
+        except ValueError as exc:
+            raise SourceError(f"GCS answered {url} with something that is not JSON", transient=False) from exc
+
+    def _object_url(self, name: str) -> str:
+        return f"{self.base}/storage/v1/b/{quote(self.bucket, safe='')}/o/{quote(name, safe='')}"
+
+    # -- Source -------------------------------------------------------------------------------------
+    def list(self) -> list[RemoteFile]:
+        self._connect()
+        prefix = self.path if not self.path or self.path.endswith("/") else self.path + "/"
+        files: list[RemoteFile] = []
+        token = ""
+        while True:
+            query = {"prefix": prefix, "maxResults": "1000", "fields": "items(name,size),nextPageToken"}
+            if token:
+                query["pageToken"] = token
+            page = self._json(f"{self.base}/storage/v1/b/{quote(self.bucket, safe='')}/o?{urlencode(query)}")
+            for item in page.get("items", []):
+                name = str(item["name"])
+                rel = name[len(self.path) :].lstrip("/") if self.path else name
+                if not rel.strip() or rel.endswith("/"):
+                    continue
+                files.append(RemoteFile(name, safe_relpath(rel, "GCS object name"), int(item.get("size", 0))))
+            token = page.get("nextPageToken", "")
+            if not token:
+                break
+        if files or not self.path or self.path.endswith("/"):
+            return files
+        meta = self._json(self._object_url(self.path))  # the URI names one object (404: it does not exist)
+        name = posixpath.basename(self.path)
+        return [RemoteFile(self.path, safe_relpath(name, "GCS object name"), int(meta.get("size", 0)))]
+
+    def read(self, remote: RemoteFile, start: int, end: int) -> Iterator[bytes | memoryview]:
+        url = self._object_url(remote.key) + "?alt=media"
+        response = wire.get(self.pool, url, self._headers(), (start, end), denied_hint=_DENIED, tls_hint=_TLS)
+        yield from wire.stream(response, start, _READ_CHUNK, _TLS)
+
+    def close(self) -> None:
+        self.pool.clear()

@@ -1,0 +1,105 @@
+"""HTTP plumbing shared by the sources that speak HTTP themselves (plain HTTP, GCS): one urllib3 pool,
+requests that fail as :class:`SourceError` (transient or not), byte-range checks, streamed bodies that
+never return a half-read connection to the pool."""
+
+from __future__ import annotations
+
+import re
+import ssl
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from mr_storage_initializer.transfer.source import SourceError
+
+TIMEOUT = 30.0  # seconds to connect and between bytes, as KServe's HTTP downloader
+_CONTENT_RANGE = re.compile(r"^bytes\s+(\d+)-(\d+)/(\d+|\*)$")
+
+
+def new_pool(connections: int, context: ssl.SSLContext | None) -> Any:
+    import urllib3
+
+    return urllib3.PoolManager(
+        num_pools=4,
+        maxsize=connections,
+        ssl_context=context,
+        timeout=urllib3.Timeout(connect=TIMEOUT, read=TIMEOUT),
+        retries=urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=5),
+    )
+
+
+def get(
+    pool: Any,
+    url: str,
+    headers: Mapping[str, str],
+    byte_range: tuple[int, int] | None = None,
+    *,
+    denied_hint: str,
+    tls_hint: str,
+) -> Any:
+    """A streaming GET of ``url`` (``byte_range`` = ``[start, end)``); a status >= 400 is a SourceError."""
+    import urllib3
+
+    sent = dict(headers)
+    if byte_range is not None:
+        sent["Range"] = f"bytes={byte_range[0]}-{byte_range[1] - 1}"
+    try:
+        response = pool.request("GET", url, headers=sent, preload_content=False, decode_content=False)
+    except urllib3.exceptions.MaxRetryError as exc:
+        raise transport_error(exc.reason or exc, tls_hint) from exc
+    except urllib3.exceptions.HTTPError as exc:
+        raise transport_error(exc, tls_hint) from exc
+    if response.status >= 400:
+        response.release_conn()
+        raise status_error(response.status, denied_hint)
+    return response
+
+
+def status_error(status: int, denied_hint: str) -> SourceError:
+    if status == 404:
+        return SourceError("it does not exist (HTTP 404)", transient=False)
+    if status in (401, 403):
+        return SourceError(f"access was denied (HTTP {status}); {denied_hint}", transient=False)
+    transient = status in (408, 429) or status >= 500
+    return SourceError(f"the server answered HTTP {status}", transient=transient)
+
+
+def transport_error(exc: BaseException, tls_hint: str) -> SourceError:
+    import urllib3
+
+    if isinstance(exc, urllib3.exceptions.SSLError | ssl.SSLError):
+        return SourceError(f"TLS failed ({exc}); {tls_hint}", transient=False)
+    text = " ".join(str(exc).split())[:200]
+    if isinstance(exc, urllib3.exceptions.ProtocolError):
+        return SourceError(f"the connection broke mid-transfer ({text})", transient=True)
+    if isinstance(exc, urllib3.exceptions.TimeoutError):
+        return SourceError(f"the server did not answer within {TIMEOUT:g}s ({text})", transient=True)
+    return SourceError(f"{type(exc).__name__} ({text})", transient=True)
+
+
+def content_range(response: Any) -> tuple[int, int | None] | None:
+    """(first byte, total size or None) of a 206 answer, or None when it carries no valid Content-Range."""
+    match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
+    if response.status != 206 or not match:
+        return None
+    return int(match.group(1)), None if match.group(3) == "*" else int(match.group(3))
+
+
+def stream(response: Any, start: int | None, chunk: int, tls_hint: str) -> Iterator[bytes]:
+    """The body in chunks; with ``start``, the answer must be the range beginning there."""
+    import urllib3
+
+    complete = False
+    try:
+        if start is not None:
+            got = content_range(response)
+            if got is None or got[0] != start:
+                raise SourceError(f"the server did not answer the range starting at {start}", transient=False)
+        yield from response.stream(chunk, decode_content=False)
+        complete = True
+    except urllib3.exceptions.HTTPError as exc:
+        raise transport_error(exc, tls_hint) from exc
+    finally:
+        if complete:
+            response.release_conn()
+        else:  # a connection with unread bytes must not go back to the pool
+            response.close()
