@@ -15,3 +15,17 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     echo "install-system-deps: missing ${need_apt[*]} and not root; the tests that need them will be skipped" >&2
   fi
 fi
+
+# Azurite (Azure Blob emulator) from the npm registry, pinned by scripts/azurite/package-lock.json, into the
+# project's own .cache/azurite (npm ci: exactly the locked tree).
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cache="$root/.cache/azurite"
+if ! cmp -s "$root/scripts/azurite/package-lock.json" "$cache/package-lock.json" || [ ! -x "$cache/node_modules/.bin/azurite-blob" ]; then
+  if command -v npm >/dev/null 2>&1; then
+    mkdir -p "$cache" && cp "$root/scripts/azurite/package.json" "$root/scripts/azurite/package-lock.json" "$cache/"
+    (cd "$cache" && npm ci --silent --no-audit --no-fund >/dev/null 2>&1) \
+      || echo "install-system-deps: npm could not install azurite; the Azure tests will be skipped" >&2
+  else
+    echo "install-system-deps: npm missing; the Azure tests will be skipped" >&2
+  fi
+fi

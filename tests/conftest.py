@@ -12,6 +12,7 @@ pytest_plugins = [
     "fixtures.storage",
     "fixtures.tls",
     "fixtures.faults",
+    "fixtures.azure",
 ]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

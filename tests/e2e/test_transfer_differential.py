@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.azure import ACCOUNT, HOST, KEY, AzureServer
 from fixtures.storage import GcsServer, HttpFileServer, S3Server, make_tar_gz, make_zip
 from helpers import fetch, tree
 
@@ -154,3 +155,56 @@ def test_gcs_missing_object_is_exit_5_on_both(gcs_server: GcsServer, tmp_path: P
         result = fetch("gs://gdiff/models/bert/model.bin", tmp_path / engine, engine, gcs_server.env)
         assert result.code == 5, (engine, result.stderr)
     assert "does not exist" in result.stderr
+
+
+# -- Azure Blob ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        pytest.param("models/bert", NESTED, id="prefix"),
+        pytest.param("models/bert/", NESTED, id="prefix-with-slash"),
+        pytest.param("models/bert/model.safetensors", {"model.safetensors": BIG}, id="single-blob"),
+    ],
+)
+def test_azure_trees_match(azure_server: AzureServer, tmp_path: Path, path: str, expected: dict[str, bytes]) -> None:
+    for name, data in NESTED.items():
+        azure_server.put("models", f"models/bert/{name}", data)
+    azure_server.put("models", "models/bert/empty.txt", b"")  # both skip empty blobs
+    kserve, fast = _both(azure_server.uri("models", path), tmp_path, azure_server.env)
+    assert fast == kserve
+    assert fast == expected
+    assert all(line.startswith(f"CONNECT {HOST}:443") for line in azure_server.proxy.connects)
+
+
+@pytest.mark.parametrize(("name", "payload"), [("model.tar.gz", make_tar_gz(NESTED)), ("model.zip", make_zip(NESTED))])
+def test_azure_archives_unpack_alike(azure_server: AzureServer, tmp_path: Path, name: str, payload: bytes) -> None:
+    uri = azure_server.put("models", f"archives/{name}", payload)
+    kserve, fast = _both(uri, tmp_path, azure_server.env)
+    assert fast == kserve == NESTED
+
+
+def test_azure_sas_in_the_uri_alike(azure_server: AzureServer, tmp_path: Path) -> None:
+    import datetime
+
+    from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+
+    azure_server.put("models", "models/bert/config.json", b'{"a": 1}')
+    sas = generate_container_sas(
+        ACCOUNT,
+        "models",
+        account_key=KEY,
+        permission=ContainerSasPermissions(read=True, list=True),
+        expiry=datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1),
+    )
+    uri = azure_server.uri("models", "models/bert") + "?" + sas
+    kserve, fast = _both(uri, tmp_path, azure_server.anonymous_env)
+    assert fast == kserve == {"config.json": b'{"a": 1}'}
+
+
+def test_azure_private_container_without_credentials_is_exit_5_on_both(
+    azure_server: AzureServer, tmp_path: Path
+) -> None:
+    uri = azure_server.put("models", "models/bert/config.json", b"{}")
+    for engine in ("kserve", "fast"):
+        result = fetch(uri, tmp_path / engine, engine, azure_server.anonymous_env)
+        assert result.code == 5, (engine, result.stderr)

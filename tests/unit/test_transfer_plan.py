@@ -74,10 +74,11 @@ def test_patterns_are_read_as_kserve_reads_them(raw: str, monkeypatch: pytest.Mo
         "pvc://claim/model",
     ],
 )
-def test_the_own_engine_takes_only_s3_gcs_and_plain_http(uri: str) -> None:
+def test_the_own_engine_takes_s3_gcs_azure_blob_and_plain_http(uri: str) -> None:
     expected = {
         "s3://b/k": "s3",
         "gs://b/k": "gcs",
+        "https://acct.blob.core.windows.net/c/model": "azure",
         "https://example.com/models/model.bin": "http",
         "http://10.0.0.1:8080/m.onnx": "http",
     }
@@ -89,7 +90,7 @@ def test_preference_kserve_always_picks_kserve() -> None:
 
 
 def test_preference_fast_refuses_schemes_it_does_not_serve() -> None:
-    with pytest.raises(UsageError, match="serves s3://, gs:// and http"):
+    with pytest.raises(UsageError, match="serves s3://, gs://, Azure Blob and http"):
         select_engine("hf://org/model", "fast")
 
 
@@ -178,3 +179,34 @@ def test_s3_max_attempts_applies_when_ours_is_unset() -> None:
 def test_bad_tunables_are_usage_errors(env: dict[str, str]) -> None:
     with pytest.raises(UsageError):
         Tunables.from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("env", "sas", "expected"),
+    [
+        (
+            {"AZ_TENANT_ID": "t", "AZ_CLIENT_ID": "c", "AZ_CLIENT_SECRET": "s", "AZURE_STORAGE_ACCESS_KEY": "k"},
+            "",
+            {"client_id": "c", "client_secret": "s", "tenant_id": "t"},  # KServe: the service principal first
+        ),
+        (
+            {"AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c", "AZURE_FEDERATED_TOKEN_FILE": "/var/run/token"},
+            "",
+            {"client_id": "c", "tenant_id": "t", "federated_token_file": "/var/run/token"},
+        ),
+        ({"AZURE_STORAGE_ACCESS_KEY": "k"}, "sv=1&sig=x", {"access_key": "k"}),
+        ({}, "sv=1&sig=x", {"sas_key": "sv=1&sig=x"}),
+        ({}, "", {"skip_signature": True}),
+    ],
+)
+def test_azure_credentials_in_kserve_order(env: dict[str, str], sas: str, expected: dict[str, object]) -> None:
+    from mr_storage_initializer.transfer.azure import _credentials
+
+    assert _credentials(env, sas) == expected
+
+
+def test_azure_client_id_alone_is_left_to_azure_identity() -> None:
+    from mr_storage_initializer.transfer.azure import store_options
+
+    with pytest.raises(Unsupported, match="AZURE_CLIENT_ID"):
+        store_options("https://acct.blob.core.windows.net/c/m", {"AZURE_CLIENT_ID": "managed-identity"})

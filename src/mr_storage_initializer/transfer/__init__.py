@@ -1,8 +1,9 @@
 """Transfer engines: put the artifact behind a URI into a (staging) directory.
 
 ``select_engine`` reads the URI the way ``kserve_storage`` does (same scheme tests, same order): ``s3://``,
-``gs://`` and plain ``http(s)://`` files go to the project's own engine (:mod:`.fast_engine`), everything
-else (Azure, hf, oci, pvc/local, git, hdfs, …) and every configuration only boto3 understands goes to
+``gs://``, Azure Blob and plain ``http(s)://`` files go to the project's own engine (:mod:`.fast_engine`);
+everything else (Azure file shares, hf, oci, pvc/local, git, hdfs, …) and every configuration only the
+cloud SDKs understand goes to
 ``kserve_storage``, with the reason logged. ``MODEL_REGISTRY_TRANSFER`` = ``auto`` (that choice),
 ``kserve`` (always KServe's library) or ``fast`` (the own engine or an error).
 
@@ -32,10 +33,12 @@ from mr_storage_initializer.redact import redact_text, redact_url
 
 log = logging.getLogger("mr_storage_initializer.transfer")
 
-# kserve_storage's tests, in its order: anything matching these before the HTTP catch-all is not plain HTTP.
-_KSERVE_NOT_HTTP = (
+# kserve_storage's tests, in its order, before the HTTP catch-all.
+_KSERVE_AZURE_BLOB = (
     r"https://(.+?)\.blob\.core\.windows\.net/(.+)",
     r"https://(.+?)\.z[0-9]{1,2}\.blob\.storage\.azure\.net/(.+)",
+)
+_KSERVE_NOT_HTTP = (
     r"https://(.+?)\.file\.core\.windows\.net/(.+)",
     r"https://(.+?)\.z[0-9]{1,2}\.file\.storage\.azure\.net/(.+)",
     r"https://.+\.git",
@@ -58,7 +61,7 @@ class TransferResult:
 
 
 def fast_scheme(uri: str) -> str | None:
-    """``"s3"``, ``"gcs"`` or ``"http"`` when the own engine serves ``uri``, else ``None`` (KServe's does)."""
+    """``"s3"``, ``"gcs"``, ``"azure"`` or ``"http"`` when the own engine serves ``uri``, else ``None``."""
     if uri.startswith("/mnt/models") or uri.startswith("file://") or os.path.exists(uri):
         return None
     if uri.startswith("s3://"):
@@ -67,6 +70,8 @@ def fast_scheme(uri: str) -> str | None:
         return "gcs"
     if uri.startswith(("hdfs://", "webhdfs://", "hf://", "modelscope://", "oci://")):
         return None
+    if any(re.search(pattern, uri) for pattern in _KSERVE_AZURE_BLOB):
+        return "azure"
     if any(re.search(pattern, uri) for pattern in _KSERVE_NOT_HTTP):
         return None
     if re.search(_KSERVE_HTTP, uri):
@@ -87,7 +92,8 @@ def select_engine(
     if scheme is None:
         if preference == "fast":
             raise UsageError(
-                f"MODEL_REGISTRY_TRANSFER=fast serves s3://, gs:// and http(s):// files, not {redact_url(uri)}"
+                "MODEL_REGISTRY_TRANSFER=fast serves s3://, gs://, Azure Blob and http(s):// files, "
+                f"not {redact_url(uri)}"
             )
         return KServeEngine()
 
@@ -103,6 +109,11 @@ def select_engine(
             environ = storage_spec_env(environ)
             tunables = Tunables.from_env(environ, deadline=timeout, attempts_var="S3_MAX_ATTEMPTS")
             source = S3Source(uri, environ)
+        elif scheme == "azure":
+            from mr_storage_initializer.transfer.azure import AzureSource
+
+            tunables = Tunables.from_env(environ, deadline=timeout)
+            source = AzureSource(uri, environ)
         elif scheme == "gcs":
             from mr_storage_initializer.transfer.gcs import GcsSource
 

@@ -28,17 +28,14 @@ Not honoured here, so those downloads go to ``kserve_storage`` (the reason is lo
 from __future__ import annotations
 
 import json
-import os
-import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from mr_storage_initializer.errors import StorageError, UsageError
-from mr_storage_initializer.transfer.plan import RemoteFile, safe_relpath
-from mr_storage_initializer.transfer.source import SourceError, Unsupported
+from mr_storage_initializer.transfer.objectstore import ObstoreSource
+from mr_storage_initializer.transfer.source import Unsupported
 
-_READ_CHUNK = 256 << 10  # what a cut connection can lose; resumes start at a chunk boundary
 _STORAGE_SPEC_KEYS = (
     ("AWS_ENDPOINT_URL", "endpoint_url"),
     ("AWS_ACCESS_KEY_ID", "access_key_id"),
@@ -138,93 +135,15 @@ def _ca_bundle(env: Mapping[str, str]) -> Path | None:
     return path
 
 
-class S3Source:
+class S3Source(ObstoreSource):
     label = "s3"
+    credentials_hint = "check the S3 credentials"
+    tls_hint = "check AWS_CA_BUNDLE or S3_VERIFY_SSL"
 
     def __init__(self, uri: str, env: Mapping[str, str]) -> None:
         bucket, _, prefix = uri.removeprefix("s3://").partition("/")
         if not bucket:
             raise StorageError(f"{uri!r} names no bucket")
-        self.bucket = bucket
-        self.prefix = prefix
-        self.options = store_options(env)
         from obstore.store import S3Store
 
-        self.store = S3Store(bucket, **self.options)
-
-    def list(self) -> list[RemoteFile]:
-        import obstore
-
-        files: list[RemoteFile] = []
-        try:
-            prefix = self.prefix.strip("/") or None
-            for batch in obstore.list(self.store, prefix, chunk_size=1000):
-                for meta in batch:
-                    key, size = str(meta["path"]), int(meta["size"])
-                    if size == 0:  # KServe skips empty objects and folder markers
-                        continue
-                    rel = key[len(prefix) :].lstrip("/") if prefix else key
-                    files.append(RemoteFile(key, safe_relpath(rel, "S3 key"), size))
-            if not files and prefix and not self.prefix.endswith("/"):
-                meta = obstore.head(self.store, self.prefix)  # the URI names one object
-                if int(meta["size"]):
-                    name = self.prefix.rsplit("/", 1)[-1]
-                    files.append(RemoteFile(self.prefix, safe_relpath(name, "S3 key"), int(meta["size"])))
-        except Exception as exc:
-            if _not_found(exc):
-                return files
-            raise _source_error(exc, "") from exc
-        return files
-
-    def read(self, remote: RemoteFile, start: int, end: int) -> Iterator[bytes | memoryview]:
-        import obstore
-
-        try:
-            result = obstore.get(self.store, remote.key, options={"range": (start, end)})
-            for chunk in result.stream(min_chunk_size=_READ_CHUNK):
-                yield memoryview(chunk)
-        except Exception as exc:
-            raise _source_error(exc, remote.key) from exc
-
-    def close(self) -> None:
-        pass
-
-
-def _not_found(exc: BaseException) -> bool:
-    return isinstance(exc, FileNotFoundError)  # obstore raises the built-in for a missing object
-
-
-def _source_error(exc: BaseException, where: str) -> SourceError:
-    """Sort an obstore failure: denied and missing are final; network trouble, 429 and 5xx may pass."""
-    from obstore.exceptions import InvalidPathError, PermissionDeniedError, UnauthenticatedError
-
-    text = " ".join(str(exc).split())
-    first_line = text[:300]
-    at = f"{where}: " if where else ""
-    if isinstance(exc, FileNotFoundError):
-        return SourceError(f"{at}it does not exist (HTTP 404)", transient=False)
-    if isinstance(exc, PermissionDeniedError | UnauthenticatedError):
-        return SourceError(f"{at}access was denied; check the S3 credentials ({first_line})", transient=False)
-    if isinstance(exc, InvalidPathError) or "invalid path" in text.lower():
-        key = re.search(r'Path "([^"]*)"', text)
-        shown = key.group(1) if key else first_line
-        return SourceError(
-            f"{at}the object key {shown!r} is not a safe path below the model directory", transient=False
-        )
-    if isinstance(exc, SourceError | StorageError):
-        raise exc
-    status = _status(text)
-    if status is not None and 400 <= status < 500 and status not in (408, 429):
-        return SourceError(f"{at}HTTP {status} ({first_line})", transient=False)
-    if "certificate" in text.lower() or "invalid peer" in text.lower():
-        return SourceError(f"{at}TLS failed ({first_line}); check AWS_CA_BUNDLE or S3_VERIFY_SSL", transient=False)
-    return SourceError(f"{at}{first_line}", transient=True)
-
-
-def _status(text: str) -> int | None:
-    match = re.search(r"\b(?:status(?: code)?:?\s*|returned\s+)([1-5]\d\d)\b", text, re.IGNORECASE)
-    return int(match.group(1)) if match else None
-
-
-def from_environment(uri: str) -> S3Source:
-    return S3Source(uri, storage_spec_env(os.environ))
+        super().__init__(S3Store(bucket, **store_options(env)), prefix)
