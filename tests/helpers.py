@@ -40,13 +40,12 @@ def cli_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 def run_cli(*args: str | Path, env: Mapping[str, str] | None = None, timeout: float = 120) -> CliResult:
     """Run ``python -m mr_storage_initializer ARGS`` in a subprocess, as the init container would."""
+    return _python(["-m", "mr_storage_initializer", *map(str, args)], env, timeout)
+
+
+def _python(args: list[str], env: Mapping[str, str] | None, timeout: float) -> CliResult:
     proc = subprocess.run(
-        [sys.executable, "-m", "mr_storage_initializer", *map(str, args)],
-        env=cli_env(env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
+        [sys.executable, *args], env=cli_env(env), capture_output=True, text=True, timeout=timeout, check=False
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
@@ -70,15 +69,7 @@ print(result.engine)
 def fetch(uri: str, dest: Path, engine: str, env: Mapping[str, str] | None = None, timeout: float = 120) -> CliResult:
     """Only the transfer step (no registry): ``uri`` into the existing directory ``dest`` with ``engine``."""
     dest.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(
-        [sys.executable, "-c", _FETCH, uri, str(dest), engine],
-        env=cli_env(env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+    return _python(["-c", _FETCH, uri, str(dest), engine], env, timeout)
 
 
 def client_for(registry_url: str, **kwargs: Any) -> Any:
