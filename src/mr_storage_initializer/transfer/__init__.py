@@ -3,9 +3,8 @@
 ``select_engine`` reads the URI the way ``kserve_storage`` does (same scheme tests, same order): ``s3://``,
 ``gs://``, Azure Blob and plain ``http(s)://`` files go to the project's own engine (:mod:`.fast_engine`);
 everything else (Azure file shares, hf, oci, pvc/local, git, hdfs, …) and every configuration only the
-cloud SDKs understand goes to
-``kserve_storage``, with the reason logged. ``MODEL_REGISTRY_TRANSFER`` = ``auto`` (that choice),
-``kserve`` (always KServe's library) or ``fast`` (the own engine or an error).
+cloud SDKs understand goes to ``kserve_storage``, with the reason logged. ``MODEL_REGISTRY_TRANSFER`` =
+``auto`` (that choice), ``kserve`` (always KServe's library) or ``fast`` (the own engine or an error).
 
 ``download`` maps every failure onto the error hierarchy: a full or read-only local file system is a
 destination error (exit 6), anything else a storage error (exit 5). Engines and SDKs are imported lazily,
@@ -14,7 +13,6 @@ so a URI only ever imports what its engine needs.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from collections.abc import Mapping
@@ -30,8 +28,6 @@ from mr_storage_initializer.errors import (
     destination_errno,
 )
 from mr_storage_initializer.redact import redact_text, redact_url
-
-log = logging.getLogger("mr_storage_initializer.transfer")
 
 # kserve_storage's tests, in its order, before the HTTP catch-all.
 _KSERVE_AZURE_BLOB = (
@@ -98,37 +94,39 @@ def select_engine(
         return KServeEngine()
 
     from mr_storage_initializer.transfer.fast_engine import FastEngine, Tunables
+    from mr_storage_initializer.transfer.kserve_engine import instead_of
     from mr_storage_initializer.transfer.plan import Patterns
     from mr_storage_initializer.transfer.source import Source, Unsupported
 
+    if scheme == "s3":
+        from mr_storage_initializer.transfer.s3 import storage_spec_env
+
+        environ = storage_spec_env(environ)
+    # S3_MAX_ATTEMPTS is KServe's S3 knob; it counts when MODEL_REGISTRY_TRANSFER_ATTEMPTS is unset.
+    attempts_var = "S3_MAX_ATTEMPTS" if scheme == "s3" else None
+    tunables = Tunables.from_env(environ, deadline=timeout, attempts_var=attempts_var)
     source: Source
     try:
         if scheme == "s3":
-            from mr_storage_initializer.transfer.s3 import S3Source, storage_spec_env
+            from mr_storage_initializer.transfer.s3 import S3Source
 
-            environ = storage_spec_env(environ)
-            tunables = Tunables.from_env(environ, deadline=timeout, attempts_var="S3_MAX_ATTEMPTS")
             source = S3Source(uri, environ)
         elif scheme == "azure":
             from mr_storage_initializer.transfer.azure import AzureSource
 
-            tunables = Tunables.from_env(environ, deadline=timeout)
             source = AzureSource(uri, environ)
         elif scheme == "gcs":
             from mr_storage_initializer.transfer.gcs import GcsSource
 
-            tunables = Tunables.from_env(environ, deadline=timeout)
             source = GcsSource(uri, environ, connections=tunables.concurrency)
         else:
             from mr_storage_initializer.transfer.http import HttpSource
 
-            tunables = Tunables.from_env(environ, deadline=timeout)
             source = HttpSource(uri, environ, connections=tunables.concurrency)
     except Unsupported as reason:
         if preference == "fast":
             raise UsageError(f"MODEL_REGISTRY_TRANSFER=fast cannot serve {redact_url(uri)}: {reason}") from None
-        log.warning("handing %s to kserve_storage: %s", redact_url(uri), reason, extra={"step": "fallback"})
-        return KServeEngine()
+        return instead_of(uri, reason)
     return FastEngine(source, tunables, Patterns.from_env(environ))
 
 

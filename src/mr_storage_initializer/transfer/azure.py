@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -47,10 +48,10 @@ def _credentials(env: Mapping[str, str], sas: str) -> dict[str, str | bool]:
 
 
 def _extra_roots(env: Mapping[str, str]) -> bytes:
-    paths = [env.get("SSL_CERT_FILE", ""), env.get("REQUESTS_CA_BUNDLE", "")]
-    if env.get("CA_BUNDLE_CONFIGMAP_NAME"):
-        paths.append(os.path.join(env.get("CA_BUNDLE_VOLUME_MOUNT_POINT", "/etc/ssl/custom-certs"), "cabundle.crt"))
-    return b"".join(open(p, "rb").read() + b"\n" for p in dict.fromkeys(paths) if p and os.path.isfile(p))
+    from mr_storage_initializer.transfer.http import global_ca_bundle
+
+    paths = [env.get("SSL_CERT_FILE", ""), env.get("REQUESTS_CA_BUNDLE", ""), global_ca_bundle(env) or ""]
+    return b"".join(Path(p).read_bytes() + b"\n" for p in dict.fromkeys(paths) if p and os.path.isfile(p))
 
 
 def store_options(uri: str, env: Mapping[str, str]) -> tuple[dict[str, Any], str]:

@@ -29,7 +29,7 @@ from mr_storage_initializer.errors import StorageError, UsageError
 from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.transfer.plan import Part, Patterns, RemoteFile, split
 from mr_storage_initializer.transfer.progress import Progress
-from mr_storage_initializer.transfer.source import Source, SourceError, Unsupported
+from mr_storage_initializer.transfer.source import Source, SourceError, Unsupported, escalate
 
 log = logging.getLogger("mr_storage_initializer.transfer")
 
@@ -88,14 +88,13 @@ class FastEngine:
         self.patterns = patterns or Patterns()
 
     def download(self, uri: str, dest: Path) -> str:
-        from mr_storage_initializer.transfer.kserve_engine import KServeEngine
-
         try:
             try:
                 files = self._list(uri)
             except Unsupported as reason:
-                log.warning("handing %s to kserve_storage: %s", redact_url(uri), reason, extra={"step": "fallback"})
-                return KServeEngine().download(uri, dest)
+                from mr_storage_initializer.transfer.kserve_engine import instead_of
+
+                return instead_of(uri, reason).download(uri, dest)
             _Run(self.source, files, dest, self.tunables, redact_url(uri)).run()
         finally:
             self.source.close()
@@ -112,10 +111,7 @@ class FastEngine:
             try:
                 return self.source.list()
             except SourceError as exc:
-                final = StorageError(f"downloading {redact_url(uri)} failed: {exc.message}")
-                if exc.transient:
-                    raise retry.TransientError(exc.message, final) from exc
-                raise final from exc
+                raise escalate(exc, f"downloading {redact_url(uri)} failed: {exc.message}") from exc
 
         listed = retry.call(attempt, deadline=self.tunables.deadline, max_attempts=self.tunables.attempts)
         files = [f for f in listed if self.patterns.wants(f.rel)]
@@ -248,10 +244,8 @@ class _Run:
             except SourceError as exc:
                 if exc.transient and written > start:
                     return written  # progress was made: resume at the new offset with a fresh budget
-                final = StorageError(f"downloading {remote.rel} from {self.shown} failed: {exc.message}")
-                if exc.transient:
-                    raise retry.TransientError(f"{remote.rel}: {exc.message}", final) from exc
-                raise final from exc
+                message = f"downloading {remote.rel} from {self.shown} failed: {exc.message}"
+                raise escalate(exc, message, subject=remote.rel) from exc
             n = len(memoryview(chunk))
             if written + n > part.size:
                 raise StorageError(

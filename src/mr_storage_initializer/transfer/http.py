@@ -53,6 +53,14 @@ def host_headers(env: Mapping[str, str], host: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
+def global_ca_bundle(env: Mapping[str, str]) -> str | None:
+    """KServe's global CA bundle (``CA_BUNDLE_CONFIGMAP_NAME``), when it is mounted."""
+    if not env.get("CA_BUNDLE_CONFIGMAP_NAME"):
+        return None
+    bundle = os.path.join(env.get("CA_BUNDLE_VOLUME_MOUNT_POINT", "/etc/ssl/custom-certs"), "cabundle.crt")
+    return bundle if os.path.exists(bundle) else None
+
+
 def ssl_context(env: Mapping[str, str]) -> ssl.SSLContext:
     explicit = env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE")
     if explicit:
@@ -64,10 +72,9 @@ def ssl_context(env: Mapping[str, str]) -> ssl.SSLContext:
         context.load_verify_locations(cafile=certifi.where())
     except ImportError:  # pragma: no cover - certifi comes with kserve-storage
         pass
-    if env.get("CA_BUNDLE_CONFIGMAP_NAME"):
-        bundle = os.path.join(env.get("CA_BUNDLE_VOLUME_MOUNT_POINT", "/etc/ssl/custom-certs"), "cabundle.crt")
-        if os.path.exists(bundle):
-            context.load_verify_locations(cafile=bundle)
+    bundle = global_ca_bundle(env)
+    if bundle is not None:
+        context.load_verify_locations(cafile=bundle)
     return context
 
 

@@ -20,3 +20,15 @@ class KServeEngine:
         adopt_library_loggers()  # importing kserve_storage may have configured its own handlers
         Storage.download(uri, out_dir=str(dest))
         return self.name
+
+
+def instead_of(uri: str, reason: BaseException) -> KServeEngine:
+    """KServe's engine for a download the own engine cannot do, with the reason logged once."""
+    import logging
+
+    from mr_storage_initializer.redact import redact_url
+
+    logging.getLogger("mr_storage_initializer.transfer").warning(
+        "handing %s to kserve_storage: %s", redact_url(uri), reason, extra={"step": "fallback"}
+    )
+    return KServeEngine()

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol
 
+from mr_storage_initializer.errors import StorageError
+from mr_storage_initializer.retry import TransientError
 from mr_storage_initializer.transfer.plan import RemoteFile
 
 
@@ -20,6 +22,16 @@ class SourceError(Exception):
         super().__init__(message)
         self.message = message
         self.transient = transient
+
+
+def escalate(exc: SourceError, final_message: str, subject: str = "") -> Exception:
+    """What to raise inside ``retry.call`` for ``exc``: a retry for a transient failure (logged as
+    ``subject: message``, ending in ``StorageError(final_message)`` when the budget is spent), else that
+    ``StorageError`` at once."""
+    final = StorageError(final_message)
+    if not exc.transient:
+        return final
+    return TransientError(f"{subject}: {exc.message}" if subject else exc.message, final)
 
 
 class Unsupported(Exception):
