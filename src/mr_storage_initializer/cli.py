@@ -57,7 +57,7 @@ os.register_at_fork(after_in_child=_default_signals_in_child)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from mr_storage_initializer import install, integrity, transfer
+    from mr_storage_initializer import install, integrity, signing, transfer
     from mr_storage_initializer.provenance import build_record, fingerprint
     from mr_storage_initializer.resolve import resolve
     from mr_storage_initializer.settings import Settings
@@ -115,8 +115,9 @@ def _run(args: argparse.Namespace) -> int:
                 },
             )
             verified = integrity.verify(resolution, staging)
+            signature = signing.check(settings, resolution, staging)
             record = build_record(resolution, result, seconds=time.monotonic() - started)
-            record = dest.commit(staging, {**record, "verified_sha256": verified})
+            record = dest.commit(staging, {**record, "verified_sha256": verified, "signature": signature})
     log.info(
         "%s version %s into %s",
         resolution.model.name,

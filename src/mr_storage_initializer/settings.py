@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mr_storage_initializer.errors import UsageError
+from mr_storage_initializer.signing import SignaturePolicy
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
@@ -51,6 +52,7 @@ class Settings:
     probe_timeout: float = 3.0
     lock_timeout: float = 600.0
     transfer: str = "auto"
+    signature: SignaturePolicy = SignaturePolicy()  # MODEL_REGISTRY_SIGNATURE*: docs/signing.md
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -83,6 +85,7 @@ class Settings:
             probe_timeout=_seconds(env, "MODEL_REGISTRY_PROBE_TIMEOUT", cls.probe_timeout),
             lock_timeout=_seconds(env, "MODEL_REGISTRY_LOCK_TIMEOUT", cls.lock_timeout),
             transfer=transfer,
+            signature=SignaturePolicy.from_env(env),
         )
 
     def base_port(self) -> str:

@@ -1,0 +1,302 @@
+"""Verify a downloaded tree against its OpenSSF model signature with ``model-signing`` (imported here only).
+
+``model_signing``'s own ``verify()`` re-hashes the model and returns nothing; we use its verifiers for the
+signature alone (they return the signed manifest), read who signed and the manifest digest from the bundle
+ourselves, and compare the files with our own parallel hashing, with messages that name the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from mr_storage_initializer.errors import UsageError
+from mr_storage_initializer.redact import redact_url
+from mr_storage_initializer.signing import (
+    PROP_IDENTITY,
+    PROP_REQUIRED,
+    PROP_URI,
+    Demands,
+    SignatureError,
+    SignaturePolicy,
+)
+
+log = logging.getLogger("mr_storage_initializer.signing")
+CHUNK = 4 * 1024 * 1024
+_CURVES = ("secp256r1", "secp384r1", "secp521r1")
+_ISSUER_OIDS = (x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8"), x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.1"))
+
+
+def key_fingerprint(path: Path) -> str:
+    """``sha256:HEX`` of the key's PEM SubjectPublicKeyInfo: the hint ``model-signing`` writes into bundles."""
+    key = serialization.load_pem_public_key(path.read_bytes())
+    pem = key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return "sha256:" + hashlib.sha256(pem).hexdigest()
+
+
+def check_keys(paths: Iterable[Path]) -> None:
+    """Start-up check: every configured key is a PEM EC public key on a curve ``model-signing`` supports."""
+    for path in paths:
+        try:
+            key = serialization.load_pem_public_key(path.read_bytes())
+        except ValueError:
+            raise UsageError(f"MODEL_REGISTRY_SIGNATURE_PUBLIC_KEY: {str(path)!r} is not a PEM public key") from None
+        if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name not in _CURVES:
+            raise UsageError(
+                f"MODEL_REGISTRY_SIGNATURE_PUBLIC_KEY: {str(path)!r} is not an EC P-256, P-384 or P-521 key"
+            )
+
+
+def cert_identities(cert: x509.Certificate) -> list[str]:
+    """The SAN values (e-mail, URI, DNS) and the RFC 4514 subject of ``cert``."""
+    names: list[str] = []
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        for kind in (x509.RFC822Name, x509.UniformResourceIdentifier, x509.DNSName):
+            names.extend(str(v) for v in san.get_values_for_type(kind))
+    except x509.ExtensionNotFound:
+        pass
+    if len(cert.subject):
+        names.append(cert.subject.rfc4514_string())
+    return names
+
+
+def _method(bundle: dict[str, Any]) -> str:
+    material = bundle.get("verificationMaterial")
+    if not isinstance(material, dict):
+        raise SignatureError("the signature file is not a Sigstore bundle (no verificationMaterial)")
+    if "publicKey" in material:
+        return "key"
+    if material.get("tlogEntries") or "certificate" in material:
+        return "sigstore"
+    if "x509CertificateChain" in material:
+        return "certificate"
+    raise SignatureError("the signature file's verificationMaterial names no key or certificate")
+
+
+def _leaf(bundle: dict[str, Any]) -> x509.Certificate:
+    import base64
+
+    material = bundle["verificationMaterial"]
+    raw = material["certificate"]["rawBytes"] if "certificate" in material else None
+    raw = raw or material["x509CertificateChain"]["certificates"][0]["rawBytes"]
+    return x509.load_der_x509_certificate(base64.b64decode(raw))
+
+
+def _verify_signature(policy: SignaturePolicy, sig: Path, bundle: dict[str, Any]) -> tuple[str, str, Any]:
+    """(method, signer, manifest): the signature checked by ``model-signing``'s verifiers, the signer read by us."""
+    from model_signing._signing import sign_certificate, sign_ec_key, sign_sigstore, sign_sigstore_pb
+
+    method = _method(bundle)
+    name = policy.file_name
+    if method not in policy.methods:
+        configured = ", ".join(policy.methods)
+        raise SignatureError(f"{name} is signed with a {method}, but this initializer verifies only: {configured}")
+    if method == "key":
+        hint = bundle["verificationMaterial"]["publicKey"].get("hint")
+        keys = {key_fingerprint(path): path for path in policy.public_keys}
+        candidates = [(fp, p) for fp, p in keys.items() if not hint or fp == f"sha256:{hint}"]
+        if not candidates:
+            raise SignatureError(
+                f"{name} was signed by key sha256:{hint}, which is not one of the {len(keys)} configured public keys"
+            )
+        for fingerprint, path in candidates:
+            try:
+                manifest = sign_ec_key.Verifier(path).verify(sign_sigstore_pb.Signature.read(sig))
+            except Exception:  # noqa: S112 - try the next key; none verifying is the error below
+                continue
+            return method, fingerprint, manifest
+        raise SignatureError(f"the signature in {name} does not verify with the configured public key(s)")
+    if method == "certificate":
+        manifest = sign_certificate.Verifier(policy.cert_chain).verify(sign_sigstore_pb.Signature.read(sig))
+        seen = cert_identities(_leaf(bundle))
+        _expect(name, seen, policy.cert_identity or "", "MODEL_REGISTRY_SIGNATURE_CERT_IDENTITY")
+        return method, policy.cert_identity or "", manifest
+    leaf = _leaf(bundle)
+    seen = cert_identities(leaf)
+    _expect(name, seen, policy.sigstore_identity or "", "MODEL_REGISTRY_SIGNATURE_SIGSTORE_IDENTITY")
+    verifier = sign_sigstore.Verifier(
+        identity=policy.sigstore_identity or "",
+        oidc_issuer=policy.sigstore_issuer or "",
+        trust_config=policy.sigstore_trust_config,
+    )
+    manifest = verifier.verify(sign_sigstore.Signature.read(sig))
+    return method, policy.sigstore_identity or "", manifest
+
+
+def _expect(name: str, seen: list[str], expected: str, source: str) -> None:
+    if expected not in seen:
+        shown = seen[0] if seen else "an unnamed certificate"
+        raise SignatureError(f"{name} was signed by {shown!r} but {expected!r} is expected ({source})")
+
+
+def _walk(root: Path) -> tuple[list[str], list[str]]:
+    files: list[str] = []
+    links: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        for entry in (*dirnames, *filenames):
+            path = Path(dirpath, entry)
+            rel = path.relative_to(root).as_posix()
+            if path.is_symlink():
+                links.append(rel)
+            elif entry in filenames:
+                files.append(rel)
+    return sorted(files), sorted(links)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb", buffering=0) as handle:
+        buffer = bytearray(CHUNK)
+        view = memoryview(buffer)
+        while count := handle.readinto(buffer):
+            digest.update(view[:count])
+    return digest.hexdigest()
+
+
+def hash_files(root: Path, rels: list[str]) -> dict[str, str]:
+    """SHA-256 of each file, in parallel threads (hashlib drops the GIL on large updates)."""
+    workers = max(2, min(8, (os.cpu_count() or 2) * 2, len(rels) or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return dict(zip(rels, pool.map(lambda rel: sha256_file(root / rel), rels), strict=True))
+
+
+def _ignored(rel: str, ignore: list[str]) -> bool:
+    path = PurePosixPath(rel)
+    return any(path.is_relative_to(PurePosixPath(p)) for p in ignore if p not in ("", "."))
+
+
+def _compare(name: str, manifest: Any, root: Path, rels: list[str], single: bool) -> None:
+    params = manifest.serialization_type
+    expected = {rd.identifier: rd.digest for rd in manifest.resource_descriptors()}
+    if single:  # a single-file model is signed as the file itself: one resource, named "." or the file's name
+        if len(expected) != 1 or len(rels) != 1:
+            raise SignatureError(f"{name} signs {len(expected)} files but the artifact installs {len(rels)}")
+        expected = {rels[0]: next(iter(expected.values()))}
+    if params.get("method") == "files" and params.get("hash_type") == "sha256":
+        missing = sorted(set(expected) - set(rels))
+        extra = sorted(set(rels) - set(expected))
+        if missing:
+            raise SignatureError(f"{missing[0]!r} is in the signed manifest of {name} but was not downloaded")
+        if extra:
+            raise SignatureError(f"{extra[0]!r} was downloaded but is not in the signed manifest of {name}")
+        actual = hash_files(root, rels)
+        for rel in rels:
+            if actual[rel] != expected[rel].digest_hex:
+                raise SignatureError(f"{rel!r} does not match its digest in the signed manifest of {name}")
+        return
+    # Shards, BLAKE2 or BLAKE3: the library hashes, as the signer did.
+    from model_signing import hashing
+
+    config = hashing.Config()  # type: ignore[no-untyped-call]
+    if params["method"] == "shards":
+        config.use_shard_serialization(
+            hashing_algorithm=params["hash_type"], shard_size=params["shard_size"], allow_symlinks=False
+        )
+    else:
+        config.use_file_serialization(hashing_algorithm=params["hash_type"], allow_symlinks=False)
+    config.set_ignored_paths(paths=[], ignore_git_paths=False)
+    target = root / rels[0] if single else root
+    actual_manifest = config.hash(target, files_to_hash=None if single else [root / r for r in rels])
+    got = {rd.identifier: rd.digest for rd in actual_manifest.resource_descriptors()}
+    if single:
+        got = {rels[0]: next(iter(got.values()))} if len(got) == 1 else got
+    for key in sorted(set(expected) | set(got)):
+        if expected.get(key) != got.get(key):
+            file = key.split(":", 1)[0] if params["method"] == "shards" else key
+            raise SignatureError(f"{file!r} does not match the signed manifest of {name}")
+
+
+def manifest_digest(manifest: Any) -> str:
+    """The in-toto subject digest: SHA-256 over the resources' digests in manifest order."""
+    hasher = hashlib.sha256()
+    for rd in manifest.resource_descriptors():
+        hasher.update(rd.digest.digest_value)
+    return "sha256:" + hasher.hexdigest()
+
+
+def verify_tree(
+    policy: SignaturePolicy, wanted: Demands, staging: Path, fetch: Callable[[str, Path], Any] | None
+) -> dict[str, Any]:
+    name = policy.file_name
+    sig = staging / name
+    single = False
+    with tempfile.TemporaryDirectory(prefix="signature-") as scratch:
+        if not sig.is_file() or sig.is_symlink():
+            files, _ = _walk(staging)
+            if wanted.signature_uri and fetch is not None and len(files) == 1:
+                fetch(wanted.signature_uri, Path(scratch))
+                found, _ = _walk(Path(scratch))
+                if len(found) != 1:
+                    raise SignatureError(f"the signature at {PROP_URI} gave {len(found)} files, not one")
+                sig, single = Path(scratch, found[0]), True
+            elif policy.mode == "required" or wanted.required:
+                why = f"the {wanted.required}'s {PROP_REQUIRED}" if wanted.required else "MODEL_REGISTRY_SIGNATURE"
+                raise SignatureError(f"the model has no {name}, and a signature is required ({why})")
+            else:
+                log.warning(
+                    "the model is unsigned (no %s); installing it, as MODEL_REGISTRY_SIGNATURE=if-present allows",
+                    name,
+                    extra={"step": "signature"},
+                )
+                return {"method": "none", "file": None}
+        try:
+            bundle = json.loads(sig.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise SignatureError(f"{name} is not a JSON Sigstore bundle") from None
+        if not isinstance(bundle, dict):
+            raise SignatureError(f"{name} is not a JSON Sigstore bundle")
+        method, signer, manifest = _verify_signature(policy, sig, bundle)
+    signers = [signer] if method == "key" else cert_identities(_leaf(bundle))
+    for identity, where in wanted.identities:
+        if identity not in signers:
+            raise SignatureError(f"{name} was signed by {signer!r} but the {where}'s {PROP_IDENTITY} is {identity!r}")
+    files, links = _walk(staging)
+    if links:
+        raise SignatureError(f"{links[0]!r} is a symbolic link; a signed model is installed without links")
+    ignore = [str(p) for p in manifest.serialization_type.get("ignore_paths", [])]
+    rels = [r for r in files if r != name and not (not single and _ignored(r, ignore))]
+    dropped = [r for r in files if r != name and r not in rels]
+    for rel in dropped:  # not signed, so not installed: git metadata and the like that the signer ignored
+        (staging / rel).unlink()
+        parent = (staging / rel).parent
+        while parent != staging and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
+    if dropped:
+        log.warning(
+            "%d files the signature does not cover were not installed: %s",
+            len(dropped),
+            ", ".join(dropped[:5]),
+            extra={"step": "signature"},
+        )
+    _compare(name, manifest, staging, rels, single)
+    digest = manifest_digest(manifest)
+    log.info(
+        "%s verified: %d files signed by %s (%s), manifest %s",
+        name,
+        len(rels),
+        signer,
+        method,
+        digest,
+        extra={"step": "signature"},
+    )
+    return {
+        "method": method,
+        "signer": signer,
+        "manifest_digest": digest,
+        "file": redact_url(wanted.signature_uri) if single and wanted.signature_uri else name,
+        "files": len(rels),
+        "not_installed": dropped,
+    }

@@ -1,0 +1,199 @@
+"""The signature policy: verify the OpenSSF model signature (``model.sig``) of a download before it is installed.
+
+Read once from the environment (``MODEL_REGISTRY_SIGNATURE*``, see docs/signing.md) into a frozen
+:class:`SignaturePolicy`. Nothing here imports ``model_signing`` or its dependencies: that happens in
+:mod:`mr_storage_initializer.signature_check`, and only when the policy is on or the registry demands a
+signature. The registry's customProperties can only narrow the operator's policy:
+
+- ``signature.required`` = ``true``: the model must carry a verified signature (``if-present`` becomes
+  ``required``; with no verifier configured the install is refused);
+- ``signature.identity``: who must have signed, on top of the operator's expectation (a certificate's
+  SAN or subject, a Sigstore identity, or a key fingerprint ``sha256:HEX``);
+- ``signature.uri``: where the signature of a single-file artifact is (a storage URI the engines serve).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mr_storage_initializer.errors import InitializerError, StorageError, UsageError
+from mr_storage_initializer.redact import redact_text
+
+if TYPE_CHECKING:
+    from mr_storage_initializer.resolve import Resolution
+    from mr_storage_initializer.settings import Settings
+
+MODES = ("off", "if-present", "required")
+PROP_REQUIRED = "signature.required"
+PROP_IDENTITY = "signature.identity"
+PROP_URI = "signature.uri"
+_TRUE = frozenset({"1", "true", "yes", "on"})
+
+
+class SignatureError(StorageError):
+    """The model's signature is missing where required, invalid, by the wrong signer, or the files differ."""
+
+    kind = "signature"
+
+
+def _paths(env: Mapping[str, str], name: str) -> tuple[Path, ...]:
+    paths = tuple(Path(p.strip()) for p in env.get(name, "").split(",") if p.strip())
+    for path in paths:
+        if not path.is_file():
+            raise UsageError(f"{name}: {str(path)!r} is not a readable file")
+    return paths
+
+
+@dataclass(frozen=True)
+class SignaturePolicy:
+    """What the operator configured. ``mode`` is ``off`` unless a verifier is configured."""
+
+    mode: str = "off"
+    file_name: str = "model.sig"
+    public_keys: tuple[Path, ...] = ()
+    cert_chain: tuple[Path, ...] = ()
+    cert_identity: str | None = None
+    sigstore_identity: str | None = None
+    sigstore_issuer: str | None = None
+    sigstore_trust_config: Path | None = None
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        found = (
+            ("key", bool(self.public_keys)),
+            ("certificate", bool(self.cert_chain)),
+            ("sigstore", self.sigstore_identity is not None),
+        )
+        return tuple(name for name, on in found if on)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> SignaturePolicy:
+        def get(name: str) -> str | None:
+            return env.get(f"MODEL_REGISTRY_SIGNATURE_{name}", "").strip() or None
+
+        file_name = get("FILE") or cls.file_name
+        parts = [p for p in file_name.split("/") if p not in ("", ".")]
+        if file_name.startswith("/") or ".." in parts or not parts:
+            raise UsageError(f"MODEL_REGISTRY_SIGNATURE_FILE={file_name!r} must be a path inside the model")
+        cert_identity, sig_identity, sig_issuer = get("CERT_IDENTITY"), get("SIGSTORE_IDENTITY"), get("SIGSTORE_ISSUER")
+        trust = get("SIGSTORE_TRUST_CONFIG")
+        policy = cls(
+            mode="off",
+            file_name=posixpath.join(*parts),
+            public_keys=_paths(env, "MODEL_REGISTRY_SIGNATURE_PUBLIC_KEY"),
+            cert_chain=_paths(env, "MODEL_REGISTRY_SIGNATURE_CERT_CHAIN"),
+            cert_identity=cert_identity,
+            sigstore_identity=sig_identity,
+            sigstore_issuer=sig_issuer,
+            sigstore_trust_config=Path(trust) if trust else None,
+        )
+        if bool(policy.cert_chain) != (cert_identity is not None):
+            raise UsageError(
+                "MODEL_REGISTRY_SIGNATURE_CERT_CHAIN and MODEL_REGISTRY_SIGNATURE_CERT_IDENTITY go together: "
+                "a chain alone would accept any certificate its CA ever issued"
+            )
+        if (sig_identity is None) != (sig_issuer is None):
+            raise UsageError("MODEL_REGISTRY_SIGNATURE_SIGSTORE_IDENTITY and _SIGSTORE_ISSUER go together")
+        if trust is not None and sig_identity is None:
+            raise UsageError("MODEL_REGISTRY_SIGNATURE_SIGSTORE_TRUST_CONFIG needs _SIGSTORE_IDENTITY and _ISSUER")
+        if policy.sigstore_trust_config is not None and not policy.sigstore_trust_config.is_file():
+            raise UsageError(f"MODEL_REGISTRY_SIGNATURE_SIGSTORE_TRUST_CONFIG: {trust!r} is not a readable file")
+        raw = (env.get("MODEL_REGISTRY_SIGNATURE", "").strip().lower()) or None
+        if raw is not None and raw not in MODES:
+            raise UsageError(f"MODEL_REGISTRY_SIGNATURE={raw!r} is not one of off, if-present, required")
+        if not policy.methods:
+            if raw not in (None, "off"):
+                raise UsageError(
+                    f"MODEL_REGISTRY_SIGNATURE={raw} needs a verifier: set MODEL_REGISTRY_SIGNATURE_PUBLIC_KEY, "
+                    "_CERT_CHAIN or _SIGSTORE_IDENTITY"
+                )
+            return policy
+        mode = raw or "required"
+        if mode != "off":
+            from mr_storage_initializer.transfer.plan import Patterns
+
+            if not Patterns.from_env(env).wants(policy.file_name):
+                raise UsageError(
+                    f"STORAGE_ALLOW_PATTERNS/STORAGE_IGNORE_PATTERNS would skip {policy.file_name}, so no download "
+                    "could be verified; let the patterns keep it"
+                )
+            from mr_storage_initializer.signature_check import check_keys
+
+            check_keys(policy.public_keys)
+        return SignaturePolicy(**{**policy.__dict__, "mode": mode})
+
+
+@dataclass(frozen=True)
+class Demands:
+    """What the registry's customProperties add to the policy (only ever narrowing it)."""
+
+    required: str | None = None  # where the requirement came from, e.g. "the model version"
+    identities: tuple[tuple[str, str], ...] = ()  # (identity, where)
+    signature_uri: str | None = None
+
+
+def _string(props: Mapping[str, Any], key: str) -> str | None:
+    value = props.get(key)
+    if isinstance(value, Mapping):
+        for field in ("string_value", "bool_value"):
+            if field in value:
+                return str(value[field]).strip()
+    return None
+
+
+def demands(sources: list[tuple[str, Mapping[str, Any]]]) -> Demands:
+    """Read the narrowing properties from ``[(where, customProperties), …]`` (artifact first, then version)."""
+    required: str | None = None
+    identities: list[tuple[str, str]] = []
+    uri: str | None = None
+    for where, props in sources:
+        flag = _string(props, PROP_REQUIRED)
+        if flag is not None and flag.lower() in _TRUE and required is None:
+            required = where
+        identity = _string(props, PROP_IDENTITY)
+        if identity:
+            identities.append((identity, where))
+        uri = uri or _string(props, PROP_URI) or None
+    return Demands(required, tuple(identities), uri)
+
+
+def check(settings: Settings, resolution: Resolution, staging: Path) -> dict[str, Any] | None:
+    """Verify ``staging`` under the operator's policy narrowed by the registry; the provenance entry or None.
+
+    Raises :class:`SignatureError` (exit 5) for anything that does not verify; unsigned files the
+    signature's manifest ignores are removed from ``staging`` (and listed) so they are never installed.
+    """
+    policy = settings.signature
+    props = resolution.version.raw.get("customProperties")
+    wanted = demands(
+        [
+            ("model artifact", resolution.artifact.custom_properties),
+            ("model version", props if isinstance(props, Mapping) else {}),
+        ]
+    )
+    if policy.mode == "off" and wanted.required is None:
+        return None
+    if policy.mode == "off":
+        raise SignatureError(
+            f"the {wanted.required} requires a signature ({PROP_REQUIRED}), but this initializer has no "
+            "signature verifier configured; refusing to install it unverified"
+        )
+
+    def fetch(uri: str, into: Path) -> None:
+        from mr_storage_initializer import transfer
+
+        transfer.download(uri, into, settings.transfer, timeout=settings.timeout)
+
+    try:
+        from mr_storage_initializer.signature_check import verify_tree
+
+        return verify_tree(policy, wanted, staging, fetch)
+    except InitializerError:
+        raise
+    except Exception as exc:  # the library raises ValueError and friends for what it cannot verify
+        text = redact_text(" ".join(str(exc).split())[:300]) or type(exc).__name__
+        raise SignatureError(f"{policy.file_name} could not be verified: {text}") from exc
