@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mr_storage_initializer.errors import UsageError
@@ -52,7 +52,7 @@ class Settings:
     probe_timeout: float = 3.0
     lock_timeout: float = 600.0
     transfer: str = "auto"
-    signature: SignaturePolicy = SignaturePolicy()  # MODEL_REGISTRY_SIGNATURE*: docs/signing.md
+    signature: SignaturePolicy = field(default_factory=SignaturePolicy)  # MODEL_REGISTRY_SIGNATURE*: docs/signing.md
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

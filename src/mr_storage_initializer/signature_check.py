@@ -119,7 +119,14 @@ def _verify_signature(policy: SignaturePolicy, sig: Path, bundle: dict[str, Any]
             return method, fingerprint, manifest
         raise SignatureError(f"the signature in {name} does not verify with the configured public key(s)")
     if method == "certificate":
-        manifest = sign_certificate.Verifier(policy.cert_chain).verify(sign_sigstore_pb.Signature.read(sig))
+        from OpenSSL import crypto
+
+        try:
+            manifest = sign_certificate.Verifier(policy.cert_chain).verify(sign_sigstore_pb.Signature.read(sig))
+        except crypto.X509StoreContextError as exc:
+            raise SignatureError(
+                f"the certificate in {name} does not chain to MODEL_REGISTRY_SIGNATURE_CERT_CHAIN ({exc})"
+            ) from None
         seen = cert_identities(_leaf(bundle))
         _expect(name, seen, policy.cert_identity or "", "MODEL_REGISTRY_SIGNATURE_CERT_IDENTITY")
         return method, policy.cert_identity or "", manifest
