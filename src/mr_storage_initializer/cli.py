@@ -101,7 +101,9 @@ def _run(args: argparse.Namespace) -> int:
         with dest.scratch_tmpdir(), dest.staging() as staging:
             log.info("%s", artifact.uri, extra={"step": "downloading", "into": str(dest.root)})
             t0 = time.monotonic()
-            result = transfer.download(artifact.uri, staging, settings.transfer, timeout=settings.timeout)
+            with signing.prehash(settings, staging) as hasher:
+                uri, preference = artifact.uri, settings.transfer
+                result = transfer.download(uri, staging, preference, timeout=settings.timeout, observer=hasher)
             took = time.monotonic() - t0
             log.info(
                 "%d files, %d bytes in %.2fs",
@@ -115,7 +117,7 @@ def _run(args: argparse.Namespace) -> int:
                 },
             )
             verified = integrity.verify(resolution, staging)
-            signature = signing.check(settings, resolution, staging)
+            signature = signing.check(settings, resolution, staging, hasher)
             record = build_record(resolution, result, seconds=time.monotonic() - started)
             record = dest.commit(staging, {**record, "verified_sha256": verified, "signature": signature})
     log.info(

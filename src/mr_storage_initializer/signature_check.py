@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from mr_storage_initializer.errors import UsageError
+from mr_storage_initializer.prehash import FileDigest
 from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.signing import (
     PROP_IDENTITY,
@@ -172,11 +173,17 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def hash_files(root: Path, rels: list[str]) -> dict[str, str]:
-    """SHA-256 of each file, in parallel threads (hashlib drops the GIL on large updates)."""
-    workers = max(2, min(8, (os.cpu_count() or 2) * 2, len(rels) or 1))
+def hash_files(root: Path, rels: list[str], known: Mapping[str, FileDigest]) -> dict[str, str]:
+    """SHA-256 of each file: from ``known`` (hashed during the download) where the file is unchanged since,
+    else now, in parallel threads (hashlib drops the GIL on large updates)."""
+    done = {rel: known[rel].sha256 for rel in rels if rel in known and known[rel].matches(root / rel)}
+    todo = [rel for rel in rels if rel not in done]
+    workers = max(2, min(8, (os.cpu_count() or 2) * 2, len(todo) or 1))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return dict(zip(rels, pool.map(lambda rel: sha256_file(root / rel), rels), strict=True))
+        done.update(zip(todo, pool.map(lambda rel: sha256_file(root / rel), todo), strict=True))
+    late = sum((root / rel).stat().st_size for rel in todo)
+    log.debug("%d files hashed during the download, %d bytes after it", len(rels) - len(todo), late)
+    return done
 
 
 def _ignored(rel: str, ignore: list[str]) -> bool:
@@ -184,7 +191,9 @@ def _ignored(rel: str, ignore: list[str]) -> bool:
     return any(path.is_relative_to(PurePosixPath(p)) for p in ignore if p not in ("", "."))
 
 
-def _compare(name: str, manifest: Any, root: Path, rels: list[str], single: bool) -> None:
+def _compare(
+    name: str, manifest: Any, root: Path, rels: list[str], *, single: bool, known: Mapping[str, FileDigest]
+) -> None:
     params = manifest.serialization_type
     expected = {rd.identifier: rd.digest for rd in manifest.resource_descriptors()}
     if single:  # a single-file model is signed as the file itself: one resource, named "." or the file's name
@@ -198,7 +207,7 @@ def _compare(name: str, manifest: Any, root: Path, rels: list[str], single: bool
             raise SignatureError(f"{missing[0]!r} is in the signed manifest of {name} but was not downloaded")
         if extra:
             raise SignatureError(f"{extra[0]!r} was downloaded but is not in the signed manifest of {name}")
-        actual = hash_files(root, rels)
+        actual = hash_files(root, rels, known)
         for rel in rels:
             if actual[rel] != expected[rel].digest_hex:
                 raise SignatureError(f"{rel!r} does not match its digest in the signed manifest of {name}")
@@ -234,7 +243,11 @@ def manifest_digest(manifest: Any) -> str:
 
 
 def verify_tree(
-    policy: SignaturePolicy, wanted: Demands, staging: Path, fetch: Callable[[str, Path], Any] | None
+    policy: SignaturePolicy,
+    wanted: Demands,
+    staging: Path,
+    fetch: Callable[[str, Path], Any] | None,
+    known: Mapping[str, FileDigest] | None = None,
 ) -> dict[str, Any]:
     name = policy.file_name
     sig = staging / name
@@ -288,7 +301,7 @@ def verify_tree(
             ", ".join(dropped[:5]),
             extra={"step": "signature"},
         )
-    _compare(name, manifest, staging, rels, single)
+    _compare(name, manifest, staging, rels, single=single, known=known or {})
     digest = manifest_digest(manifest)
     log.info(
         "%s verified: %d files signed by %s (%s), manifest %s",

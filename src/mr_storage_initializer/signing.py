@@ -14,8 +14,9 @@ signature. The registry's customProperties can only narrow the operator's policy
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from mr_storage_initializer.errors import InitializerError, StorageError, UsageE
 from mr_storage_initializer.redact import redact_text
 
 if TYPE_CHECKING:
+    from mr_storage_initializer.prehash import FileDigest, PrefixHasher
     from mr_storage_initializer.resolve import Resolution
     from mr_storage_initializer.settings import Settings
 
@@ -161,7 +163,24 @@ def demands(sources: list[tuple[str, Mapping[str, Any]]]) -> Demands:
     return Demands(required, tuple(identities), uri)
 
 
-def check(settings: Settings, resolution: Resolution, staging: Path) -> dict[str, Any] | None:
+@contextlib.contextmanager
+def prehash(settings: Settings, staging: Path) -> Iterator[PrefixHasher | None]:
+    """While the download runs, hash completed prefixes (when the policy is on); pass the result to check()."""
+    if settings.signature.mode == "off":
+        yield None
+        return
+    from mr_storage_initializer.prehash import PrefixHasher
+
+    hasher = PrefixHasher(staging)
+    try:
+        yield hasher
+    finally:
+        hasher.digests = hasher.close()
+
+
+def check(
+    settings: Settings, resolution: Resolution, staging: Path, prehashed: PrefixHasher | None = None
+) -> dict[str, Any] | None:
     """Verify ``staging`` under the operator's policy narrowed by the registry; the provenance entry or None.
 
     Raises :class:`SignatureError` (exit 5) for anything that does not verify; unsigned files the
@@ -191,7 +210,8 @@ def check(settings: Settings, resolution: Resolution, staging: Path) -> dict[str
     try:
         from mr_storage_initializer.signature_check import verify_tree
 
-        return verify_tree(policy, wanted, staging, fetch)
+        digests: dict[str, FileDigest] = prehashed.digests if prehashed is not None else {}
+        return verify_tree(policy, wanted, staging, fetch, digests)
     except InitializerError:
         raise
     except Exception as exc:  # the library raises ValueError and friends for what it cannot verify

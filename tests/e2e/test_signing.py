@@ -77,9 +77,10 @@ def test_key_signed_model_installs_with_its_signature_and_provenance(
     registry: Any, s3_server: S3Server, signed: Path, keys: dict[str, KeyPair], tmp_path: Path
 ) -> None:
     dest = tmp_path / "dest"
-    env = _key(keys)
-    result = _install(registry, s3_server, signed, dest, env)
+    register(registry.url, "llm", _publish(s3_server, signed), "v1")
+    result = run_cli("model-registry://llm/v1", dest, "--debug", env=_env(registry, s3_server, **_key(keys)))
     assert result.code == 0, result.stderr
+    assert "3 files hashed during the download, 0 bytes after it" in result.stderr
     assert tree(dest) == {**FILES, "model.sig": (signed / "model.sig").read_bytes()}
     record = _provenance(dest)["signature"]
     from mr_storage_initializer.signature_check import key_fingerprint

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -76,7 +76,12 @@ def fast_scheme(uri: str) -> str | None:
 
 
 def select_engine(
-    uri: str, preference: str = "auto", *, timeout: float = 60.0, env: Mapping[str, str] | None = None
+    uri: str,
+    preference: str = "auto",
+    *,
+    timeout: float = 60.0,
+    env: Mapping[str, str] | None = None,
+    observer: Callable[[str, int, int], None] | None = None,
 ) -> Engine:
     """The engine for ``uri`` under ``MODEL_REGISTRY_TRANSFER`` = ``preference``."""
     from mr_storage_initializer.transfer.kserve_engine import KServeEngine
@@ -127,12 +132,20 @@ def select_engine(
         if preference == "fast":
             raise UsageError(f"MODEL_REGISTRY_TRANSFER=fast cannot serve {redact_url(uri)}: {reason}") from None
         return instead_of(uri, reason)
-    return FastEngine(source, tunables, Patterns.from_env(environ))
+    return FastEngine(source, tunables, Patterns.from_env(environ), observer)
 
 
-def download(uri: str, dest: Path, preference: str = "auto", *, timeout: float = 60.0) -> TransferResult:
+def download(
+    uri: str,
+    dest: Path,
+    preference: str = "auto",
+    *,
+    timeout: float = 60.0,
+    observer: Callable[[str, int, int], None] | None = None,
+) -> TransferResult:
+    """``observer(rel, offset, length)`` is told of each write where the own engine serves ``uri``."""
     try:
-        engine = select_engine(uri, preference, timeout=timeout)
+        engine = select_engine(uri, preference, timeout=timeout, observer=observer)
         used = engine.download(uri, dest)
     except InitializerError:
         raise

@@ -20,7 +20,7 @@ import os
 import re
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +33,8 @@ from mr_storage_initializer.transfer.source import Source, SourceError, Unsuppor
 
 log = logging.getLogger("mr_storage_initializer.transfer")
 
+# Told of every range write (relative path, offset, length), e.g. to hash completed prefixes (prehash.py).
+Observer = Callable[[str, int, int], None]
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 
@@ -82,10 +84,13 @@ class Tunables:
 class FastEngine:
     name = "fast"
 
-    def __init__(self, source: Source, tunables: Tunables, patterns: Patterns | None = None) -> None:
+    def __init__(
+        self, source: Source, tunables: Tunables, patterns: Patterns | None = None, observer: Observer | None = None
+    ) -> None:
         self.source = source
         self.tunables = tunables
         self.patterns = patterns or Patterns()
+        self.observer = observer
 
     def download(self, uri: str, dest: Path) -> str:
         try:
@@ -95,7 +100,7 @@ class FastEngine:
                 from mr_storage_initializer.transfer.kserve_engine import instead_of
 
                 return instead_of(uri, reason).download(uri, dest)
-            _Run(self.source, files, dest, self.tunables, redact_url(uri)).run()
+            _Run(self.source, files, dest, self.tunables, redact_url(uri), observer=self.observer).run()
         finally:
             self.source.close()
         if len(files) == 1:
@@ -137,7 +142,17 @@ class _Cancelled(Exception):
 class _Run:
     """One download: the queue of ranges, the workers, the first failure."""
 
-    def __init__(self, source: Source, files: list[RemoteFile], dest: Path, tunables: Tunables, shown: str) -> None:
+    def __init__(
+        self,
+        source: Source,
+        files: list[RemoteFile],
+        dest: Path,
+        tunables: Tunables,
+        shown: str,
+        *,
+        observer: Observer | None = None,
+    ) -> None:
+        self.observer = observer
         self.source = source
         self.shown = shown
         self.files = files
@@ -252,6 +267,8 @@ class _Run:
                     f"{remote.rel}: the server sent more than the {remote.size} bytes it listed; refusing the file"
                 )
             _pwrite_all(fd, chunk, part.start + written)
+            if self.observer is not None:
+                self.observer(remote.rel, part.start + written, n)
             written += n
             self.progress.add(n)
         if written < part.size and written == start:
