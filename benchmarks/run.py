@@ -122,13 +122,39 @@ def registry() -> Iterator[str]:
         yield f"127.0.0.1:{port}"
 
 
-def register(registry_host: str, name: str, uri: str) -> None:
+def register(registry_host: str, name: str, uri: str, metadata: dict[str, str] | None = None) -> None:
     warnings.filterwarnings("ignore")
     from model_registry import ModelRegistry
 
     host, _, port = registry_host.rpartition(":")
     client = ModelRegistry(f"http://{host}", int(port), author="bench", is_secure=False)
-    client.register_model(name, uri, model_format_name="bench", model_format_version="1", version="v1")
+    client.register_model(
+        name, uri, model_format_name="bench", model_format_version="1", version="v1", metadata=metadata
+    )
+
+
+def sign(model: Path) -> Path:
+    """Sign ``model`` (one file) with a P-256 key made here, as ``model_signing sign key`` does; the public key."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from model_signing import signing
+
+    keys = WORK / "signing"
+    keys.mkdir(parents=True, exist_ok=True)
+    private, public = keys / "key.pem", keys / "key.pub"
+    if not private.exists():
+        key = ec.generate_private_key(ec.SECP256R1())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        private.write_bytes(pem)
+        public.write_bytes(
+            key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        )
+    signature = model.with_name(model.name + ".sig")
+    if not signature.exists() or signature.stat().st_mtime < max(model.stat().st_mtime, private.stat().st_mtime):
+        signing.Config().use_elliptic_key_signer(private_key=private).sign(model, signature)
+    return public
 
 
 # -- data ------------------------------------------------------------------------------------------------
@@ -365,6 +391,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         for name, uri in uris.items():
             register(mr, name, uri)
+        public_key = sign(www / "big" / "model.bin")
+        for name, base in (("big-signed", http_fast), ("big-slow-signed", http_slow)):
+            register(mr, name, f"{base}/big/model.bin", {"signature.uri": f"{base}/big/model.bin.sig"})
         s3_env = {**S3_ENV, "AWS_ENDPOINT_URL": s3}
         ours_env = {"MODEL_REGISTRY_BASE_URL": mr, **s3_env}
 
@@ -374,6 +403,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 lambda d: [str(BIN / "mr-storage-initializer"), f"model-registry://{model}/v1", str(d)],
                 ours_env,
             )
+
+        def ours_signed(model: str) -> Tool:
+            env = {**ours_env, "MODEL_REGISTRY_SIGNATURE_PUBLIC_KEY": str(public_key)}
+            return Tool("ours + signature", ours(model).command, env)
 
         def kserve(uri: str) -> Tool:
             return Tool("kserve_storage", lambda d: [sys.executable, "-c", KSERVE, uri, str(d)], s3_env)
@@ -439,6 +472,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 10 * 1024,
                 [ours("tiny"), kserve(uris["tiny"])],
             ),
+            Scenario(
+                "signed-http",
+                f"Signed model: {big // MIB} MiB file + model.sig, verified vs not, unthrottled",
+                big,
+                [ours("big"), ours_signed("big-signed")],
+            ),
+            Scenario(
+                "signed-http-throttled",
+                f"Signed model: {big // MIB} MiB file + model.sig, verified vs not, nginx limit_rate 100m",
+                big,
+                [ours("big-slow"), ours_signed("big-slow-signed")],
+            ),
             Scenario("rss", f"Peak RSS: {huge // MIB} MiB model over HTTP", huge, [ours("huge"), ours("big")]),
         ]
         scenarios[-1].tools[1].name = f"ours ({big // MIB} MiB)"
@@ -455,6 +500,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         Target("http-throttled", "<= 1.2x the time of aria2c -x8", within("ours", "aria2c -x8", 1.2)),
         Target("http", "<= 1.1x the time of curl", within("ours", "curl", 1.1)),
         Target("tiny", "no slower than kserve_storage", within("ours", "kserve_storage", 1.0)),
+        Target("signed-http", "verifying <= 1.5x the time without", within("ours + signature", "ours", 1.5)),
+        Target("signed-http-throttled", "verifying <= 1.1x the time without", within("ours + signature", "ours", 1.1)),
     ]
     rss_target = Target(
         "rss",

@@ -39,24 +39,34 @@ _CURVES = ("secp256r1", "secp384r1", "secp521r1")
 _ISSUER_OIDS = (x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8"), x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.1"))
 
 
-def key_fingerprint(path: Path) -> str:
+def key_fingerprint(pem: bytes) -> str:
     """``sha256:HEX`` of the key's PEM SubjectPublicKeyInfo: the hint ``model-signing`` writes into bundles."""
-    key = serialization.load_pem_public_key(path.read_bytes())
+    key = serialization.load_pem_public_key(pem)
     pem = key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     return "sha256:" + hashlib.sha256(pem).hexdigest()
 
 
-def check_keys(paths: Iterable[Path]) -> None:
-    """Start-up check: every configured key is a PEM EC public key on a curve ``model-signing`` supports."""
-    for path in paths:
+def check_material(keys: Iterable[bytes], chain: Iterable[bytes], trust_config: str | None) -> None:
+    """Start-up check: EC public keys on a curve ``model-signing`` supports, certificates, trust config JSON."""
+    for number, pem in enumerate(keys, 1):
         try:
-            key = serialization.load_pem_public_key(path.read_bytes())
+            key = serialization.load_pem_public_key(pem)
         except ValueError:
-            raise UsageError(f"MODEL_REGISTRY_SIGNATURE_PUBLIC_KEY: {str(path)!r} is not a PEM public key") from None
+            raise UsageError(f"MODEL_REGISTRY_SIGNATURE_PUBLIC_KEY: key {number} is not a PEM public key") from None
         if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name not in _CURVES:
             raise UsageError(
-                f"MODEL_REGISTRY_SIGNATURE_PUBLIC_KEY: {str(path)!r} is not an EC P-256, P-384 or P-521 key"
+                f"MODEL_REGISTRY_SIGNATURE_PUBLIC_KEY: key {number} is not an EC P-256, P-384 or P-521 key"
             )
+    for number, pem in enumerate(chain, 1):
+        try:
+            x509.load_pem_x509_certificate(pem)
+        except ValueError:
+            raise UsageError(f"MODEL_REGISTRY_SIGNATURE_CERT_CHAIN: block {number} is not a certificate") from None
+    if trust_config is not None:
+        try:
+            json.loads(trust_config)
+        except ValueError:
+            raise UsageError("MODEL_REGISTRY_SIGNATURE_SIGSTORE_TRUST_CONFIG is not JSON") from None
 
 
 def cert_identities(cert: x509.Certificate) -> list[str]:
@@ -95,7 +105,17 @@ def _leaf(bundle: dict[str, Any]) -> x509.Certificate:
     return x509.load_der_x509_certificate(base64.b64decode(raw))
 
 
-def _verify_signature(policy: SignaturePolicy, sig: Path, bundle: dict[str, Any]) -> tuple[str, str, Any]:
+def _material(scratch: Path, name: str, data: bytes) -> Path:
+    """The library reads keys, chains and trust configurations from files."""
+    path = scratch / "material" / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def _verify_signature(
+    policy: SignaturePolicy, sig: Path, bundle: dict[str, Any], scratch: Path
+) -> tuple[str, str, Any]:
     """(method, signer, manifest): the signature checked by ``model-signing``'s verifiers, the signer read by us."""
     from model_signing._signing import sign_certificate, sign_ec_key, sign_sigstore, sign_sigstore_pb
 
@@ -106,13 +126,14 @@ def _verify_signature(policy: SignaturePolicy, sig: Path, bundle: dict[str, Any]
         raise SignatureError(f"{name} is signed with a {method}, but this initializer verifies only: {configured}")
     if method == "key":
         hint = bundle["verificationMaterial"]["publicKey"].get("hint")
-        keys = {key_fingerprint(path): path for path in policy.public_keys}
-        candidates = [(fp, p) for fp, p in keys.items() if not hint or fp == f"sha256:{hint}"]
+        keys = {key_fingerprint(pem): pem for pem in policy.public_keys}
+        candidates = [(fp, pem) for fp, pem in keys.items() if not hint or fp == f"sha256:{hint}"]
         if not candidates:
             raise SignatureError(
                 f"{name} was signed by key sha256:{hint}, which is not one of the {len(keys)} configured public keys"
             )
-        for fingerprint, path in candidates:
+        for fingerprint, pem in candidates:
+            path = _material(scratch, "key.pub", pem)
             try:
                 manifest = sign_ec_key.Verifier(path).verify(sign_sigstore_pb.Signature.read(sig))
             except Exception:  # noqa: S112 - try the next key; none verifying is the error below
@@ -123,7 +144,8 @@ def _verify_signature(policy: SignaturePolicy, sig: Path, bundle: dict[str, Any]
         from OpenSSL import crypto
 
         try:
-            manifest = sign_certificate.Verifier(policy.cert_chain).verify(sign_sigstore_pb.Signature.read(sig))
+            chain = [_material(scratch, "chain.pem", b"".join(policy.cert_chain))]
+            manifest = sign_certificate.Verifier(chain).verify(sign_sigstore_pb.Signature.read(sig))
         except crypto.X509StoreContextError as exc:
             raise SignatureError(
                 f"the certificate in {name} does not chain to MODEL_REGISTRY_SIGNATURE_CERT_CHAIN ({exc})"
@@ -137,7 +159,9 @@ def _verify_signature(policy: SignaturePolicy, sig: Path, bundle: dict[str, Any]
     verifier = sign_sigstore.Verifier(
         identity=policy.sigstore_identity or "",
         oidc_issuer=policy.sigstore_issuer or "",
-        trust_config=policy.sigstore_trust_config,
+        trust_config=_material(scratch, "trust.json", policy.sigstore_trust_config.encode())
+        if policy.sigstore_trust_config
+        else None,
     )
     manifest = verifier.verify(sign_sigstore.Signature.read(sig))
     return method, policy.sigstore_identity or "", manifest
@@ -277,7 +301,7 @@ def verify_tree(
             raise SignatureError(f"{name} is not a JSON Sigstore bundle") from None
         if not isinstance(bundle, dict):
             raise SignatureError(f"{name} is not a JSON Sigstore bundle")
-        method, signer, manifest = _verify_signature(policy, sig, bundle)
+        method, signer, manifest = _verify_signature(policy, sig, bundle, Path(scratch))
     signers = [signer] if method == "key" else cert_identities(_leaf(bundle))
     for identity, where in wanted.identities:
         if identity not in signers:

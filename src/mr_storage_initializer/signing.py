@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import posixpath
+import re
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,12 +44,39 @@ class SignatureError(StorageError):
     kind = "signature"
 
 
-def _paths(env: Mapping[str, str], name: str) -> tuple[Path, ...]:
-    paths = tuple(Path(p.strip()) for p in env.get(name, "").split(",") if p.strip())
-    for path in paths:
-        if not path.is_file():
-            raise UsageError(f"{name}: {str(path)!r} is not a readable file")
-    return paths
+_PEM = re.compile(rb"-----BEGIN ([A-Z ]+)-----.+?-----END \1-----", re.DOTALL)
+
+
+def _pems(env: Mapping[str, str], name: str) -> tuple[bytes, ...]:
+    """The PEM blocks of ``name``: given inline (a ClusterStorageContainer has no volumes of its own) or as
+    comma-separated files, each holding one or more blocks."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return ()
+    sources = [(raw.encode(), "the value")] if "-----BEGIN" in raw else []
+    for path in () if sources else (p.strip() for p in raw.split(",") if p.strip()):
+        try:
+            sources.append((Path(path).read_bytes(), repr(path)))
+        except OSError:
+            raise UsageError(f"{name}: {path!r} is not a readable file") from None
+    blocks: list[bytes] = []
+    for data, where in sources:
+        found = [m.group(0) + b"\n" for m in _PEM.finditer(data)]
+        if not found:
+            raise UsageError(f"{name}: {where} holds no PEM block")
+        blocks.extend(found)
+    return tuple(blocks)
+
+
+def _text(env: Mapping[str, str], name: str) -> str | None:
+    """A JSON document given inline or as a file name."""
+    raw = env.get(name, "").strip()
+    if not raw or raw.startswith("{"):
+        return raw or None
+    try:
+        return Path(raw).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise UsageError(f"{name}: {raw!r} is not a readable file") from None
 
 
 @dataclass(frozen=True)
@@ -56,12 +85,12 @@ class SignaturePolicy:
 
     mode: str = "off"
     file_name: str = "model.sig"
-    public_keys: tuple[Path, ...] = ()
-    cert_chain: tuple[Path, ...] = ()
+    public_keys: tuple[bytes, ...] = ()  # PEM, one key each
+    cert_chain: tuple[bytes, ...] = ()  # PEM certificates
     cert_identity: str | None = None
     sigstore_identity: str | None = None
     sigstore_issuer: str | None = None
-    sigstore_trust_config: Path | None = None
+    sigstore_trust_config: str | None = None  # JSON (ClientTrustConfig); None: public-good Sigstore via TUF
 
     @property
     def methods(self) -> tuple[str, ...]:
@@ -82,16 +111,15 @@ class SignaturePolicy:
         if file_name.startswith("/") or ".." in parts or not parts:
             raise UsageError(f"MODEL_REGISTRY_SIGNATURE_FILE={file_name!r} must be a path inside the model")
         cert_identity, sig_identity, sig_issuer = get("CERT_IDENTITY"), get("SIGSTORE_IDENTITY"), get("SIGSTORE_ISSUER")
-        trust = get("SIGSTORE_TRUST_CONFIG")
         policy = cls(
             mode="off",
             file_name=posixpath.join(*parts),
-            public_keys=_paths(env, "MODEL_REGISTRY_SIGNATURE_PUBLIC_KEY"),
-            cert_chain=_paths(env, "MODEL_REGISTRY_SIGNATURE_CERT_CHAIN"),
+            public_keys=_pems(env, "MODEL_REGISTRY_SIGNATURE_PUBLIC_KEY"),
+            cert_chain=_pems(env, "MODEL_REGISTRY_SIGNATURE_CERT_CHAIN"),
             cert_identity=cert_identity,
             sigstore_identity=sig_identity,
             sigstore_issuer=sig_issuer,
-            sigstore_trust_config=Path(trust) if trust else None,
+            sigstore_trust_config=_text(env, "MODEL_REGISTRY_SIGNATURE_SIGSTORE_TRUST_CONFIG"),
         )
         if bool(policy.cert_chain) != (cert_identity is not None):
             raise UsageError(
@@ -100,10 +128,8 @@ class SignaturePolicy:
             )
         if (sig_identity is None) != (sig_issuer is None):
             raise UsageError("MODEL_REGISTRY_SIGNATURE_SIGSTORE_IDENTITY and _SIGSTORE_ISSUER go together")
-        if trust is not None and sig_identity is None:
+        if policy.sigstore_trust_config is not None and sig_identity is None:
             raise UsageError("MODEL_REGISTRY_SIGNATURE_SIGSTORE_TRUST_CONFIG needs _SIGSTORE_IDENTITY and _ISSUER")
-        if policy.sigstore_trust_config is not None and not policy.sigstore_trust_config.is_file():
-            raise UsageError(f"MODEL_REGISTRY_SIGNATURE_SIGSTORE_TRUST_CONFIG: {trust!r} is not a readable file")
         raw = (env.get("MODEL_REGISTRY_SIGNATURE", "").strip().lower()) or None
         if raw is not None and raw not in MODES:
             raise UsageError(f"MODEL_REGISTRY_SIGNATURE={raw!r} is not one of off, if-present, required")
@@ -123,9 +149,9 @@ class SignaturePolicy:
                     f"STORAGE_ALLOW_PATTERNS/STORAGE_IGNORE_PATTERNS would skip {policy.file_name}, so no download "
                     "could be verified; let the patterns keep it"
                 )
-            from mr_storage_initializer.signature_check import check_keys
+            from mr_storage_initializer.signature_check import check_material
 
-            check_keys(policy.public_keys)
+            check_material(policy.public_keys, policy.cert_chain, policy.sigstore_trust_config)
         return SignaturePolicy(**{**policy.__dict__, "mode": mode})
 
 
@@ -163,6 +189,11 @@ def demands(sources: list[tuple[str, Mapping[str, Any]]]) -> Demands:
     return Demands(required, tuple(identities), uri)
 
 
+def _preload() -> None:
+    with contextlib.suppress(Exception):  # a real failure shows when check() imports it
+        import model_signing  # noqa: F401
+
+
 @contextlib.contextmanager
 def prehash(settings: Settings, staging: Path) -> Iterator[PrefixHasher | None]:
     """While the download runs, hash completed prefixes (when the policy is on); pass the result to check()."""
@@ -171,6 +202,9 @@ def prehash(settings: Settings, staging: Path) -> Iterator[PrefixHasher | None]:
         return
     from mr_storage_initializer.prehash import PrefixHasher
 
+    # model_signing imports all of Sigstore, TUF and securesystemslib on any import (about a second of CPU):
+    # do it while the download runs rather than after it.
+    threading.Thread(target=_preload, name="preload-model-signing", daemon=True).start()
     hasher = PrefixHasher(staging)
     try:
         yield hasher

@@ -86,7 +86,7 @@ def test_key_signed_model_installs_with_its_signature_and_provenance(
     from mr_storage_initializer.signature_check import key_fingerprint
 
     assert record["method"] == "key"
-    assert record["signer"] == key_fingerprint(keys["team"].public)
+    assert record["signer"] == key_fingerprint(keys["team"].public.read_bytes())
     assert record["manifest_digest"] == _subject_digest(signed / "model.sig")
     assert "model.sig verified: 3 files signed by sha256:" in result.stderr
 
@@ -235,7 +235,7 @@ def test_registry_property_narrows_the_accepted_signer(
     dest = tmp_path / "dest"
     dest.mkdir()
     env = {"MODEL_REGISTRY_SIGNATURE_PUBLIC_KEY": f"{keys['team'].public},{keys['other'].public}"}
-    wanted = key_fingerprint(keys["other"].public)
+    wanted = key_fingerprint(keys["other"].public.read_bytes())
     result = _install(registry, s3_server, signed, dest, env, metadata={"signature.identity": wanted})
     _refused(result, dest, f"but the model version's signature.identity is {wanted!r}")
 

@@ -43,7 +43,8 @@ def test_modes_with_a_verifier(key: str, mode: str) -> None:
         ({"MODEL_REGISTRY_SIGNATURE_PUBLIC_KEY": "/nonexistent/key.pub"}, "is not a readable file"),
         ({"MODEL_REGISTRY_SIGNATURE_CERT_IDENTITY": "a@example.com"}, "go together"),
         ({"MODEL_REGISTRY_SIGNATURE_SIGSTORE_IDENTITY": "a@example.com"}, "go together"),
-        ({"MODEL_REGISTRY_SIGNATURE_SIGSTORE_TRUST_CONFIG": "/x.json"}, "needs _SIGSTORE_IDENTITY"),
+        ({"MODEL_REGISTRY_SIGNATURE_SIGSTORE_TRUST_CONFIG": "{}"}, "needs _SIGSTORE_IDENTITY"),
+        ({"MODEL_REGISTRY_SIGNATURE_SIGSTORE_TRUST_CONFIG": "/nonexistent.json"}, "is not a readable file"),
         ({"MODEL_REGISTRY_SIGNATURE_FILE": "../model.sig"}, "must be a path inside the model"),
     ],
 )
@@ -54,7 +55,7 @@ def test_nonsense_is_a_usage_error(env: dict[str, str], message: str) -> None:
 
 def test_certificate_chain_without_expected_identity_is_refused(tmp_path: Path) -> None:
     chain = tmp_path / "ca.pem"
-    chain.write_text("unused")
+    chain.write_text("-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n")
     with pytest.raises(UsageError, match="a chain alone would accept any certificate"):
         Settings.from_env({"MODEL_REGISTRY_SIGNATURE_CERT_CHAIN": str(chain)})
 
@@ -77,14 +78,26 @@ def test_rsa_and_unsupported_curves_are_refused(tmp_path: Path) -> None:
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             )
         )
-        with pytest.raises(UsageError, match="is not an EC P-256, P-384 or P-521 key"):
+        with pytest.raises(UsageError, match="key 1 is not an EC P-256, P-384 or P-521 key"):
             Settings.from_env({"MODEL_REGISTRY_SIGNATURE_PUBLIC_KEY": str(path)})
 
 
 def test_p384_and_p521_keys_are_accepted(tmp_path: Path) -> None:
     keys = [make_key(tmp_path, name, curve).public for name, curve in (("a", ec.SECP384R1()), ("b", ec.SECP521R1()))]
     policy = Settings.from_env({"MODEL_REGISTRY_SIGNATURE_PUBLIC_KEY": ",".join(map(str, keys))}).signature
-    assert policy.public_keys == tuple(keys)
+    assert policy.public_keys == tuple(k.read_bytes() for k in keys)
+
+
+def test_keys_and_chains_may_be_given_inline(tmp_path: Path) -> None:
+    pems = [make_key(tmp_path, name).public.read_bytes() for name in ("a", "b")]
+    env = {"MODEL_REGISTRY_SIGNATURE_PUBLIC_KEY": b"".join(pems).decode()}
+    assert Settings.from_env(env).signature.public_keys == tuple(pems)
+
+
+def test_a_file_without_pem_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "empty.pub").write_text("nothing here")
+    with pytest.raises(UsageError, match="holds no PEM block"):
+        Settings.from_env({"MODEL_REGISTRY_SIGNATURE_PUBLIC_KEY": str(tmp_path / "empty.pub")})
 
 
 def test_registry_properties_only_add_demands() -> None:

@@ -13,6 +13,7 @@ so a URI only ever imports what its engine needs.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -40,6 +41,7 @@ _KSERVE_NOT_HTTP = (
     r"https://.+\.git",
 )
 _KSERVE_HTTP = r"https?://(.+)/(.+)"
+OBSERVED_CHUNK_SIZE = 16 << 20
 
 
 class Engine(Protocol):
@@ -110,6 +112,8 @@ def select_engine(
     # S3_MAX_ATTEMPTS is KServe's S3 knob; it counts when MODEL_REGISTRY_TRANSFER_ATTEMPTS is unset.
     attempts_var = "S3_MAX_ATTEMPTS" if scheme == "s3" else None
     tunables = Tunables.from_env(environ, deadline=timeout, attempts_var=attempts_var)
+    if observer is not None:  # a prefix hasher (prehash.py): what is left to hash at the end is ranges x in flight
+        tunables = dataclasses.replace(tunables, chunk_size=min(tunables.chunk_size, OBSERVED_CHUNK_SIZE))
     source: Source
     try:
         if scheme == "s3":
