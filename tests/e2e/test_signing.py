@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from fixtures.signing import KeyPair, issue, make_ca, make_key, sign_with_certificate, sign_with_key, write_tree
+from fixtures.sigstore_offline import PrivateSigstore
 from fixtures.storage import HttpFileServer, S3Server, make_tar_gz
 from helpers import cli_env, register, run_cli, tree
 
@@ -387,3 +388,83 @@ def test_single_file_with_signature_uri_in_the_registry(
     bad = tmp_path / "bad"
     bad.mkdir()
     _refused(run_cli("model-registry://two/v1", bad, env=env), bad, "'other.onnx' does not match its digest")
+
+
+# -- Sigstore (a private instance the tests build: CA, CT log and Rekor keys; no network) ---------------------
+@pytest.fixture
+def sigstore_env(tmp_path: Path) -> tuple[PrivateSigstore, dict[str, str]]:
+    instance = PrivateSigstore()
+    trust = tmp_path / "trust_config.json"
+    trust.write_text(instance.trust_config())
+    env = {
+        "MODEL_REGISTRY_SIGNATURE_SIGSTORE_IDENTITY": "ml-team@example.com",
+        "MODEL_REGISTRY_SIGNATURE_SIGSTORE_ISSUER": "https://issuer.example.com",
+        "MODEL_REGISTRY_SIGNATURE_SIGSTORE_TRUST_CONFIG": str(trust),
+    }
+    return instance, env
+
+
+def test_sigstore_signed_model_installs_offline(
+    registry: Any, s3_server: S3Server, tmp_path: Path, sigstore_env: tuple[PrivateSigstore, dict[str, str]]
+) -> None:
+    instance, env = sigstore_env
+    model = write_tree(tmp_path / "model", FILES)
+    instance.sign(model, "ml-team@example.com", "https://issuer.example.com")
+    dest = tmp_path / "dest"
+    result = _install(registry, s3_server, model, dest, env)
+    assert result.code == 0, result.stderr
+    record = _provenance(dest)["signature"]
+    assert (record["method"], record["signer"]) == ("sigstore", "ml-team@example.com")
+    assert record["manifest_digest"] == _subject_digest(model / "model.sig")
+
+
+@pytest.mark.parametrize(
+    ("identity", "issuer", "message"),
+    [
+        (
+            "intern@example.com",
+            "https://issuer.example.com",
+            "signed by 'intern@example.com' but 'ml-team@example.com'",
+        ),
+        ("ml-team@example.com", "https://other-issuer.example.com", "does not match (got 'https://other-issuer"),
+    ],
+    ids=["identity", "issuer"],
+)
+def test_sigstore_signature_by_another_identity_or_issuer_is_refused(
+    registry: Any,
+    s3_server: S3Server,
+    tmp_path: Path,
+    sigstore_env: tuple[PrivateSigstore, dict[str, str]],
+    identity: str,
+    issuer: str,
+    message: str,
+) -> None:
+    instance, env = sigstore_env
+    model = write_tree(tmp_path / "model", FILES)
+    instance.sign(model, identity, issuer)
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    _refused(_install(registry, s3_server, model, dest, env), dest, message)
+
+
+def test_sigstore_signature_from_another_instance_is_refused(
+    registry: Any, s3_server: S3Server, tmp_path: Path, sigstore_env: tuple[PrivateSigstore, dict[str, str]]
+) -> None:
+    _, env = sigstore_env
+    model = write_tree(tmp_path / "model", FILES)
+    PrivateSigstore().sign(model, "ml-team@example.com", "https://issuer.example.com")
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    _refused(_install(registry, s3_server, model, dest, env), dest, "model.sig could not be verified:")
+
+
+def test_sigstore_signed_model_with_a_changed_file_is_refused(
+    registry: Any, s3_server: S3Server, tmp_path: Path, sigstore_env: tuple[PrivateSigstore, dict[str, str]]
+) -> None:
+    instance, env = sigstore_env
+    model = write_tree(tmp_path / "model", FILES)
+    instance.sign(model, "ml-team@example.com", "https://issuer.example.com")
+    (model / "tok/vocab.txt").write_bytes(b"a\nb\nc\n")
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    _refused(_install(registry, s3_server, model, dest, env), dest, "'tok/vocab.txt' does not match its digest")
