@@ -8,10 +8,13 @@ ourselves, and compare the files with our own parallel hashing, with messages th
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import logging
 import os
+import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
@@ -105,6 +108,30 @@ def _leaf(bundle: dict[str, Any]) -> x509.Certificate:
     return x509.load_der_x509_certificate(base64.b64decode(raw))
 
 
+_LOADING = threading.Lock()
+
+
+def load_verifiers(*, sigstore: bool) -> None:
+    """Import ``model-signing``'s verifier modules (the Sigstore one only when ``sigstore``).
+
+    ``model_signing/__init__.py`` imports the package's whole API on any import: Sigstore, TUF and
+    securesystemslib, about 0.6 s of CPU, which the key and certificate verifiers never use. So the package
+    is registered without running its ``__init__`` (its submodules import as usual); where it was already
+    imported in full, that is used.
+    """
+    with _LOADING:
+        if "model_signing" not in sys.modules:
+            spec = importlib.util.find_spec("model_signing")
+            if spec is None or spec.loader is None:
+                raise ImportError("model-signing is not installed; install mr-storage-initializer[signing]")
+            sys.modules["model_signing"] = importlib.util.module_from_spec(spec)
+        import model_signing._signing.sign_certificate
+        import model_signing._signing.sign_ec_key
+
+        if sigstore:
+            import model_signing._signing.sign_sigstore  # noqa: F401
+
+
 def _material(scratch: Path, name: str, data: bytes) -> Path:
     """The library reads keys, chains and trust configurations from files."""
     path = scratch / "material" / name
@@ -117,9 +144,10 @@ def _verify_signature(
     policy: SignaturePolicy, sig: Path, bundle: dict[str, Any], scratch: Path
 ) -> tuple[str, str, Any]:
     """(method, signer, manifest): the signature checked by ``model-signing``'s verifiers, the signer read by us."""
-    from model_signing._signing import sign_certificate, sign_ec_key, sign_sigstore, sign_sigstore_pb
-
     method = _method(bundle)
+    load_verifiers(sigstore=method == "sigstore")
+    from model_signing._signing import sign_certificate, sign_ec_key, sign_sigstore_pb
+
     name = policy.file_name
     if method not in policy.methods:
         configured = ", ".join(policy.methods)
@@ -153,6 +181,8 @@ def _verify_signature(
         seen = cert_identities(_leaf(bundle))
         _expect(name, seen, policy.cert_identity or "", "MODEL_REGISTRY_SIGNATURE_CERT_IDENTITY")
         return method, policy.cert_identity or "", manifest
+    from model_signing._signing import sign_sigstore
+
     leaf = _leaf(bundle)
     seen = cert_identities(leaf)
     _expect(name, seen, policy.sigstore_identity or "", "MODEL_REGISTRY_SIGNATURE_SIGSTORE_IDENTITY")

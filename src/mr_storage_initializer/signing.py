@@ -189,9 +189,11 @@ def demands(sources: list[tuple[str, Mapping[str, Any]]]) -> Demands:
     return Demands(required, tuple(identities), uri)
 
 
-def _preload() -> None:
+def _preload(sigstore: bool) -> None:
     with contextlib.suppress(Exception):  # a real failure shows when check() imports it
-        import model_signing  # noqa: F401
+        from mr_storage_initializer.signature_check import load_verifiers
+
+        load_verifiers(sigstore=sigstore)
 
 
 @contextlib.contextmanager
@@ -202,12 +204,15 @@ def prehash(settings: Settings, staging: Path) -> Iterator[PrefixHasher | None]:
         return
     from mr_storage_initializer.prehash import PrefixHasher
 
-    # model_signing imports all of Sigstore, TUF and securesystemslib on any import (about a second of CPU):
-    # do it while the download runs rather than after it.
-    threading.Thread(target=_preload, name="preload-model-signing", daemon=True).start()
+    # Import the verifiers while the download runs rather than after it.
+    sigstore = "sigstore" in settings.signature.methods
+    threading.Thread(target=_preload, args=(sigstore,), name="preload-model-signing", daemon=True).start()
     hasher = PrefixHasher(staging)
     try:
         yield hasher
+    except BaseException:
+        hasher.abort()
+        raise
     finally:
         hasher.digests = hasher.close()
 

@@ -241,29 +241,45 @@ def test_registry_property_narrows_the_accepted_signer(
     _refused(result, dest, f"but the model version's signature.identity is {wanted!r}")
 
 
-def test_off_by_default_ignores_model_sig_and_imports_no_signing_library(
-    registry: Any, s3_server: S3Server, signed: Path, tmp_path: Path
-) -> None:
-    register(registry.url, "llm", _publish(s3_server, signed), "v1")
-    probe = (
-        "import runpy, sys\n"
-        "sys.argv = ['mr-storage-initializer'] + sys.argv[1:]\n"
-        "try:\n    runpy.run_module('mr_storage_initializer', run_name='__main__')\n"
-        "except SystemExit as exc:\n    code = exc.code\n"
-        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'model_signing', 'sigstore', 'sigstore_models', "
-        "'OpenSSL', 'tuf', 'securesystemslib', 'blake3'})\n"
-        "print(code, heavy)\n"
-    )
+_PROBE = (
+    "import runpy, sys\n"
+    "sys.argv = ['mr-storage-initializer'] + sys.argv[1:]\n"
+    "try:\n    runpy.run_module('mr_storage_initializer', run_name='__main__')\n"
+    "except SystemExit as exc:\n    code = exc.code\n"
+    "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'model_signing', 'sigstore', 'sigstore_models', "
+    "'OpenSSL', 'tuf', 'securesystemslib', 'blake3'})\n"
+    "print(code, heavy)\n"
+)
+
+
+def _imports(registry: Any, s3: S3Server, dest: Path, env: dict[str, str]) -> str:
+    """Run the CLI in a fresh interpreter; its exit code and which signing libraries it imported."""
     proc = subprocess.run(
-        [sys.executable, "-c", probe, "model-registry://llm/v1", str(tmp_path / "dest")],
-        env=cli_env(_env(registry, s3_server)),
+        [sys.executable, "-c", _PROBE, "model-registry://llm/v1", str(dest)],
+        env=cli_env(_env(registry, s3, **env)),
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
-    assert proc.stdout.strip() == "0 []", proc.stdout + proc.stderr
+    return proc.stdout.strip() or proc.stderr
+
+
+def test_off_by_default_ignores_model_sig_and_imports_no_signing_library(
+    registry: Any, s3_server: S3Server, signed: Path, tmp_path: Path
+) -> None:
+    register(registry.url, "llm", _publish(s3_server, signed), "v1")
+    assert _imports(registry, s3_server, tmp_path / "dest", {}) == "0 []"
     assert _provenance(tmp_path / "dest")["signature"] is None
+
+
+def test_key_verification_imports_neither_sigstore_nor_tuf(
+    registry: Any, s3_server: S3Server, signed: Path, keys: dict[str, KeyPair], tmp_path: Path
+) -> None:
+    register(registry.url, "llm", _publish(s3_server, signed), "v1")
+    seen = _imports(registry, s3_server, tmp_path / "dest", _key(keys))
+    assert seen == "0 ['OpenSSL', 'blake3', 'model_signing', 'sigstore_models']"
+    assert _provenance(tmp_path / "dest")["signature"]["method"] == "key"
 
 
 def test_allow_patterns_that_drop_a_signed_file_fail_verification(

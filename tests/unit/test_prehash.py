@@ -64,3 +64,10 @@ def test_a_file_changed_afterwards_no_longer_matches(tmp_path: Path) -> None:
     (tmp_path / "model.bin").unlink()
     (tmp_path / "model.bin").write_bytes(b"d" * 1000)
     assert not digest.matches(tmp_path / "model.bin")
+
+
+def test_abort_gives_no_digest(tmp_path: Path) -> None:
+    hasher = PrefixHasher(tmp_path)
+    _write(tmp_path / "model.bin", b"e" * 100_000, hasher, [(0, 100_000)])
+    hasher.abort()
+    assert hasher.close() == {}
