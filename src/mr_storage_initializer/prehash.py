@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import mmap
 import os
 import threading
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("mr_storage_initializer.signing")
-READ = 64 << 20  # large blocks: each update drops the GIL for long (the preloading import holds it)
+READ = 16 << 20  # per read: one buffer per hashing thread, reused (not mmap: mapped pages would count as RSS)
 
 
 @dataclass(frozen=True)
@@ -54,7 +53,6 @@ class _File:
         self.queued = False
         self.dirty = False
         self.fd: int | None = None
-        self.map: mmap.mmap | None = None  # read without copying: the engine sized the file up front
 
 
 class PrefixHasher:
@@ -104,6 +102,7 @@ class PrefixHasher:
                 self.wake.notify()
 
     def _work(self) -> None:
+        buffer = memoryview(bytearray(READ))
         while True:
             with self.lock:
                 while not self.ready and not self.closing:
@@ -114,7 +113,7 @@ class PrefixHasher:
                 state = self.files[rel]
                 self.busy += 1
             try:
-                self._hash(rel, state)
+                self._hash(rel, state, buffer)
             except OSError:
                 with self.lock:
                     state.dirty = True
@@ -128,7 +127,7 @@ class PrefixHasher:
                         self.wake.notify()
                     self.wake.notify_all()
 
-    def _hash(self, rel: str, state: _File) -> None:
+    def _hash(self, rel: str, state: _File, buffer: memoryview) -> None:
         if state.fd is None:
             state.fd = os.open(self.root / rel, os.O_RDONLY)
         while True:
@@ -138,15 +137,10 @@ class PrefixHasher:
                 todo = min(state.contiguous - state.hashed, READ)
             if todo <= 0:
                 return
-            end = state.hashed + todo
-            if state.map is None or len(state.map) < end:
-                if state.map is not None:
-                    state.map.close()
-                state.map = mmap.mmap(state.fd, 0, access=mmap.ACCESS_READ)
-                if len(state.map) < end:
-                    raise OSError(f"{rel} is shorter than the bytes written to it")
-            with memoryview(state.map)[state.hashed : end] as view:
-                state.hasher.update(view)
+            count = os.preadv(state.fd, [buffer[:todo]], state.hashed)
+            if count != todo:
+                raise OSError(f"{rel} is shorter than the bytes written to it")
+            state.hasher.update(buffer[:todo])
             with self.lock:
                 state.hashed += todo
                 if not self.closing:
@@ -177,8 +171,6 @@ class PrefixHasher:
         )
         digests: dict[str, FileDigest] = {}
         for rel, state in self.files.items():
-            if state.map is not None:
-                state.map.close()
             if state.fd is not None:
                 os.close(state.fd)
             try:

@@ -29,7 +29,6 @@ from mr_storage_initializer.prehash import FileDigest
 from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.signing import (
     PROP_IDENTITY,
-    PROP_REQUIRED,
     PROP_URI,
     Demands,
     SignatureError,
@@ -316,7 +315,7 @@ def verify_tree(
                     raise SignatureError(f"the signature at {PROP_URI} gave {len(found)} files, not one")
                 sig, single = Path(scratch, found[0]), True
             elif policy.mode == "required" or wanted.required:
-                why = f"the {wanted.required}'s {PROP_REQUIRED}" if wanted.required else "MODEL_REGISTRY_SIGNATURE"
+                why = wanted.required or "MODEL_REGISTRY_SIGNATURE"
                 raise SignatureError(f"the model has no {name}, and a signature is required ({why})")
             else:
                 log.warning(

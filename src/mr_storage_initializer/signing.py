@@ -8,7 +8,7 @@ signature. The registry's customProperties can only narrow the operator's policy
 - ``signature.required`` = ``true``: the model must carry a verified signature (``if-present`` becomes
   ``required``; with no verifier configured the install is refused);
 - ``signature.identity``: who must have signed, on top of the operator's expectation (a certificate's
-  SAN or subject, a Sigstore identity, or a key fingerprint ``sha256:HEX``);
+  SAN or subject, a Sigstore identity, or a key fingerprint ``sha256:HEX``); it also requires a signature;
 - ``signature.uri``: where the signature of a single-file artifact is (a storage URI the engines serve).
 """
 
@@ -159,7 +159,7 @@ class SignaturePolicy:
 class Demands:
     """What the registry's customProperties add to the policy (only ever narrowing it)."""
 
-    required: str | None = None  # where the requirement came from, e.g. "the model version"
+    required: str | None = None  # which property asks for a signature, e.g. "the model version's signature.required"
     identities: tuple[tuple[str, str], ...] = ()  # (identity, where)
     signature_uri: str | None = None
 
@@ -175,18 +175,20 @@ def _string(props: Mapping[str, Any], key: str) -> str | None:
 
 def demands(sources: list[tuple[str, Mapping[str, Any]]]) -> Demands:
     """Read the narrowing properties from ``[(where, customProperties), …]`` (artifact first, then version)."""
-    required: str | None = None
+    flagged: list[str] = []
     identities: list[tuple[str, str]] = []
     uri: str | None = None
     for where, props in sources:
         flag = _string(props, PROP_REQUIRED)
-        if flag is not None and flag.lower() in _TRUE and required is None:
-            required = where
+        if flag is not None and flag.lower() in _TRUE:
+            flagged.append(f"the {where}'s {PROP_REQUIRED}")
         identity = _string(props, PROP_IDENTITY)
         if identity:
             identities.append((identity, where))
         uri = uri or _string(props, PROP_URI) or None
-    return Demands(required, tuple(identities), uri)
+    # An expected signer also asks for a signature: deleting model.sig must not get around it.
+    flagged += [f"the {where}'s {PROP_IDENTITY}" for _, where in identities]
+    return Demands(flagged[0] if flagged else None, tuple(identities), uri)
 
 
 def _preload(sigstore: bool) -> None:
@@ -237,8 +239,8 @@ def check(
         return None
     if policy.mode == "off":
         raise SignatureError(
-            f"the {wanted.required} requires a signature ({PROP_REQUIRED}), but this initializer has no "
-            "signature verifier configured; refusing to install it unverified"
+            f"{wanted.required} asks for a signature, but this initializer has no signature verifier "
+            "configured; refusing to install the model unverified"
         )
 
     def fetch(uri: str, into: Path) -> None:

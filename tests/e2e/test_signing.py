@@ -225,7 +225,7 @@ def test_registry_property_requiring_a_signature_without_a_verifier_is_refused(
     dest = tmp_path / "dest"
     dest.mkdir()
     result = _install(registry, s3_server, signed, dest, {}, metadata={"signature.required": "true"})
-    _refused(result, dest, "requires a signature (signature.required), but this initializer has no signature verifier")
+    _refused(result, dest, "the model version's signature.required asks for a signature, but this initializer has no")
 
 
 def test_registry_property_narrows_the_accepted_signer(
@@ -239,6 +239,17 @@ def test_registry_property_narrows_the_accepted_signer(
     wanted = key_fingerprint(keys["other"].public.read_bytes())
     result = _install(registry, s3_server, signed, dest, env, metadata={"signature.identity": wanted})
     _refused(result, dest, f"but the model version's signature.identity is {wanted!r}")
+
+
+def test_registry_signer_identity_also_requires_a_signature(
+    registry: Any, s3_server: S3Server, keys: dict[str, KeyPair], tmp_path: Path
+) -> None:
+    model = write_tree(tmp_path / "model", FILES)
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    env = {**_key(keys), "MODEL_REGISTRY_SIGNATURE": "if-present"}
+    result = _install(registry, s3_server, model, dest, env, metadata={"signature.identity": "sha256:00"})
+    _refused(result, dest, "a signature is required (the model version's signature.identity)")
 
 
 _PROBE = (

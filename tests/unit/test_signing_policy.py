@@ -107,7 +107,9 @@ def test_registry_properties_only_add_demands() -> None:
         "signature.identity": {"string_value": "b@example.com", "metadataType": "MetadataStringValue"},
     }
     found = demands([("model artifact", artifact), ("model version", version)])
-    assert found.required == "model version"
+    assert found.required == "the model version's signature.required"
     assert found.identities == (("a@example.com", "model artifact"), ("b@example.com", "model version"))
     assert demands([("model version", {"signature.required": {"string_value": "no"}})]).required is None
-    assert demands([("model version", {"signature.required": {"bool_value": True}})]).required == "model version"
+    flagged = demands([("model version", {"signature.required": {"bool_value": True}})]).required
+    assert flagged == "the model version's signature.required"
+    assert demands([("model artifact", artifact)]).required == "the model artifact's signature.identity"
