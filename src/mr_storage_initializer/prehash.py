@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import mmap
 import os
 import threading
 import time
@@ -26,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("mr_storage_initializer.signing")
-READ = 16 << 20  # per read: one buffer per hashing thread, reused (not mmap: mapped pages would count as RSS)
+READ = 16 << 20  # bytes hashed per step
+_MAP = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,6 @@ class PrefixHasher:
                 self.wake.notify()
 
     def _work(self) -> None:
-        buffer = memoryview(bytearray(READ))
         while True:
             with self.lock:
                 while not self.ready and not self.closing:
@@ -113,7 +114,7 @@ class PrefixHasher:
                 state = self.files[rel]
                 self.busy += 1
             try:
-                self._hash(rel, state, buffer)
+                self._hash(rel, state)
             except OSError:
                 with self.lock:
                     state.dirty = True
@@ -127,7 +128,7 @@ class PrefixHasher:
                         self.wake.notify()
                     self.wake.notify_all()
 
-    def _hash(self, rel: str, state: _File, buffer: memoryview) -> None:
+    def _hash(self, rel: str, state: _File) -> None:
         if state.fd is None:
             state.fd = os.open(self.root / rel, os.O_RDONLY)
         while True:
@@ -137,10 +138,17 @@ class PrefixHasher:
                 todo = min(state.contiguous - state.hashed, READ)
             if todo <= 0:
                 return
-            count = os.preadv(state.fd, [buffer[:todo]], state.hashed)
-            if count != todo:
+            # A window of the page cache mapped, hashed and unmapped: no copy (a read costs a third more CPU),
+            # and only the window counts in the RSS.
+            if os.fstat(state.fd).st_size < state.hashed + todo:  # never map past the end (SIGBUS)
                 raise OSError(f"{rel} is shorter than the bytes written to it")
-            state.hasher.update(buffer[:todo])
+            start = state.hashed - state.hashed % mmap.ALLOCATIONGRANULARITY
+            window = mmap.mmap(state.fd, state.hashed + todo - start, flags=_MAP, prot=mmap.PROT_READ, offset=start)
+            try:
+                with memoryview(window) as view:
+                    state.hasher.update(view[state.hashed - start :])
+            finally:
+                window.close()
             with self.lock:
                 state.hashed += todo
                 if not self.closing:
