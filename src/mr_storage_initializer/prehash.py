@@ -115,7 +115,8 @@ class PrefixHasher:
                 self.busy += 1
             try:
                 self._hash(rel, state)
-            except OSError:
+            except Exception:  # whatever went wrong, the file is hashed again after the download
+                log.debug("prefix hashing of %s failed; it is hashed after the download", rel, exc_info=True)
                 with self.lock:
                     state.dirty = True
             finally:

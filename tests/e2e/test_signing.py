@@ -20,7 +20,7 @@ import pytest
 from fixtures.signing import KeyPair, issue, make_ca, make_key, sign_with_certificate, sign_with_key, write_tree
 from fixtures.sigstore_offline import PrivateSigstore
 from fixtures.storage import HttpFileServer, S3Server, make_tar_gz
-from helpers import cli_env, register, run_cli, tree
+from helpers import cli_env, client_for, register, run_cli, tree
 
 FILES = {"weights.bin": b"w" * 3000, "tok/vocab.txt": b"a\nb\n", "config.json": b"{}"}
 
@@ -239,6 +239,22 @@ def test_registry_property_narrows_the_accepted_signer(
     wanted = key_fingerprint(keys["other"].public.read_bytes())
     result = _install(registry, s3_server, signed, dest, env, metadata={"signature.identity": wanted})
     _refused(result, dest, f"but the model version's signature.identity is {wanted!r}")
+
+
+def test_model_artifact_property_makes_the_signature_required(
+    registry: Any, s3_server: S3Server, keys: dict[str, KeyPair], tmp_path: Path
+) -> None:
+    model = write_tree(tmp_path / "model", FILES)
+    register(registry.url, "llm", _publish(s3_server, model), "v1")
+    client = client_for(registry.url)
+    artifact = client.get_model_artifact("llm", "v1")
+    artifact.custom_properties = {"signature.required": True}
+    client.update(artifact)
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    env = _env(registry, s3_server, **_key(keys), MODEL_REGISTRY_SIGNATURE="if-present")
+    result = run_cli("model-registry://llm/v1", dest, env=env)
+    _refused(result, dest, "a signature is required (the model artifact's signature.required)")
 
 
 def test_registry_signer_identity_also_requires_a_signature(
