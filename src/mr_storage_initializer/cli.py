@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import NoReturn
@@ -56,7 +56,7 @@ def _default_signals_in_child() -> None:
 os.register_at_fork(after_in_child=_default_signals_in_child)
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from mr_storage_initializer import install, integrity, transfer
     from mr_storage_initializer.provenance import build_record, fingerprint
     from mr_storage_initializer.resolve import resolve
@@ -64,7 +64,7 @@ def _run(args: argparse.Namespace) -> int:
     from mr_storage_initializer.uri import parse_uri
 
     started = time.monotonic()
-    settings = Settings.from_env()
+    settings = Settings.from_env(env)
     parsed = parse_uri(args.source_uri)
     if parsed.ambiguous:
         log.info("%s is HOST/MODEL or MODEL/VERSION; probing", args.source_uri, extra={"step": "parsed"})
@@ -101,7 +101,7 @@ def _run(args: argparse.Namespace) -> int:
         with dest.scratch_tmpdir(), dest.staging() as staging:
             log.info("%s", artifact.uri, extra={"step": "downloading", "into": str(dest.root)})
             t0 = time.monotonic()
-            result = transfer.download(artifact.uri, staging, settings.transfer, timeout=settings.timeout)
+            result = transfer.download(artifact.uri, staging, settings)
             took = time.monotonic() - t0
             log.info(
                 "%d files, %d bytes in %.2fs",
@@ -135,16 +135,18 @@ def _run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     from mr_storage_initializer import logs
     from mr_storage_initializer.redact import register_env_secrets
+    from mr_storage_initializer.settings import environment
 
     argv = list(sys.argv[1:] if argv is None else argv)
     log_format = "json" if "--log-format=json" in argv or _after(argv, "--log-format") == "json" else "text"
     debug = "--debug" in argv
     logs.configure(log_format, level=logging.DEBUG if debug else logging.INFO)
-    register_env_secrets()
+    env = environment()  # the one read of the environment; Settings.from_env parses it in _run
+    register_env_secrets(env)
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         args = _parser().parse_args(argv)
-        return _run(args)
+        return _run(args, env)
     except InterruptedByUser as exc:
         log.error("%s", exc.message, extra={"step": "failed", "exit_code": exc.exit_code, "error": exc.kind})
         return exc.exit_code

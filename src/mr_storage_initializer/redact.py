@@ -8,7 +8,6 @@ Three kinds of secret are removed from any text that leaves the process:
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from collections.abc import Iterable, Mapping
@@ -50,9 +49,8 @@ def register_secret(value: str | None) -> None:
             _secrets.add(value.strip())
 
 
-def register_env_secrets(environ: Mapping[str, str] | None = None) -> None:
-    """Register the secret-bearing variables of the environment (called once at start-up)."""
-    env = os.environ if environ is None else environ
+def register_env_secrets(env: Mapping[str, str]) -> None:
+    """Register the secret-bearing variables of the environment snapshot (called once at start-up)."""
     for name in SECRET_ENV_VARS:
         register_secret(env.get(name))
     for name in ("STORAGE_CONFIG", "STORAGE_OVERRIDE_CONFIG"):

@@ -5,6 +5,7 @@
 everything else (Azure file shares, hf, oci, pvc/local, git, hdfs, …) and every configuration only the
 cloud SDKs understand goes to ``kserve_storage``, with the reason logged. ``MODEL_REGISTRY_TRANSFER`` =
 ``auto`` (that choice), ``kserve`` (always KServe's library) or ``fast`` (the own engine or an error).
+Everything configurable arrives in one :class:`~mr_storage_initializer.settings.Settings`, read at start.
 
 ``download`` maps every failure onto the error hierarchy: a full or read-only local file system is a
 destination error (exit 6), anything else a storage error (exit 5). Engines and SDKs are imported lazily,
@@ -15,10 +16,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from mr_storage_initializer.errors import (
     DestinationError,
@@ -28,6 +28,9 @@ from mr_storage_initializer.errors import (
     destination_errno,
 )
 from mr_storage_initializer.redact import redact_text, redact_url
+
+if TYPE_CHECKING:
+    from mr_storage_initializer.settings import Settings
 
 # kserve_storage's tests, in its order, before the HTTP catch-all.
 _KSERVE_AZURE_BLOB = (
@@ -75,15 +78,14 @@ def fast_scheme(uri: str) -> str | None:
     return None
 
 
-def select_engine(
-    uri: str, preference: str = "auto", *, timeout: float = 60.0, env: Mapping[str, str] | None = None
-) -> Engine:
-    """The engine for ``uri`` under ``MODEL_REGISTRY_TRANSFER`` = ``preference``."""
+def select_engine(uri: str, settings: Settings) -> Engine:
+    """The engine for ``uri`` under ``MODEL_REGISTRY_TRANSFER`` = ``settings.transfer``."""
     from mr_storage_initializer.transfer.kserve_engine import KServeEngine
 
+    preference = settings.transfer
     if preference == "kserve":
         return KServeEngine()
-    environ = os.environ if env is None else env
+    environ = settings.storage_env
     scheme = fast_scheme(uri)
     if scheme is None:
         if preference == "fast":
@@ -93,18 +95,15 @@ def select_engine(
             )
         return KServeEngine()
 
-    from mr_storage_initializer.transfer.fast_engine import FastEngine, Tunables
+    from mr_storage_initializer.transfer.fast_engine import FastEngine
     from mr_storage_initializer.transfer.kserve_engine import instead_of
-    from mr_storage_initializer.transfer.plan import Patterns
     from mr_storage_initializer.transfer.source import Source, Unsupported
 
     if scheme == "s3":
         from mr_storage_initializer.transfer.s3 import storage_spec_env
 
         environ = storage_spec_env(environ)
-    # S3_MAX_ATTEMPTS is KServe's S3 knob; it counts when MODEL_REGISTRY_TRANSFER_ATTEMPTS is unset.
-    attempts_var = "S3_MAX_ATTEMPTS" if scheme == "s3" else None
-    tunables = Tunables.from_env(environ, deadline=timeout, attempts_var=attempts_var)
+    tunables = settings.tunables_for(scheme)
     source: Source
     try:
         if scheme == "s3":
@@ -127,12 +126,12 @@ def select_engine(
         if preference == "fast":
             raise UsageError(f"MODEL_REGISTRY_TRANSFER=fast cannot serve {redact_url(uri)}: {reason}") from None
         return instead_of(uri, reason)
-    return FastEngine(source, tunables, Patterns.from_env(environ))
+    return FastEngine(source, tunables, settings.patterns, settings.limits)
 
 
-def download(uri: str, dest: Path, preference: str = "auto", *, timeout: float = 60.0) -> TransferResult:
+def download(uri: str, dest: Path, settings: Settings) -> TransferResult:
     try:
-        engine = select_engine(uri, preference, timeout=timeout)
+        engine = select_engine(uri, settings)
         used = engine.download(uri, dest)
     except InitializerError:
         raise

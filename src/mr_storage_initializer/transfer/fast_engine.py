@@ -17,75 +17,31 @@ import errno
 import functools
 import logging
 import os
-import re
 import threading
 from collections import deque
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from mr_storage_initializer import retry
-from mr_storage_initializer.errors import StorageError, UsageError
+from mr_storage_initializer.errors import StorageError
 from mr_storage_initializer.redact import redact_url
+from mr_storage_initializer.settings import Limits, Tunables
 from mr_storage_initializer.transfer.plan import Part, Patterns, RemoteFile, split
 from mr_storage_initializer.transfer.progress import Progress
 from mr_storage_initializer.transfer.source import Source, SourceError, Unsupported, escalate
 
 log = logging.getLogger("mr_storage_initializer.transfer")
 
-_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?)?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-
-
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise UsageError(f"{name}={raw!r} must be a whole number from {low} to {high}")
-    return int(raw)
-
-
-def _size(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    match = _SIZE.match(raw)
-    value = int(match.group(1)) * _UNITS[(match.group(2) or "")[:1].lower()] if match else 0
-    if not (64 << 10) <= value <= (4 << 30):
-        raise UsageError(f"{name}={raw!r} must be a size from 64KiB to 4GiB, such as 32MiB")
-    return value
-
-
-@dataclass(frozen=True)
-class Tunables:
-    concurrency: int = 8
-    chunk_size: int = 64 << 20
-    attempts: int = 5
-    deadline: float = 60.0
-    progress_interval: float = 5.0
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str], *, deadline: float = 60.0, attempts_var: str | None = None) -> Tunables:
-        attempts = _int(env, "MODEL_REGISTRY_TRANSFER_ATTEMPTS", 0, 1, 100)
-        if not attempts and attempts_var:  # KServe's per-store knob (S3_MAX_ATTEMPTS) when ours is unset
-            attempts = _int(env, attempts_var, 0, 1, 100)
-        return cls(
-            concurrency=_int(env, "MODEL_REGISTRY_TRANSFER_CONCURRENCY", cls.concurrency, 1, 256),
-            chunk_size=_size(env, "MODEL_REGISTRY_TRANSFER_CHUNK_SIZE", cls.chunk_size),
-            attempts=attempts or cls.attempts,
-            deadline=deadline,
-            progress_interval=float(_int(env, "MODEL_REGISTRY_PROGRESS_INTERVAL", int(cls.progress_interval), 1, 3600)),
-        )
-
 
 class FastEngine:
     name = "fast"
 
-    def __init__(self, source: Source, tunables: Tunables, patterns: Patterns | None = None) -> None:
+    def __init__(
+        self, source: Source, tunables: Tunables, patterns: Patterns | None = None, limits: Limits | None = None
+    ) -> None:
         self.source = source
         self.tunables = tunables
         self.patterns = patterns or Patterns()
+        self.limits = limits or Limits()
 
     def download(self, uri: str, dest: Path) -> str:
         try:
@@ -103,7 +59,7 @@ class FastEngine:
 
             if archive_kind(files[0].rel) is not None:
                 log.info("unpacking %s", files[0].rel, extra={"step": "unpacking"})
-                extract(dest / files[0].rel, dest)
+                extract(dest / files[0].rel, dest, limits=self.limits)
         return self.name
 
     def _list(self, uri: str) -> list[RemoteFile]:

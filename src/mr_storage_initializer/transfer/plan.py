@@ -5,13 +5,14 @@ Pure data and arithmetic; nothing here touches the network or the disk.
 
 from __future__ import annotations
 
-import fnmatch
-import json
 import posixpath
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from mr_storage_initializer.errors import StorageError
+from mr_storage_initializer.settings import Patterns
+
+__all__ = ["Part", "Patterns", "RemoteFile", "safe_relpath", "split"]
 
 
 @dataclass(frozen=True)
@@ -56,33 +57,3 @@ def split(files: Iterable[RemoteFile], chunk_size: int) -> list[Part]:
         for start in range(0, remote.size, chunk_size):
             parts.append(Part(remote, start, min(start + chunk_size, remote.size)))
     return parts
-
-
-@dataclass(frozen=True)
-class Patterns:
-    """KServe's ``STORAGE_ALLOW_PATTERNS`` / ``STORAGE_IGNORE_PATTERNS`` (fnmatch on the relative path)."""
-
-    allow: tuple[str, ...] = ()
-    ignore: tuple[str, ...] = ()
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Patterns:
-        return cls(_patterns(env, "STORAGE_ALLOW_PATTERNS"), _patterns(env, "STORAGE_IGNORE_PATTERNS"))
-
-    def wants(self, rel: str) -> bool:
-        if self.allow and not any(fnmatch.fnmatch(rel, p) for p in self.allow):
-            return False
-        return not any(fnmatch.fnmatch(rel, p) for p in self.ignore)
-
-
-def _patterns(env: Mapping[str, str], name: str) -> tuple[str, ...]:
-    """KServe's reading: a JSON list (or one JSON value), else comma-separated; blanks dropped."""
-    raw = env.get(name, "").strip()
-    if not raw:
-        return ()
-    try:
-        value = json.loads(raw)
-    except (json.JSONDecodeError, TypeError):
-        return tuple(p.strip() for p in raw.split(",") if p.strip())
-    items = value if isinstance(value, list) else [value]
-    return tuple(str(p).strip() for p in items if str(p).strip())
