@@ -96,7 +96,6 @@ def select_engine(uri: str, settings: Settings) -> Engine:
         return KServeEngine()
 
     from mr_storage_initializer.transfer.fast_engine import FastEngine
-    from mr_storage_initializer.transfer.kserve_engine import instead_of
     from mr_storage_initializer.transfer.source import Source, Unsupported
 
     if scheme == "s3":
@@ -123,16 +122,29 @@ def select_engine(uri: str, settings: Settings) -> Engine:
 
             source = HttpSource(uri, environ, connections=tunables.concurrency)
     except Unsupported as reason:
-        if preference == "fast":
-            raise UsageError(f"MODEL_REGISTRY_TRANSFER=fast cannot serve {redact_url(uri)}: {reason}") from None
-        return instead_of(uri, reason)
+        return fall_back(uri, reason, settings)
     return FastEngine(source, tunables, settings.patterns, settings.limits)
 
 
+def fall_back(uri: str, reason: BaseException, settings: Settings) -> Engine:
+    """The one place that decides what happens when the own engine cannot serve ``uri``: with
+    ``MODEL_REGISTRY_TRANSFER=fast`` a usage error (exit 2), else ``kserve_storage``, with the reason logged."""
+    if settings.transfer == "fast":
+        raise UsageError(f"MODEL_REGISTRY_TRANSFER=fast cannot serve {redact_url(uri)}: {reason}") from None
+    from mr_storage_initializer.transfer.kserve_engine import instead_of
+
+    return instead_of(uri, reason)
+
+
 def download(uri: str, dest: Path, settings: Settings) -> TransferResult:
+    from mr_storage_initializer.transfer.source import Unsupported
+
     try:
         engine = select_engine(uri, settings)
-        used = engine.download(uri, dest)
+        try:
+            used = engine.download(uri, dest)
+        except Unsupported as reason:  # found by the listing, before any byte was written
+            used = fall_back(uri, reason, settings).download(uri, dest)
     except InitializerError:
         raise
     except Exception as exc:

@@ -27,7 +27,7 @@ from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.settings import Limits, Tunables
 from mr_storage_initializer.transfer.plan import Part, Patterns, RemoteFile, split
 from mr_storage_initializer.transfer.progress import Progress
-from mr_storage_initializer.transfer.source import Source, SourceError, Unsupported, escalate
+from mr_storage_initializer.transfer.source import Source, SourceError, escalate
 
 log = logging.getLogger("mr_storage_initializer.transfer")
 
@@ -45,12 +45,7 @@ class FastEngine:
 
     def download(self, uri: str, dest: Path) -> str:
         try:
-            try:
-                files = self._list(uri)
-            except Unsupported as reason:
-                from mr_storage_initializer.transfer.kserve_engine import instead_of
-
-                return instead_of(uri, reason).download(uri, dest)
+            files = self._list(uri)  # Unsupported propagates: transfer.fall_back decides what follows
             _Run(self.source, files, dest, self.tunables, redact_url(uri)).run()
         finally:
             self.source.close()

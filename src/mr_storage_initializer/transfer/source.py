@@ -2,7 +2,8 @@
 
 A source raises :class:`SourceError` for every failure of the service, saying whether another attempt may
 succeed, and :class:`Unsupported` from ``list`` when it meets something only KServe's library handles;
-the engine then hands the whole download to ``kserve_storage`` and logs the reason.
+``transfer.fall_back`` then hands the whole download to ``kserve_storage`` (logging the reason), or, with
+``MODEL_REGISTRY_TRANSFER=fast``, refuses with exit 2.
 """
 
 from __future__ import annotations
