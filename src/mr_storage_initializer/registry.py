@@ -134,7 +134,7 @@ class RegistryClient:
     @staticmethod
     def _interpret(url: str, status: int, body: bytes, *, missing_ok: bool) -> Json | None:
         where = redact_text(url)
-        if status in (429, 500, 502, 503, 504):
+        if retry.transient_status(status):
             final = RegistryError(f"the model registry answered HTTP {status} for {where}: {_error_message(body)}")
             raise retry.TransientError(f"the model registry answered HTTP {status} for {where}", final)
         if status in (401, 403):

@@ -1,7 +1,8 @@
 """Retries done one way for the whole package: exponential backoff with jitter inside a total deadline.
 
-``stamina`` does the waiting; this module only decides the shape (what is transient is the caller's
-business: it raises :class:`TransientError` for what may pass) and logs each scheduled retry once.
+``stamina`` does the waiting; this module decides the shape and logs each scheduled retry once. Which HTTP
+answer may pass is decided here too (:func:`transient_status`), for the registry client and every source;
+callers raise :class:`TransientError` for what may pass (and for cut or refused connections and timeouts).
 """
 
 from __future__ import annotations
@@ -15,6 +16,16 @@ from stamina.instrumentation import RetryDetails, set_on_retry_hooks
 
 log = logging.getLogger("mr_storage_initializer.retry")
 T = TypeVar("T")
+
+
+# The one transient-status policy: request timeout, too many requests, and the 5xx answers that mean
+# "try again" (not 501 Not Implemented or 505 HTTP Version Not Supported, which will not change).
+TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def transient_status(status: int) -> bool:
+    """Whether an HTTP answer with ``status`` may succeed when asked again."""
+    return status in TRANSIENT_STATUSES
 
 
 class TransientError(Exception):

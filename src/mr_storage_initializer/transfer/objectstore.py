@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from mr_storage_initializer import retry
 from mr_storage_initializer.errors import StorageError
 from mr_storage_initializer.transfer.plan import RemoteFile, safe_relpath
 from mr_storage_initializer.transfer.source import SourceError
@@ -69,7 +70,8 @@ class ObstoreSource:
         pass
 
     def error(self, exc: BaseException, where: str) -> SourceError:
-        """Sort an obstore failure: denied and missing are final; network trouble, 429 and 5xx may pass."""
+        """Sort an obstore failure: denied and missing are final; network trouble and the statuses
+        ``retry.transient_status`` names may pass."""
         from obstore.exceptions import InvalidPathError, PermissionDeniedError, UnauthenticatedError
 
         if isinstance(exc, SourceError | StorageError):
@@ -88,7 +90,7 @@ class ObstoreSource:
                 f"{at}the object key {shown!r} is not a safe path below the model directory", transient=False
             )
         status = _status(text)
-        if status is not None and 400 <= status < 500 and status not in (408, 429):
+        if status is not None and status >= 400 and not retry.transient_status(status):
             return SourceError(f"{at}HTTP {status} ({first_line})", transient=False)
         if "certificate" in text.lower() or "invalid peer" in text.lower():
             return SourceError(f"{at}TLS failed ({first_line}); {self.tls_hint}", transient=False)

@@ -9,6 +9,7 @@ import ssl
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from mr_storage_initializer import retry
 from mr_storage_initializer.transfer.source import SourceError
 
 TIMEOUT = 30.0  # seconds to connect and between bytes, as KServe's HTTP downloader
@@ -59,8 +60,7 @@ def status_error(status: int, denied_hint: str) -> SourceError:
         return SourceError("it does not exist (HTTP 404)", transient=False)
     if status in (401, 403):
         return SourceError(f"access was denied (HTTP {status}); {denied_hint}", transient=False)
-    transient = status in (408, 429) or status >= 500
-    return SourceError(f"the server answered HTTP {status}", transient=transient)
+    return SourceError(f"the server answered HTTP {status}", transient=retry.transient_status(status))
 
 
 def transport_error(exc: BaseException, tls_hint: str) -> SourceError:
