@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import ssl
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -18,7 +17,7 @@ from urllib.parse import urlencode
 
 import urllib3
 
-from mr_storage_initializer import __version__, retry
+from mr_storage_initializer import __version__, retry, tls
 from mr_storage_initializer.errors import (
     RegistryAuthError,
     RegistryError,
@@ -71,7 +70,7 @@ class RegistryClient:
         self._pool = urllib3.PoolManager(
             num_pools=2,
             maxsize=2,
-            ssl_context=_ssl_context(ca_bundle) if self.base_url.startswith("https://") else None,
+            ssl_context=tls.registry_context(ca_bundle) if self.base_url.startswith("https://") else None,
             retries=False,
             headers={"Accept": "application/json", "User-Agent": f"mr-storage-initializer/{__version__}"},
         )
@@ -227,7 +226,7 @@ def probe(base_url: str, *, timeout: float, ca_bundle: Path | None = None) -> bo
         try:
             pool = urllib3.PoolManager(
                 retries=False,
-                ssl_context=_ssl_context(ca_bundle) if base_url.startswith("https://") else None,
+                ssl_context=tls.registry_context(ca_bundle) if base_url.startswith("https://") else None,
             )
             response = pool.request(
                 "GET",
@@ -252,16 +251,6 @@ def probe(base_url: str, *, timeout: float, ca_bundle: Path | None = None) -> bo
     thread.start()
     thread.join(timeout)
     return bool(outcome and outcome[0])
-
-
-def _ssl_context(ca_bundle: Path | None) -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    if ca_bundle is not None:
-        try:
-            context.load_verify_locations(cafile=str(ca_bundle))
-        except (OSError, ssl.SSLError) as exc:
-            raise UsageError(f"cannot load MODEL_REGISTRY_CA_BUNDLE={ca_bundle}: {exc}") from None
-    return context
 
 
 def _reason(exc: BaseException) -> str:

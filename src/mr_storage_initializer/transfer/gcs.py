@@ -23,8 +23,8 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from mr_storage_initializer.errors import StorageError
+from mr_storage_initializer.tls import http_context
 from mr_storage_initializer.transfer import wire
-from mr_storage_initializer.transfer.http import ssl_context
 from mr_storage_initializer.transfer.plan import RemoteFile, safe_relpath
 from mr_storage_initializer.transfer.source import SourceError
 
@@ -51,7 +51,7 @@ class GcsSource:
             self.base = emulator if "://" in emulator else f"http://{emulator}"
         else:
             self.base = "https://storage.googleapis.com"
-        self.pool = wire.new_pool(connections, ssl_context(env) if self.base.startswith("https") else None)
+        self.pool = wire.new_pool(connections, http_context(env) if self.base.startswith("https") else None)
         self._credentials: Any = None
         self._lock = threading.Lock()
 

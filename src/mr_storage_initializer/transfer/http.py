@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import json
 import mimetypes
-import os
 import posixpath
-import ssl
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from mr_storage_initializer.errors import StorageError, UsageError
 from mr_storage_initializer.redact import redact_url
+from mr_storage_initializer.tls import http_context
 from mr_storage_initializer.transfer import wire
 from mr_storage_initializer.transfer.plan import RemoteFile, safe_relpath
 from mr_storage_initializer.transfer.source import Unsupported
@@ -53,31 +52,6 @@ def host_headers(env: Mapping[str, str], host: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
-def global_ca_bundle(env: Mapping[str, str]) -> str | None:
-    """KServe's global CA bundle (``CA_BUNDLE_CONFIGMAP_NAME``), when it is mounted."""
-    if not env.get("CA_BUNDLE_CONFIGMAP_NAME"):
-        return None
-    bundle = os.path.join(env.get("CA_BUNDLE_VOLUME_MOUNT_POINT", "/etc/ssl/custom-certs"), "cabundle.crt")
-    return bundle if os.path.exists(bundle) else None
-
-
-def ssl_context(env: Mapping[str, str]) -> ssl.SSLContext:
-    explicit = env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE")
-    if explicit:
-        return ssl.create_default_context(cafile=explicit)
-    context = ssl.create_default_context()
-    try:
-        import certifi
-
-        context.load_verify_locations(cafile=certifi.where())
-    except ImportError:  # pragma: no cover - certifi comes with kserve-storage
-        pass
-    bundle = global_ca_bundle(env)
-    if bundle is not None:
-        context.load_verify_locations(cafile=bundle)
-    return context
-
-
 _DENIED = "check the headers set in <host>-headers"
 _TLS = "check REQUESTS_CA_BUNDLE"
 
@@ -96,7 +70,7 @@ class HttpSource:
         if encoding is not None and self.mimetype != "application/x-tar":
             raise Unsupported(f"{self.name} is {encoding}-compressed; KServe's downloader decompresses it")
         self.headers = host_headers(env, parts.hostname or "")
-        self.pool = wire.new_pool(connections, ssl_context(env) if parts.scheme == "https" else None)
+        self.pool = wire.new_pool(connections, http_context(env) if parts.scheme == "https" else None)
 
     def _get(self, byte_range: tuple[int, int] | None) -> Any:
         return wire.get(self.pool, self.url, self.headers, byte_range, denied_hint=_DENIED, tls_hint=_TLS)

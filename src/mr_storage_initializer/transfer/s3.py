@@ -34,6 +34,7 @@ from typing import Any
 
 from mr_storage_initializer.errors import StorageError, UsageError
 from mr_storage_initializer.settings import parse_int
+from mr_storage_initializer.tls import s3_ca_bundle
 from mr_storage_initializer.transfer.objectstore import ObstoreSource
 from mr_storage_initializer.transfer.source import Unsupported
 
@@ -109,22 +110,10 @@ def store_options(env: Mapping[str, str]) -> dict[str, Any]:
     if verify and verify.lower() in ("0", "false"):
         client["allow_invalid_certificates"] = True
     else:
-        bundle = _ca_bundle(env)
+        bundle = s3_ca_bundle(env)
         if bundle is not None:
             client["root_certificate"] = bundle.read_bytes()
     return {"config": config, "client_options": client, "retry_config": {"max_retries": 0}}
-
-
-def _ca_bundle(env: Mapping[str, str]) -> Path | None:
-    if env.get("AWS_CA_BUNDLE"):
-        path = Path(env["AWS_CA_BUNDLE"])
-    elif env.get("CA_BUNDLE_CONFIGMAP_NAME"):
-        path = Path(env.get("CA_BUNDLE_VOLUME_MOUNT_POINT", "")) / "cabundle.crt"
-    else:
-        return None
-    if not path.is_file():
-        raise StorageError(f"the CA bundle {path} does not exist; check AWS_CA_BUNDLE or the CA bundle ConfigMap")
-    return path
 
 
 class S3Source(ObstoreSource):
