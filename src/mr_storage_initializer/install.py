@@ -15,12 +15,12 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mr_storage_initializer import lock
 from mr_storage_initializer.errors import DestinationError, StorageError
+from mr_storage_initializer.staged import StagedFile, StagedTree, walk
 
 log = logging.getLogger("mr_storage_initializer.install")
 
@@ -32,10 +32,7 @@ SCRATCH_PREFIX = ".mr-scratch-"
 RESERVED = frozenset({PROVENANCE, LOCK, JOURNAL})
 
 
-@dataclass(frozen=True)
-class FileEntry:
-    path: str
-    size: int
+FileEntry = StagedFile  # one entry of the staged tree (path, size, link)
 
 
 def prepare(dest: Path) -> Path:
@@ -53,15 +50,8 @@ def prepare(dest: Path) -> Path:
 
 
 def list_files(root: Path) -> list[FileEntry]:
-    """Regular files below ``root`` with their sizes, sorted; symlinks are listed by their own path."""
-    entries: list[FileEntry] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in sorted(filenames):
-            full = Path(dirpath, name)
-            size = 0 if full.is_symlink() else full.stat().st_size
-            entries.append(FileEntry(full.relative_to(root).as_posix(), size))
-    return entries
+    """Every file below ``root`` with its size, sorted; symlinks are listed by their own path (size 0)."""
+    return list(walk(root).files)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -181,13 +171,14 @@ class Destination:
                     os.environ["TMPDIR"] = saved
                 tempfile.tempdir = None
 
-    def commit(self, staging: Path, record: dict[str, Any]) -> dict[str, Any]:
-        """Move the staged model into place and write the provenance ``record`` (plus the file list) last."""
+    def commit(self, staging: Path, record: dict[str, Any], tree: StagedTree | None = None) -> dict[str, Any]:
+        """Move the staged model into place and write the provenance ``record`` last; a record without a
+        file list gets the staged tree's (``tree``, walked here when not given)."""
         entries = sorted(p.name for p in staging.iterdir())
         reserved = [n for n in entries if n in RESERVED or n.startswith((STAGING_PREFIX, SCRATCH_PREFIX))]
         if reserved:
             raise StorageError(f"the artifact contains {reserved[0]!r}, a name reserved for the installer")
-        files = list_files(staging)
+        files = (tree or walk(staging)).files
         previous = self.provenance()
         ours = _top_level_names(previous) if previous else set()
         clashes = [n for n in entries if (self.root / n).exists() and n not in ours]
@@ -205,7 +196,8 @@ class Destination:
             for name in entries:
                 os.rename(staging / name, self.root / name)
             _fsync_dir(self.root)
-            record = {**record, "files": [{"path": f.path, "size": f.size} for f in files]}
+            if "files" not in record:
+                record = {**record, "files": [{"path": f.path, "size": f.size} for f in files]}
             _write_json_atomically(self.root / PROVENANCE, record)
         except BaseException as exc:  # an OSError, or a signal between two renames: undo at once
             self.recover()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -28,6 +28,7 @@ from mr_storage_initializer.errors import (
     destination_errno,
 )
 from mr_storage_initializer.redact import redact_text, redact_url
+from mr_storage_initializer.staged import StagedTree, walk
 
 if TYPE_CHECKING:
     from mr_storage_initializer.settings import Settings
@@ -57,6 +58,7 @@ class TransferResult:
     engine: str
     files: int
     bytes: int
+    tree: StagedTree = field(default_factory=StagedTree)  # the one walk of staging: integrity and commit use it
 
 
 def fast_scheme(uri: str) -> str | None:
@@ -155,10 +157,10 @@ def download(uri: str, dest: Path, settings: Settings) -> TransferResult:
                 "free space or fix permissions on the destination volume"
             ) from exc
         raise StorageError(f"downloading {redact_url(uri)} failed: {_describe(exc)}") from exc
-    files, size = _tree_size(dest)
-    if files == 0:
+    tree = walk(dest)
+    if not tree.regular:
         raise StorageError(f"downloading {redact_url(uri)} produced no files; check that the artifact uri exists")
-    return TransferResult(engine=used, files=files, bytes=size)
+    return TransferResult(engine=used, files=tree.count, bytes=tree.bytes, tree=tree)
 
 
 def _describe(exc: BaseException) -> str:
@@ -166,12 +168,3 @@ def _describe(exc: BaseException) -> str:
     if len(text) > 400:
         text = text[:400] + "…"
     return redact_text(text)
-
-
-def _tree_size(root: Path) -> tuple[int, int]:
-    files = size = 0
-    for path in root.rglob("*"):
-        if path.is_file() and not path.is_symlink():
-            files += 1
-            size += path.stat().st_size
-    return files, size
