@@ -114,9 +114,9 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
                     "mb_per_s": round(result.bytes / 1e6 / max(took, 1e-6), 1),
                 },
             )
-            verified = integrity.verify(resolution, staging)
-            record = build_record(resolution, result, seconds=time.monotonic() - started)
-            record = dest.commit(staging, {**record, "verified_sha256": verified})
+            verified = integrity.verify(resolution, staging, result.tree)
+            record = build_record(resolution, result, seconds=time.monotonic() - started, verified_files=verified)
+            dest.commit(staging, record.to_json(), result.tree)
     log.info(
         "%s version %s into %s",
         resolution.model.name,
@@ -124,9 +124,9 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         dest.root,
         extra={
             "step": "installed",
-            "files": len(record["files"]),
+            "files": len(record.files),
             "bytes": result.bytes,
-            "seconds": record["seconds"],
+            "seconds": record.seconds,
         },
     )
     return 0
