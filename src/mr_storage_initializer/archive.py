@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import mimetypes
 import os
-import posixpath
 import shutil
 import stat
 import tarfile
@@ -18,6 +17,7 @@ import zipfile
 from pathlib import Path
 
 from mr_storage_initializer.errors import ArchiveError
+from mr_storage_initializer.paths import remove, safe_relpath
 from mr_storage_initializer.settings import Limits
 
 __all__ = ["Limits", "archive_kind", "extract"]
@@ -40,10 +40,7 @@ def archive_kind(name: str) -> str | None:
 
 
 def _safe_name(name: str, what: str) -> str:
-    normalized = posixpath.normpath(name.replace("\\", "/"))
-    if name.startswith(("/", "\\")) or normalized.startswith("../") or normalized == ".." or ":" in normalized[:2]:
-        raise ArchiveError(f"archive member {name!r} would be written outside the model directory ({what})")
-    return normalized.lstrip("./") if normalized != "." else ""
+    return safe_relpath(name, f"{what} member", error=ArchiveError, empty_ok=True)
 
 
 def _inside(root: Path, path: Path, member: str) -> None:
@@ -178,7 +175,4 @@ def extract(path: Path, dest: Path, *, limits: Limits | None = None) -> None:
 
 def _remove_new(dest: Path, before: set[Path]) -> None:
     for entry in set(dest.iterdir()) - before:
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
+        remove(entry, ignore_errors=True)

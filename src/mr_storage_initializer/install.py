@@ -20,6 +20,7 @@ from typing import Any
 
 from mr_storage_initializer import lock
 from mr_storage_initializer.errors import DestinationError, StorageError
+from mr_storage_initializer.paths import remove
 from mr_storage_initializer.staged import StagedFile, StagedTree, walk
 
 log = logging.getLogger("mr_storage_initializer.install")
@@ -79,10 +80,7 @@ def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
 
 
 def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    else:
-        path.unlink(missing_ok=True)
+    remove(path)
 
 
 class Destination:

@@ -5,11 +5,10 @@ Pure data and arithmetic; nothing here touches the network or the disk.
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from mr_storage_initializer.errors import StorageError
+from mr_storage_initializer.paths import safe_relpath
 from mr_storage_initializer.settings import Patterns
 
 __all__ = ["Part", "Patterns", "RemoteFile", "safe_relpath", "split"]
@@ -36,15 +35,6 @@ class Part:
     @property
     def size(self) -> int:
         return self.end - self.start
-
-
-def safe_relpath(rel: str, what: str) -> str:
-    """``rel`` as a normalized relative path, or a StorageError if it would leave the destination."""
-    cleaned = rel.replace("\\", "/")
-    parts = [p for p in cleaned.split("/") if p not in ("", ".")]
-    if cleaned.startswith("/") or ".." in parts or not parts:
-        raise StorageError(f"{what} {rel!r} would be written outside the model directory; refusing it")
-    return posixpath.join(*parts)
 
 
 def split(files: Iterable[RemoteFile], chunk_size: int) -> list[Part]:
