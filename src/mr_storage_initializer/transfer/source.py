@@ -46,7 +46,8 @@ class Source(Protocol):
         """The files of the artifact, with sizes, relative paths already made safe."""
 
     def read(self, remote: RemoteFile, start: int, end: int) -> Iterator[bytes | memoryview]:
-        """The bytes ``[start, end)`` of ``remote``, in chunks, as they arrive."""
+        """The bytes ``[start, end)`` of ``remote``, in chunks, as they arrive. A chunk may be a view of a
+        buffer the source reuses: it is valid until the next chunk is asked for."""
 
     def close(self) -> None:
         """Release connections."""
