@@ -26,6 +26,7 @@ from mr_storage_initializer.errors import (
     UsageError,
 )
 from mr_storage_initializer.redact import redact_text, register_secret
+from mr_storage_initializer.settings import DEFAULT_TIMEOUT
 
 API_PREFIX = "/api/model_registry/v1alpha3"
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -58,7 +59,7 @@ class RegistryClient:
         token: str | None = None,
         token_path: Path | None = None,
         ca_bundle: Path | None = None,
-        deadline: float = 60.0,
+        deadline: float = DEFAULT_TIMEOUT,
         request_timeout: float = 30.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
