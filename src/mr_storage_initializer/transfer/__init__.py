@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -130,9 +130,22 @@ def select_engine(
     return FastEngine(source, tunables, Patterns.from_env(environ))
 
 
-def download(uri: str, dest: Path, preference: str = "auto", *, timeout: float = 60.0) -> TransferResult:
+def download(
+    uri: str,
+    dest: Path,
+    preference: str = "auto",
+    *,
+    timeout: float = 60.0,
+    before_fetch: Callable[[list[str]], None] | None = None,
+) -> TransferResult:
+    """``before_fetch`` sees the paths the own engine listed before it fetches a byte (name clashes in DEST)."""
     try:
         engine = select_engine(uri, preference, timeout=timeout)
+        if before_fetch is not None:
+            from mr_storage_initializer.transfer.fast_engine import FastEngine
+
+            if isinstance(engine, FastEngine):
+                engine.before_fetch = before_fetch
         used = engine.download(uri, dest)
     except InitializerError:
         raise

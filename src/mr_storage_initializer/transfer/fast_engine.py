@@ -20,7 +20,7 @@ import os
 import re
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,6 +81,7 @@ class Tunables:
 
 class FastEngine:
     name = "fast"
+    before_fetch: Callable[[list[str]], None] | None = None  # sees the listed paths before any byte is fetched
 
     def __init__(self, source: Source, tunables: Tunables, patterns: Patterns | None = None) -> None:
         self.source = source
@@ -95,6 +96,8 @@ class FastEngine:
                 from mr_storage_initializer.transfer.kserve_engine import instead_of
 
                 return instead_of(uri, reason).download(uri, dest)
+            if self.before_fetch is not None and not (len(files) == 1 and _is_archive(files[0].rel)):
+                self.before_fetch([f.rel for f in files])  # a single archive's names are known once unpacked
             _Run(self.source, files, dest, self.tunables, redact_url(uri)).run()
         finally:
             self.source.close()
@@ -128,6 +131,12 @@ class FastEngine:
             extra={"step": "listed", "source": self.source.label},
         )
         return files
+
+
+def _is_archive(rel: str) -> bool:
+    from mr_storage_initializer.archive import archive_kind
+
+    return archive_kind(rel) is not None
 
 
 class _Cancelled(Exception):
