@@ -61,7 +61,9 @@ def test_a_name_clash_with_an_http_file_is_found_before_its_body_is_read(
 ) -> None:
     register(registry_session.url, "guard-http", http_server.add("m/model.bin", b"x" * 50_000), "v1")
     (tmp_path / "model.bin").write_bytes(b"mine")
-    result = run_cli("model-registry://guard-http/v1", tmp_path, env={"MODEL_REGISTRY_BASE_URL": registry_session.host_port})
+    result = run_cli(
+        "model-registry://guard-http/v1", tmp_path, env={"MODEL_REGISTRY_BASE_URL": registry_session.host_port}
+    )
     assert result.code == 6
     assert "already has 'model.bin'" in result.last_line
     assert http_server.server.ranges_seen == ["bytes=0-0"]  # the size probe only
