@@ -1,7 +1,8 @@
 """Retries done one way for the whole package: exponential backoff with jitter inside a total deadline.
 
 ``stamina`` does the waiting; this module only decides the shape (what is transient is the caller's
-business: it raises :class:`TransientError` for what may pass) and logs each scheduled retry once.
+business: it raises :class:`TransientError` for what may pass), computes each backoff itself so that none
+ends past the deadline (the retries stop instead), and logs each scheduled retry once.
 """
 
 from __future__ import annotations
