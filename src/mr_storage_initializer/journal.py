@@ -48,6 +48,8 @@ STEPS = (
     "journal-removed",
     "trash-entry-removed",
 )
+# ... and at which a run that is undoing its killed predecessor's work is killed in turn.
+ROLLBACK_STEPS = ("rollback-entry-removed", "rollback-entry-restored")
 
 
 def checkpoint(step: str) -> None:
@@ -98,10 +100,12 @@ def settle(root: Path, pending: Any, *, provenance: str, reserved: frozenset[str
         target = root / name
         if os.path.lexists(target) and (name not in old or (trash is not None and os.path.lexists(trash / name))):
             remove(target)
+            checkpoint("rollback-entry-removed")
     if trash is not None:
         for name in sorted(old | {provenance}):
             if os.path.lexists(trash / name) and not os.path.lexists(root / name):
                 os.rename(trash / name, root / name)
+                checkpoint("rollback-entry-restored")
     return "back"
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from fixtures.storage import S3Server
 from helpers import register, run_cli, tree
-from mr_storage_initializer.journal import STEPS
+from mr_storage_initializer.journal import ROLLBACK_STEPS, STEPS
 
 V1 = {"shared.txt": b"v1 shared", "old.bin": b"v1" * 100, "sub/a.txt": b"v1 a", "sub/deep/x.txt": b"v1 x"}
 V2 = {"shared.txt": b"v2 shared!", "new.bin": b"v2" * 300, "sub/b.txt": b"v2 b", "extra/e.txt": b"v2 e"}
@@ -91,3 +91,28 @@ def test_a_first_install_killed_while_moving_in_leaves_nothing_of_ours(
     assert resolved.code == 0, resolved.stderr
     assert tree(dest) == V2
     assert sorted(p.name for p in dest.iterdir() if p.name.startswith(".")) == [".model-registry.json"]
+
+
+@pytest.mark.parametrize("rollback_step", ROLLBACK_STEPS)
+def test_a_run_killed_while_undoing_a_killed_upgrade_is_finished_by_the_next(
+    registry_session: Any, s3_server: S3Server, tmp_path: Path, rollback_step: str
+) -> None:
+    model = f"undo-{rollback_step}"
+    _publish(registry_session.url, s3_server, model)
+    dest = tmp_path / "models"
+    dest.mkdir()
+    for rel, data in USER.items():
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dest / rel).write_bytes(data)
+    assert _install(registry_session, s3_server, model, "v1", dest).code == 0
+    killed = _install(registry_session, s3_server, model, "v2", dest, MODEL_REGISTRY_TEST_FAULT="new-entry-moved")
+    assert killed.code == -9
+    killed_again = _install(registry_session, s3_server, model, "v2", dest, MODEL_REGISTRY_TEST_FAULT=rollback_step)
+    assert killed_again.code == -9, killed_again.stderr
+    assert (dest / ".model-registry.pending.json").exists()  # the undo itself was cut short
+
+    again = _install(registry_session, s3_server, model, "v2", dest)
+    assert again.code == 0, again.stderr
+    _assert_exactly(dest, V2, "v2")
+    assert _install(registry_session, s3_server, model, "v1", dest).code == 0
+    _assert_exactly(dest, V1, "v1")
