@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import ssl
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 
 from model_registry_lite.server import RegistryServer
@@ -22,7 +24,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port; 0 picks a free one (default 8080)")
     parser.add_argument("--db", help="SQLite file to keep data in (default: memory)")
-    parser.add_argument("--token", help="require 'Authorization: Bearer TOKEN' on every API call")
+    parser.add_argument(
+        "--token",
+        help="require 'Authorization: Bearer TOKEN' on every API call (visible in ps: prefer --token-file "
+        "or MODEL_REGISTRY_LITE_TOKEN)",
+    )
+    parser.add_argument("--token-file", help="like --token, the token read from FILE (first non-# line)")
     parser.add_argument("--tls-cert", help="PEM certificate chain: serve HTTPS")
     parser.add_argument("--tls-key", help="PEM private key for --tls-cert")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
@@ -34,9 +41,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if bool(args.tls_cert) != bool(args.tls_key):
         print("mr-registry-lite: --tls-cert and --tls-key go together", file=sys.stderr)
         return 2
+    token = args.token or os.environ.get("MODEL_REGISTRY_LITE_TOKEN", "").strip() or None
+    if args.token_file:
+        try:
+            lines = Path(args.token_file).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"mr-registry-lite: cannot read --token-file {args.token_file}: {exc}", file=sys.stderr)
+            return 2
+        token = next((x.strip() for x in lines if x.strip() and not x.strip().startswith("#")), None)
+        if token is None:
+            print(f"mr-registry-lite: --token-file {args.token_file} holds no token", file=sys.stderr)
+            return 2
     store = Store(args.db)
     try:
-        server = RegistryServer((args.host, args.port), store, token=args.token, verbose=args.verbose)
+        server = RegistryServer((args.host, args.port), store, token=token, verbose=args.verbose)
     except OSError as exc:
         print(f"mr-registry-lite: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 1

@@ -98,10 +98,11 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         if dest.installed(wanted) is not None:
             log.info("already installed in %s; nothing to download", dest.root, extra={"step": "installed"})
             return 0
+        dest.check_replaceable()  # a user's file in the previous install's directories: exit 6 before downloading
         with dest.scratch_tmpdir(), dest.staging() as staging:
             log.info("%s", artifact.uri, extra={"step": "downloading", "into": str(dest.root)})
             t0 = time.monotonic()
-            result = transfer.download(artifact.uri, staging, settings)
+            result = transfer.download(artifact.uri, staging, settings, before_fetch=dest.check_names)
             took = time.monotonic() - t0
             log.info(
                 "%d files, %d bytes in %.2fs",

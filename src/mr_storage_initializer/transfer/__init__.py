@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -138,11 +139,19 @@ def fall_back(uri: str, reason: BaseException, settings: Settings) -> Engine:
     return instead_of(uri, reason)
 
 
-def download(uri: str, dest: Path, settings: Settings) -> TransferResult:
+def download(
+    uri: str, dest: Path, settings: Settings, *, before_fetch: Callable[[list[str]], None] | None = None
+) -> TransferResult:
+    """``before_fetch`` sees the paths the own engine listed before it fetches a byte (name clashes in DEST)."""
     from mr_storage_initializer.transfer.source import Unsupported
 
     try:
         engine = select_engine(uri, settings)
+        if before_fetch is not None:
+            from mr_storage_initializer.transfer.fast_engine import FastEngine
+
+            if isinstance(engine, FastEngine):
+                engine.before_fetch = before_fetch
         try:
             used = engine.download(uri, dest)
         except Unsupported as reason:  # found by the listing, before any byte was written

@@ -19,6 +19,7 @@ import logging
 import os
 import threading
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 from mr_storage_initializer import retry
@@ -34,6 +35,7 @@ log = logging.getLogger("mr_storage_initializer.transfer")
 
 class FastEngine:
     name = "fast"
+    before_fetch: Callable[[list[str]], None] | None = None  # sees the listed paths before any byte is fetched
 
     def __init__(
         self, source: Source, tunables: Tunables, patterns: Patterns | None = None, limits: Limits | None = None
@@ -46,6 +48,8 @@ class FastEngine:
     def download(self, uri: str, dest: Path) -> str:
         try:
             files = self._list(uri)  # Unsupported propagates: transfer.fall_back decides what follows
+            if self.before_fetch is not None and not (len(files) == 1 and _is_archive(files[0].rel)):
+                self.before_fetch([f.rel for f in files])  # a single archive's names are known once unpacked
             _Run(self.source, files, dest, self.tunables, redact_url(uri)).run()
         finally:
             self.source.close()
@@ -79,6 +83,12 @@ class FastEngine:
             extra={"step": "listed", "source": self.source.label},
         )
         return files
+
+
+def _is_archive(rel: str) -> bool:
+    from mr_storage_initializer.archive import archive_kind
+
+    return archive_kind(rel) is not None
 
 
 class _Cancelled(Exception):
