@@ -34,6 +34,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
     extra_headers: tuple[tuple[str, str], ...] = ()
+    body_read = False
     unread = 0  # bytes of a refused body still to drain
 
     def _send(self, status: int, payload: Any) -> None:
@@ -65,7 +66,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     break
                 todo -= len(chunk)
 
+    def _skip_body(self) -> None:
+        """An answer given before the body was read (401, 404, 410 …): drain the body, then close, so that
+        it is never taken for the next request on a kept-alive connection."""
+        length = self.headers.get("Content-Length", "0") or "0"
+        if not self.body_read and length.isascii() and length.isdigit() and int(length) > 0:
+            self.close_connection = True
+            self.unread = int(length)
+
     def _read_body(self) -> Any:
+        self.body_read = True
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             self.close_connection = True
             raise HttpError(411, "chunked request bodies are not supported; send Content-Length")
@@ -87,7 +97,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise HttpError(400, "the request body is not valid JSON") from None
 
     def _handle(self, method: str) -> None:
-        self.extra_headers = ()
+        self.extra_headers, self.body_read = (), False
         try:
             split = urlsplit(self.path)
             found = versions.version_of(split.path, self.server.api_versions)
@@ -113,8 +123,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             status, payload = self.server.api.dispatch(method, path.rstrip("/") or "/", query, body, version)
             self._send(status, payload)
         except HttpError as exc:
+            self._skip_body()
             self._error(exc.status, exc.message, exc.code)
         except Exception as exc:  # a bug: answer 500 with the error body rather than dropping the connection
+            self._skip_body()
             self._error(500, f"internal error: {type(exc).__name__}")
         if self.unread:
             self._drain()

@@ -3,6 +3,8 @@ deprecation (--alpha-sunset-date: Deprecation/Sunset/Link headers) and removal (
 
 from __future__ import annotations
 
+import http.client
+import json
 import subprocess
 import sys
 import urllib.error
@@ -121,3 +123,17 @@ def test_bad_version_flags_are_usage_errors(args: tuple[str, ...], message: str)
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"mr-registry-lite: {message}"
     assert proc.stdout == ""
+
+
+def test_an_answer_before_the_body_is_read_closes_the_connection(start_registry: Any) -> None:
+    """A refused POST's body (here: 410 before anything is read) is never taken for the next request."""
+    registry = start_registry("--gone-v1alpha3", "--token", "t")
+    host, port = registry.host_port.rsplit(":", 1)
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    for path, status in ((f"{API_V1ALPHA3}/registered_models", 410), (f"{API_V1}/registered_models", 401)):
+        body = json.dumps({"name": "GET / HTTP/1.1"}).encode()
+        connection.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        assert (response.status, response.getheader("Connection")) == (status, "close")
+        assert set(json.loads(response.read())) == {"code", "message"}
+    connection.close()
