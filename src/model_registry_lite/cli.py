@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from model_registry_lite import versions
 from model_registry_lite.server import RegistryServer
 from model_registry_lite.store import Store
 
@@ -19,7 +20,7 @@ from model_registry_lite.store import Store
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mr-registry-lite",
-        description="A small, spec-conformant Kubeflow Model Registry (REST v1alpha3) for demos and tests.",
+        description="A small, spec-conformant Kubeflow Model Registry (REST v1 and v1alpha3) for demos and tests.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port; 0 picks a free one (default 8080)")
@@ -33,6 +34,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--tls-cert", help="PEM certificate chain: serve HTTPS")
     parser.add_argument("--tls-key", help="PEM private key for --tls-cert")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    parser.add_argument(
+        "--api-versions",
+        default="v1,v1alpha3",
+        help="API versions to serve: v1,v1alpha3 (default), v1 (after the alpha sunset), v1alpha3 (up to v0.3.14)",
+    )
+    parser.add_argument(
+        "--alpha-sunset-date",
+        "--deprecate-v1alpha3",
+        metavar="YYYY-MM-DD",
+        help="add Deprecation/Sunset/Link headers to every v1alpha3 answer, as upstream's flag does",
+    )
+    parser.add_argument("--gone-v1alpha3", action="store_true", help="answer 410 Gone on every v1alpha3 path")
     return parser
 
 
@@ -52,9 +65,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         if token is None:
             print(f"mr-registry-lite: --token-file {args.token_file} holds no token", file=sys.stderr)
             return 2
+    try:
+        served = versions.parse_versions(args.api_versions)
+        if args.alpha_sunset_date:
+            versions.sunset_headers(args.alpha_sunset_date)
+    except ValueError as exc:
+        print(f"mr-registry-lite: {exc}", file=sys.stderr)
+        return 2
     store = Store(args.db)
     try:
-        server = RegistryServer((args.host, args.port), store, token=token, verbose=args.verbose)
+        server = RegistryServer(
+            (args.host, args.port),
+            store,
+            token=token,
+            verbose=args.verbose,
+            api_versions=served,
+            alpha_sunset=args.alpha_sunset_date,
+            alpha_gone=args.gone_v1alpha3,
+        )
     except OSError as exc:
         print(f"mr-registry-lite: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 1
