@@ -2,11 +2,27 @@
 
 It serves every scheme KServe's storage initializer serves (s3, gs, azure blob and file shares, http(s),
 hf, ms, oci, git, hdfs, local paths) with KServe's credential environment variables, unchanged.
+
+``kserve_storage`` joins object keys onto its output directory as they are (an S3 key
+``trav/../../escape.txt`` lands two levels above it). So it never gets the staging directory itself: it
+writes into the bottom of a chain of :data:`JAIL_DEPTH` nested directories inside staging, deeper than any
+object key can climb (S3, GCS and Azure keys are at most 1024 bytes, so at most 342 ``..`` segments).
+Afterwards every level of the chain must hold only the next level; anything else was written by a key that
+climbed out of the model directory, and the download is refused (exit 5) — the stray file is still inside
+staging, which is removed. The model is then moved up from the bottom of the chain.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
+
+from mr_storage_initializer.errors import StorageError
+
+JAIL_ROOT = ".mr-kserve-jail"
+JAIL_DEPTH = 350  # > 1024 bytes of key / 3 bytes per "../"
+_LEVEL = "d"
 
 
 class KServeEngine:
@@ -18,8 +34,43 @@ class KServeEngine:
         from mr_storage_initializer.logs import adopt_library_loggers
 
         adopt_library_loggers()  # importing kserve_storage may have configured its own handlers
-        Storage.download(uri, out_dir=str(dest))
+        inner = _make_jail(dest)
+        try:
+            Storage.download(uri, out_dir=str(inner))
+            _check_jail(dest, uri)
+            _release(dest, inner)
+        finally:
+            shutil.rmtree(dest / JAIL_ROOT, ignore_errors=True)
         return self.name
+
+
+def _make_jail(dest: Path) -> Path:
+    inner = dest.joinpath(JAIL_ROOT, *([_LEVEL] * JAIL_DEPTH))
+    inner.mkdir(parents=True)
+    return inner
+
+
+def _check_jail(dest: Path, uri: str) -> None:
+    """Every level of the chain holds only the next one (and ``dest`` only the chain); else refuse."""
+    from mr_storage_initializer.redact import redact_url
+
+    level = dest
+    expected = JAIL_ROOT
+    for depth in range(JAIL_DEPTH + 1):
+        strays = sorted(entry.name for entry in os.scandir(level) if entry.name != expected)
+        if strays:
+            raise StorageError(
+                f"downloading {redact_url(uri)} failed: an object key with '..' segments made kserve_storage "
+                f"write {strays[0]!r} {JAIL_DEPTH + 1 - depth} levels above the model directory; refusing the model"
+            )
+        level = level / expected
+        expected = _LEVEL
+
+
+def _release(dest: Path, inner: Path) -> None:
+    """Move the model from the bottom of the chain into ``dest``."""
+    for entry in os.scandir(inner):
+        os.rename(entry.path, dest / entry.name)
 
 
 def instead_of(uri: str, reason: BaseException) -> KServeEngine:
