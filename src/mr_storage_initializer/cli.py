@@ -101,7 +101,13 @@ def _run(args: argparse.Namespace) -> int:
         with dest.scratch_tmpdir(), dest.staging() as staging:
             log.info("%s", artifact.uri, extra={"step": "downloading", "into": str(dest.root)})
             t0 = time.monotonic()
-            result = transfer.download(artifact.uri, staging, settings.transfer, timeout=settings.timeout)
+            result = transfer.download(
+                artifact.uri,
+                staging,
+                settings.transfer,
+                timeout=settings.timeout,
+                stall_timeout=settings.transfer_stall_timeout,
+            )
             took = time.monotonic() - t0
             log.info(
                 "%d files, %d bytes in %.2fs",

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import os
+import socket
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fixtures.storage import S3Server
-from helpers import register, run_cli
+from fixtures.faults import FaultProxy
+from fixtures.hostile import HostileServer, running
+from fixtures.storage import HttpFileServer, S3Server
+from helpers import fetch, register, run_cli, tree
+from mr_storage_initializer.errors import UsageError
+from mr_storage_initializer.settings import Settings
 
 
 def _aws_profile_home(tmp_path: Path, s3_server: S3Server) -> dict[str, str]:
@@ -49,3 +57,197 @@ def test_kserve_path_never_writes_outside_dest(
     assert sorted(p.name for p in parent.iterdir()) == ["models"]  # nothing beside DEST
     assert not list(tmp_path.rglob("escape.txt"))
     assert [p.name for p in dest.iterdir() if not p.name.startswith(".")] == []
+
+
+# -- case 2: one version per object ---------------------------------------------------------------------
+MIB = 1024 * 1024
+DATA = os.urandom(3 * MIB)
+ONE_WORKER = {"MODEL_REGISTRY_TRANSFER_CHUNK_SIZE": "1MiB", "MODEL_REGISTRY_TRANSFER_CONCURRENCY": "1"}
+
+
+@pytest.fixture
+def hostile() -> Iterator[HostileServer]:
+    yield from running("127.0.0.1")
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[HostileServer]:
+    """A second server on another loopback address: another host."""
+    yield from running("127.0.0.2")
+
+
+def _installed(dest: Path) -> list[str]:
+    return sorted(p.name for p in dest.iterdir()) if dest.exists() else []
+
+
+def test_http_object_with_a_new_etag_on_every_answer_is_never_stitched(
+    registry: Any, hostile: HostileServer, tmp_path: Path
+) -> None:
+    hostile.new_etag_each_time = True
+    register(registry.url, "moving", hostile.add("m/model.bin", DATA), "v1")
+    dest = tmp_path / "models"
+    env = {"MODEL_REGISTRY_BASE_URL": registry.host_port, "MODEL_REGISTRY_TRANSFER": "fast", **ONE_WORKER}
+    result = run_cli("model-registry://moving/v1", dest, env=env)
+    assert result.code == 5, result.stderr
+    assert "model.bin" in result.last_line and "changed on the server during the download" in result.last_line
+    assert _installed(dest) == []
+    ranges = [headers for path, headers in hostile.seen if headers.get("Range") != "bytes=0-0"]
+    assert ranges and all(h.get("If-Range") == '"v1"' for h in ranges), ranges  # pinned to the listed version
+
+
+def test_s3_object_overwritten_mid_download_is_never_stitched(
+    registry: Any, s3_server: S3Server, fault_proxy: Callable[..., FaultProxy], tmp_path: Path
+) -> None:
+    s3_server.put("moving", "m/model.bin", DATA)
+    proxy = fault_proxy(s3_server.endpoint)
+    overwritten: list[str] = []
+
+    def overwrite_after_first_range(status: int, path: str) -> None:
+        if status == 206 and not overwritten:
+            overwritten.append(path)
+            s3_server.put("moving", "m/model.bin", bytes(len(DATA)))  # same size, other bytes
+
+    proxy.on_response = overwrite_after_first_range
+    register(registry.url, "moving", "s3://moving/m", "v1")
+    dest = tmp_path / "models"
+    env = {
+        "MODEL_REGISTRY_BASE_URL": registry.host_port,
+        "MODEL_REGISTRY_TRANSFER": "fast",
+        **s3_server.env,
+        "AWS_ENDPOINT_URL": f"http://{proxy.host_port}",
+        **ONE_WORKER,
+    }
+    result = run_cli("model-registry://moving/v1", dest, env=env)
+    assert overwritten, proxy.requests
+    assert result.code == 5, result.stderr
+    assert "model.bin" in result.last_line and "changed on the server during the download" in result.last_line
+    assert _installed(dest) == []
+
+
+# -- case 5: a restart at 0 is not progress; the stall bound -------------------------------------------
+def _halving(http_server: HttpFileServer) -> str:
+    """A server that ignores Range, announces the full length and cuts every body in half."""
+    http_server.server.ranges = False
+    http_server.cut_next(*([len(DATA) // 2] * 10_000))
+    return http_server.add("m/model.bin", DATA)
+
+
+def test_server_cutting_every_body_in_half_ends_in_exit_5(
+    registry: Any, http_server: HttpFileServer, tmp_path: Path
+) -> None:
+    register(registry.url, "halves", _halving(http_server), "v1")
+    dest = tmp_path / "models"
+    env = {"MODEL_REGISTRY_BASE_URL": registry.host_port, "MODEL_REGISTRY_TRANSFER": "fast", **ONE_WORKER}
+    result = run_cli("model-registry://halves/v1", dest, env=env, timeout=60)
+    assert result.code == 5, result.stderr
+    assert "model.bin" in result.last_line and "ERROR" in result.last_line
+    assert len(http_server.requests) <= 10, len(http_server.requests)  # the probe, one pass, 5 attempts
+    assert _installed(dest) == []
+
+
+def test_no_progress_for_the_stall_timeout_ends_in_exit_5_naming_the_file(
+    registry: Any, http_server: HttpFileServer, tmp_path: Path
+) -> None:
+    register(registry.url, "halves", _halving(http_server), "v1")
+    http_server.server.throttle = MIB  # each half takes 1.5 s: the resent first half is no progress
+    dest = tmp_path / "models"
+    env = {
+        "MODEL_REGISTRY_BASE_URL": registry.host_port,
+        "MODEL_REGISTRY_TRANSFER": "fast",
+        "MODEL_REGISTRY_TRANSFER_ATTEMPTS": "100",
+        "MODEL_REGISTRY_TIMEOUT": "300",
+        "MODEL_REGISTRY_TRANSFER_STALL_TIMEOUT": "1",
+        **ONE_WORKER,
+    }
+    result = run_cli("model-registry://halves/v1", dest, env=env, timeout=60)
+    assert result.code == 5, result.stderr
+    assert "model.bin: no progress for 1s" in result.last_line, result.last_line
+    assert _installed(dest) == []
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon"])
+def test_stall_timeout_is_validated_at_start(value: str) -> None:
+    with pytest.raises(UsageError, match="MODEL_REGISTRY_TRANSFER_STALL_TIMEOUT"):
+        Settings.from_env({"MODEL_REGISTRY_TRANSFER_STALL_TIMEOUT": value})
+    assert Settings.from_env({}).transfer_stall_timeout == 60.0
+
+
+# -- case 7: credentials never follow a redirect to another host ----------------------------------------
+SECRET = "sekrit-api-key-0042"
+
+
+def test_own_engine_drops_host_headers_on_a_redirect_to_another_host(
+    hostile: HostileServer, elsewhere: HostileServer, tmp_path: Path
+) -> None:
+    elsewhere.add("m/model.bin", DATA)
+    hostile.redirect_to = elsewhere.url
+    env = {"127.0.0.1-headers": json.dumps({"X-Api-Key": SECRET}), **ONE_WORKER}
+    result = fetch(f"{hostile.url}/m/model.bin", tmp_path / "out", "fast", env)
+    assert result.code == 0, result.stderr
+    assert tree(tmp_path / "out") == {"model.bin": DATA}
+    assert hostile.seen and all(h.get("X-Api-Key") == SECRET for _, h in hostile.seen)
+    assert elsewhere.seen and not any(SECRET in str(h) for _, h in elsewhere.seen), elsewhere.seen
+
+
+def test_kserve_engine_refuses_a_redirect_that_would_carry_host_headers(
+    registry: Any, hostile: HostileServer, elsewhere: HostileServer, tmp_path: Path
+) -> None:
+    elsewhere.add("m/model.bin", DATA)
+    hostile.redirect_to = elsewhere.url
+    register(registry.url, "moved", f"{hostile.url}/m/model.bin", "v1")
+    dest = tmp_path / "models"
+    env = {
+        "MODEL_REGISTRY_BASE_URL": registry.host_port,
+        "MODEL_REGISTRY_TRANSFER": "kserve",
+        "127.0.0.1-headers": json.dumps({"X-Api-Key": SECRET}),
+    }
+    result = run_cli("model-registry://moved/v1", dest, env=env)
+    assert result.code == 5, result.stderr
+    assert "redirects to another host" in result.last_line
+    assert not any(SECRET in str(h) for _, h in elsewhere.seen), elsewhere.seen
+    assert SECRET not in result.stderr
+    assert _installed(dest) == []
+
+
+# -- case 9: userinfo in an artifact URL is Basic auth, to that host only --------------------------------
+def test_userinfo_in_the_url_is_basic_auth_on_the_own_engine(hostile: HostileServer, tmp_path: Path) -> None:
+    hostile.basic = "reader:p@ss#1"
+    url = hostile.add("m/model.bin", DATA).replace("http://", "http://reader:p%40ss%231@")
+    result = fetch(url, tmp_path / "out", "fast", ONE_WORKER)
+    assert result.code == 0, result.stderr
+    assert tree(tmp_path / "out") == {"model.bin": DATA}
+    assert "p@ss" not in result.stderr and "p%40ss" not in result.stderr
+
+
+def test_userinfo_basic_auth_does_not_follow_a_redirect_to_another_host(
+    hostile: HostileServer, elsewhere: HostileServer, tmp_path: Path
+) -> None:
+    elsewhere.add("m/model.bin", DATA)
+    hostile.redirect_to = elsewhere.url
+    url = f"{hostile.url}/m/model.bin".replace("http://", "http://reader:pw-0042@")
+    result = fetch(url, tmp_path / "out", "fast", ONE_WORKER)
+    assert result.code == 0, result.stderr
+    assert all(h.get("Authorization", "").startswith("Basic ") for _, h in hostile.seen)
+    assert elsewhere.seen and not any("Authorization" in h for _, h in elsewhere.seen), elsewhere.seen
+
+
+# -- case 11 (part): obstore errors read as a sentence ---------------------------------------------------
+def test_an_unreachable_s3_endpoint_is_reported_as_a_sentence(registry: Any, tmp_path: Path) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    register(registry.url, "nowhere", "s3://nowhere/m", "v1")
+    dest = tmp_path / "models"
+    env = {
+        "MODEL_REGISTRY_BASE_URL": registry.host_port,
+        "MODEL_REGISTRY_TRANSFER": "fast",
+        "MODEL_REGISTRY_TRANSFER_ATTEMPTS": "1",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "id",
+        "AWS_SECRET_ACCESS_KEY": "secret-key-0042",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    result = run_cli("model-registry://nowhere/v1", dest, env=env)
+    assert result.code == 5, result.stderr
+    assert "error sending request (tcp connect error: Connection refused)" in result.last_line, result.last_line
+    assert "RetryError" not in result.last_line and "Some(" not in result.last_line

@@ -76,7 +76,12 @@ def fast_scheme(uri: str) -> str | None:
 
 
 def select_engine(
-    uri: str, preference: str = "auto", *, timeout: float = 60.0, env: Mapping[str, str] | None = None
+    uri: str,
+    preference: str = "auto",
+    *,
+    timeout: float = 60.0,
+    env: Mapping[str, str] | None = None,
+    stall_timeout: float = 60.0,
 ) -> Engine:
     """The engine for ``uri`` under ``MODEL_REGISTRY_TRANSFER`` = ``preference``."""
     from mr_storage_initializer.transfer.kserve_engine import KServeEngine
@@ -104,7 +109,7 @@ def select_engine(
         environ = storage_spec_env(environ)
     # S3_MAX_ATTEMPTS is KServe's S3 knob; it counts when MODEL_REGISTRY_TRANSFER_ATTEMPTS is unset.
     attempts_var = "S3_MAX_ATTEMPTS" if scheme == "s3" else None
-    tunables = Tunables.from_env(environ, deadline=timeout, attempts_var=attempts_var)
+    tunables = Tunables.from_env(environ, deadline=timeout, attempts_var=attempts_var, stall_timeout=stall_timeout)
     source: Source
     try:
         if scheme == "s3":
@@ -130,9 +135,11 @@ def select_engine(
     return FastEngine(source, tunables, Patterns.from_env(environ))
 
 
-def download(uri: str, dest: Path, preference: str = "auto", *, timeout: float = 60.0) -> TransferResult:
+def download(
+    uri: str, dest: Path, preference: str = "auto", *, timeout: float = 60.0, stall_timeout: float = 60.0
+) -> TransferResult:
     try:
-        engine = select_engine(uri, preference, timeout=timeout)
+        engine = select_engine(uri, preference, timeout=timeout, stall_timeout=stall_timeout)
         used = engine.download(uri, dest)
     except InitializerError:
         raise

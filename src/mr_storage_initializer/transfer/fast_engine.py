@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -64,9 +65,17 @@ class Tunables:
     attempts: int = 5
     deadline: float = 60.0
     progress_interval: float = 5.0
+    stall_timeout: float = 60.0  # seconds without a new byte before a range gives up
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], *, deadline: float = 60.0, attempts_var: str | None = None) -> Tunables:
+    def from_env(
+        cls,
+        env: Mapping[str, str],
+        *,
+        deadline: float = 60.0,
+        attempts_var: str | None = None,
+        stall_timeout: float = 60.0,
+    ) -> Tunables:
         attempts = _int(env, "MODEL_REGISTRY_TRANSFER_ATTEMPTS", 0, 1, 100)
         if not attempts and attempts_var:  # KServe's per-store knob (S3_MAX_ATTEMPTS) when ours is unset
             attempts = _int(env, attempts_var, 0, 1, 100)
@@ -76,6 +85,7 @@ class Tunables:
             attempts=attempts or cls.attempts,
             deadline=deadline,
             progress_interval=float(_int(env, "MODEL_REGISTRY_PROGRESS_INTERVAL", int(cls.progress_interval), 1, 3600)),
+            stall_timeout=stall_timeout,
         )
 
 
@@ -207,11 +217,12 @@ class _Run:
             return
         remote = part.file
         fd = os.open(self.dest / remote.rel, os.O_WRONLY)
+        stall = _Stall(remote, part.start, self.tunables.stall_timeout)
         try:
             written = 0
             while written < part.size:
                 written = retry.call(
-                    functools.partial(self._attempt, fd, part, written),
+                    functools.partial(self._attempt, fd, part, written, stall),
                     deadline=self.tunables.deadline,
                     max_attempts=self.tunables.attempts,
                 )
@@ -226,23 +237,27 @@ class _Run:
         finally:
             os.close(fd)
 
-    def _attempt(self, fd: int, part: Part, written: int) -> int:
-        """Fetch what is left of ``part`` from ``written``; return how far it got (progress ends a retry budget)."""
+    def _attempt(self, fd: int, part: Part, written: int, stall: _Stall) -> int:
+        """Fetch what is left of ``part`` from ``written``; return how far it got (progress ends a retry budget).
+
+        Progress is a byte beyond the furthest one ever written: a source without ranges starts over at 0,
+        and the bytes it sends again are no progress (``stall`` bounds the time without any)."""
         remote = part.file
         if not remote.ranges and written:  # a source without ranges starts over
             self.progress.add(-written)
             written = 0
-        start = written
+        best = stall.best
         chunks = iter(self.source.read(remote, part.start + written, part.end))
         while True:
             if self.stop.is_set():
                 raise _Cancelled
+            stall.check(written)
             try:
                 chunk = next(chunks)
             except StopIteration:
                 break
             except SourceError as exc:
-                if exc.transient and written > start:
+                if exc.transient and written > best:
                     return written  # progress was made: resume at the new offset with a fresh budget
                 message = f"downloading {remote.rel} from {self.shown} failed: {exc.message}"
                 raise escalate(exc, message, subject=remote.rel) from exc
@@ -254,7 +269,8 @@ class _Run:
             _pwrite_all(fd, chunk, part.start + written)
             written += n
             self.progress.add(n)
-        if written < part.size and written == start:
+            stall.check(written)
+        if written < part.size and written <= best:
             final = StorageError(
                 f"{remote.rel}: got {part.start + written} of {remote.size} bytes; the object is shorter than listed"
             )
@@ -266,6 +282,27 @@ class _Run:
             actual = (self.dest / remote.rel).stat().st_size
             if actual != remote.size:
                 raise StorageError(f"{remote.rel}: {actual} bytes on disk, {remote.size} listed; refusing the model")
+
+
+class _Stall:
+    """The furthest byte of one range written so far, and since when no byte went further."""
+
+    def __init__(self, remote: RemoteFile, start: int, timeout: float) -> None:
+        self.remote = remote
+        self.start = start
+        self.timeout = timeout
+        self.best = 0
+        self.since = time.monotonic()
+
+    def check(self, written: int) -> None:
+        now = time.monotonic()
+        if written > self.best:
+            self.best, self.since = written, now
+        elif now - self.since > self.timeout:
+            raise StorageError(
+                f"{self.remote.rel}: no progress for {self.timeout:g}s (stuck at byte {self.start + self.best} of "
+                f"{self.remote.size}; MODEL_REGISTRY_TRANSFER_STALL_TIMEOUT); giving up"
+            )
 
 
 def _reserve(fd: int, size: int) -> None:

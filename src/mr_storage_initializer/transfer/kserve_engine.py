@@ -34,6 +34,7 @@ class KServeEngine:
         from mr_storage_initializer.logs import adopt_library_loggers
 
         adopt_library_loggers()  # importing kserve_storage may have configured its own handlers
+        _refuse_headers_across_hosts(uri)
         inner = _make_jail(dest)
         try:
             Storage.download(uri, out_dir=str(inner))
@@ -42,6 +43,45 @@ class KServeEngine:
         finally:
             shutil.rmtree(dest / JAIL_ROOT, ignore_errors=True)
         return self.name
+
+
+def _refuse_headers_across_hosts(uri: str) -> None:
+    """``kserve_storage`` fetches an http(s) file with ``requests``, which keeps custom headers (the user's
+    ``<host>-headers``, an API key) on a redirect to another host. So when such headers are set, the redirects
+    are followed here first, without a body; one that leads to another host (scheme, name or port) is
+    refused with exit 5 before ``kserve_storage`` runs. (The own engine drops those headers instead.)"""
+    import os
+    from urllib.parse import urljoin, urlsplit
+
+    from mr_storage_initializer.redact import redact_url
+    from mr_storage_initializer.transfer import fast_scheme
+
+    parts = urlsplit(uri)
+    if fast_scheme(uri) != "http" or not os.environ.get(f"{parts.hostname}-headers", "").strip():
+        return
+    import requests
+
+    from mr_storage_initializer.transfer.http import host_headers
+
+    headers = host_headers(os.environ, parts.hostname or "")
+    origin = (parts.scheme, parts.hostname, parts.port)
+    url = uri
+    for _ in range(10):
+        try:
+            with requests.get(url, headers=headers, stream=True, allow_redirects=False, timeout=30) as response:
+                location = response.headers.get("Location") if response.is_redirect else None
+        except requests.RequestException:
+            return  # kserve_storage meets the same trouble and reports it
+        if location is None:
+            return
+        url = urljoin(url, location)
+        target = urlsplit(url)
+        if (target.scheme, target.hostname, target.port) != origin:
+            raise StorageError(
+                f"downloading {redact_url(uri)} failed: it redirects to another host ({redact_url(url)}), and "
+                f"kserve_storage would send the {parts.hostname}-headers there; refusing. Use the final URL, "
+                "or MODEL_REGISTRY_TRANSFER=auto, which drops those headers on such a redirect"
+            )
 
 
 def _make_jail(dest: Path) -> Path:
