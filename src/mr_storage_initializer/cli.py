@@ -61,6 +61,7 @@ def _run(args: argparse.Namespace) -> int:
     from mr_storage_initializer.provenance import build_record, fingerprint
     from mr_storage_initializer.resolve import resolve
     from mr_storage_initializer.settings import Settings
+    from mr_storage_initializer.transfer import resume
     from mr_storage_initializer.uri import parse_uri
 
     started = time.monotonic()
@@ -98,7 +99,7 @@ def _run(args: argparse.Namespace) -> int:
         if dest.installed(wanted) is not None:
             log.info("already installed in %s; nothing to download", dest.root, extra={"step": "installed"})
             return 0
-        with dest.scratch_tmpdir(), dest.staging() as staging:
+        with dest.scratch_tmpdir(), resume.staging(dest.root, wanted) as staging:
             log.info("%s", artifact.uri, extra={"step": "downloading", "into": str(dest.root)})
             t0 = time.monotonic()
             result = transfer.download(

@@ -134,8 +134,12 @@ class Destination:
     # -- writing --------------------------------------------------------------------------------------
     def recover(self) -> None:
         """Undo what a killed predecessor left: its staging directories and a half-done install."""
+        from mr_storage_initializer.transfer.resume import keep_leftover
+
         for prefix in (STAGING_PREFIX, SCRATCH_PREFIX):
             for leftover in self.root.glob(f"{prefix}*"):
+                if keep_leftover(leftover):  # a killed download of an artifact, kept to resume it
+                    continue
                 log.info("removing leftover directory %s", leftover.name, extra={"step": "recover"})
                 _remove(leftover)
         journal = self.root / JOURNAL

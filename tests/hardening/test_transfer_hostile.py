@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +17,7 @@ import pytest
 from fixtures.faults import FaultProxy
 from fixtures.hostile import HostileServer, running
 from fixtures.storage import HttpFileServer, S3Server
-from helpers import fetch, register, run_cli, tree
+from helpers import cli_env, fetch, register, run_cli, tree
 from mr_storage_initializer.errors import UsageError
 from mr_storage_initializer.settings import Settings
 
@@ -251,3 +254,81 @@ def test_an_unreachable_s3_endpoint_is_reported_as_a_sentence(registry: Any, tmp
     assert result.code == 5, result.stderr
     assert "error sending request (tcp connect error: Connection refused)" in result.last_line, result.last_line
     assert "RetryError" not in result.last_line and "Some(" not in result.last_line
+
+
+# -- resume after a SIGKILL ------------------------------------------------------------------------------
+DATA4 = os.urandom(4 * MIB)
+
+
+def _killed_mid_download(registry: Any, hostile: HostileServer, dest: Path, name: str) -> Path:
+    """Start an install, SIGKILL it once the ledger shows a completed range (not all); return its staging."""
+    hostile.throttle = 2 * MIB
+    env = {"MODEL_REGISTRY_BASE_URL": registry.host_port, "MODEL_REGISTRY_TRANSFER": "fast", **ONE_WORKER}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mr_storage_initializer", f"model-registry://{name}/v1", str(dest)],
+        env=cli_env(env),
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            ledgers = list(dest.glob(".mr-staging-resume-*/.mr-resume.json"))
+            done = json.loads(ledgers[0].read_text())["files"]["model.bin"]["done"] if ledgers else []
+            if done:
+                break
+            time.sleep(0.02)  # polling what the run wrote, with a deadline
+        assert done and len(done) < 4, done
+    finally:
+        proc.kill()
+        proc.wait(10)
+    hostile.throttle = 0
+    hostile.seen.clear()
+    (staging,) = dest.glob(".mr-staging-resume-*")
+    return staging
+
+
+def _ranges(server: HostileServer) -> list[str | None]:
+    return [headers.get("Range") for _, headers in server.seen]
+
+
+def test_rerun_after_sigkill_resumes_the_ranges_written(registry: Any, hostile: HostileServer, tmp_path: Path) -> None:
+    register(registry.url, "big", hostile.add("m/model.bin", DATA4), "v1")
+    dest = tmp_path / "models"
+    _killed_mid_download(registry, hostile, dest, "big")
+    env = {"MODEL_REGISTRY_BASE_URL": registry.host_port, "MODEL_REGISTRY_TRANSFER": "fast", **ONE_WORKER}
+    result = run_cli("model-registry://big/v1", dest, env=env)
+    assert result.code == 0, result.stderr
+    assert tree(dest) == {"model.bin": DATA4}
+    assert "resuming" in result.stderr
+    assert f"bytes=0-{MIB - 1}" not in _ranges(hostile), _ranges(hostile)  # the written range was kept
+    assert all(h.get("If-Range") == '"v1"' for _, h in hostile.seen if h.get("Range") != "bytes=0-0")
+    assert not list(dest.glob(".mr-*"))  # nothing else of ours
+
+
+def test_rerun_after_sigkill_starts_over_when_the_object_changed(
+    registry: Any, hostile: HostileServer, tmp_path: Path
+) -> None:
+    register(registry.url, "big", hostile.add("m/model.bin", DATA4), "v1")
+    dest = tmp_path / "models"
+    _killed_mid_download(registry, hostile, dest, "big")
+    hostile.files["/m/model.bin"] = bytes(reversed(DATA4))
+    hostile.etag = '"v2"'
+    env = {"MODEL_REGISTRY_BASE_URL": registry.host_port, "MODEL_REGISTRY_TRANSFER": "fast", **ONE_WORKER}
+    result = run_cli("model-registry://big/v1", dest, env=env)
+    assert result.code == 0, result.stderr
+    assert tree(dest) == {"model.bin": bytes(reversed(DATA4))}  # the new version only, never stitched
+    assert "resuming" not in result.stderr
+    assert f"bytes=0-{MIB - 1}" in _ranges(hostile)
+    assert not list(dest.glob(".mr-*"))
+
+
+def test_a_leftover_of_another_artifact_is_removed(registry: Any, hostile: HostileServer, tmp_path: Path) -> None:
+    register(registry.url, "big", hostile.add("m/model.bin", DATA4), "v1")
+    register(registry.url, "other", hostile.add("o/model.bin", DATA), "v1")
+    dest = tmp_path / "models"
+    _killed_mid_download(registry, hostile, dest, "big")
+    env = {"MODEL_REGISTRY_BASE_URL": registry.host_port, "MODEL_REGISTRY_TRANSFER": "fast", **ONE_WORKER}
+    result = run_cli("model-registry://other/v1", dest, env=env)
+    assert result.code == 0, result.stderr
+    assert tree(dest) == {"model.bin": DATA}
+    assert not list(dest.glob(".mr-*"))

@@ -30,6 +30,7 @@ from mr_storage_initializer.errors import StorageError, UsageError
 from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.transfer.plan import Part, Patterns, RemoteFile, split
 from mr_storage_initializer.transfer.progress import Progress
+from mr_storage_initializer.transfer.resume import Ledger
 from mr_storage_initializer.transfer.source import Source, SourceError, Unsupported, escalate
 
 log = logging.getLogger("mr_storage_initializer.transfer")
@@ -160,8 +161,14 @@ class _Run:
         self.finished = threading.Event()
         self.failure: BaseException | None = None
         self.running = 0
+        self.ledger: Ledger | None = None
 
     def run(self) -> None:
+        self.ledger = Ledger.open(self.dest, self.files, self.tunables.chunk_size)
+        if self.ledger is not None:
+            kept = [part for part in self.parts if self.ledger.has(part)]
+            self.parts = deque(part for part in self.parts if not self.ledger.has(part))
+            self.progress.add(sum(part.size for part in kept))
         self._create_files()
         workers = min(self.tunables.concurrency, len(self.parts))
         self.running = workers
@@ -178,9 +185,13 @@ class _Run:
             raise self.failure
         self.progress.finish()
         self._check_sizes()
+        if self.ledger is not None:
+            self.ledger.finish()
 
     def _create_files(self) -> None:
         for remote in self.files:
+            if self.ledger is not None and remote.rel in self.ledger.kept:
+                continue  # kept from an interrupted run, at its full size already
             path = self.dest / remote.rel
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -198,6 +209,8 @@ class _Run:
                         break
                     part = self.parts.popleft()
                 self._fetch(part)
+                if self.ledger is not None:
+                    self.ledger.done(part)
         except _Cancelled:
             pass
         except BaseException as exc:

@@ -35,6 +35,11 @@ class KServeEngine:
 
         adopt_library_loggers()  # importing kserve_storage may have configured its own handlers
         _refuse_headers_across_hosts(uri)
+        for leftover in os.scandir(dest):  # what an interrupted own-engine run kept to resume: not for us
+            if leftover.is_dir(follow_symlinks=False):
+                shutil.rmtree(leftover.path)
+            else:
+                os.unlink(leftover.path)
         inner = _make_jail(dest)
         try:
             Storage.download(uri, out_dir=str(inner))
