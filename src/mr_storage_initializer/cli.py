@@ -61,6 +61,7 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from mr_storage_initializer.provenance import build_record, fingerprint
     from mr_storage_initializer.resolve import resolve
     from mr_storage_initializer.settings import Settings
+    from mr_storage_initializer.transfer import resume
     from mr_storage_initializer.uri import parse_uri
 
     started = time.monotonic()
@@ -99,7 +100,7 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             log.info("already installed in %s; nothing to download", dest.root, extra={"step": "installed"})
             return 0
         dest.check_replaceable()  # a user's file in the previous install's directories: exit 6 before downloading
-        with dest.scratch_tmpdir(), dest.staging() as staging:
+        with dest.scratch_tmpdir(), resume.staging(dest.root, wanted) as staging:
             log.info("%s", artifact.uri, extra={"step": "downloading", "into": str(dest.root)})
             t0 = time.monotonic()
             result = transfer.download(artifact.uri, staging, settings, before_fetch=dest.check_names)

@@ -125,6 +125,8 @@ class Destination:
     def recover(self) -> None:
         """Finish or undo what a killed predecessor left (:func:`.journal.settle`), then sweep its leftovers:
         staging, scratch and trash directories and half-written temp files of the provenance or journal."""
+        from mr_storage_initializer.transfer.resume import keep_leftover
+
         journal = self.root / JOURNAL
         try:
             pending: Any = json.loads(journal.read_text(encoding="utf-8"))
@@ -141,6 +143,8 @@ class Destination:
             _fsync_dir(self.root)
         for prefix in _OUR_PREFIXES:
             for leftover in self.root.glob(f"{prefix}*"):
+                if keep_leftover(leftover):  # a killed download of an artifact, kept to resume it
+                    continue
                 log.info("removing leftover %s", leftover.name, extra={"step": "recover"})
                 _remove(leftover)
 

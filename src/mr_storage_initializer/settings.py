@@ -109,6 +109,7 @@ class Tunables:
     attempts: int = 5
     deadline: float = DEFAULT_TIMEOUT
     progress_interval: float = 5.0
+    stall_timeout: float = 60.0  # seconds without a new byte before a range gives up (issue #11)
 
     @classmethod
     def from_env(
@@ -125,6 +126,7 @@ class Tunables:
             progress_interval=float(
                 parse_int(env, "MODEL_REGISTRY_PROGRESS_INTERVAL", int(cls.progress_interval), 1, 3600)
             ),
+            stall_timeout=_seconds(env, "MODEL_REGISTRY_TRANSFER_STALL_TIMEOUT", cls.stall_timeout),
         )
 
 

@@ -87,7 +87,7 @@ def select_engine(uri: str, settings: Settings) -> Engine:
 
     preference = settings.transfer
     if preference == "kserve":
-        return KServeEngine()
+        return KServeEngine(settings.storage_env)
     environ = settings.storage_env
     scheme = fast_scheme(uri)
     if scheme is None:
@@ -96,7 +96,7 @@ def select_engine(uri: str, settings: Settings) -> Engine:
                 "MODEL_REGISTRY_TRANSFER=fast serves s3://, gs://, Azure Blob and http(s):// files, "
                 f"not {redact_url(uri)}"
             )
-        return KServeEngine()
+        return KServeEngine(settings.storage_env)
 
     from mr_storage_initializer.transfer.fast_engine import FastEngine
     from mr_storage_initializer.transfer.source import Source, Unsupported
@@ -136,7 +136,7 @@ def fall_back(uri: str, reason: BaseException, settings: Settings) -> Engine:
         raise UsageError(f"MODEL_REGISTRY_TRANSFER=fast cannot serve {redact_url(uri)}: {reason}") from None
     from mr_storage_initializer.transfer.kserve_engine import instead_of
 
-    return instead_of(uri, reason)
+    return instead_of(uri, reason, settings.storage_env)
 
 
 def download(

@@ -18,6 +18,7 @@ import functools
 import logging
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +29,7 @@ from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.settings import Limits, Tunables
 from mr_storage_initializer.transfer.plan import Part, Patterns, RemoteFile, split
 from mr_storage_initializer.transfer.progress import Progress
+from mr_storage_initializer.transfer.resume import Ledger
 from mr_storage_initializer.transfer.source import Source, SourceError, escalate
 
 log = logging.getLogger("mr_storage_initializer.transfer")
@@ -111,8 +113,14 @@ class _Run:
         self.finished = threading.Event()
         self.failure: BaseException | None = None
         self.running = 0
+        self.ledger: Ledger | None = None
 
     def run(self) -> None:
+        self.ledger = Ledger.open(self.dest, self.files, self.tunables.chunk_size)
+        if self.ledger is not None:
+            kept = [part for part in self.parts if self.ledger.has(part)]
+            self.parts = deque(part for part in self.parts if not self.ledger.has(part))
+            self.progress.add(sum(part.size for part in kept))
         self._create_files()
         workers = min(self.tunables.concurrency, len(self.parts))
         self.running = workers
@@ -129,9 +137,13 @@ class _Run:
             raise self.failure
         self.progress.finish()
         self._check_sizes()
+        if self.ledger is not None:
+            self.ledger.finish()
 
     def _create_files(self) -> None:
         for remote in self.files:
+            if self.ledger is not None and remote.rel in self.ledger.kept:
+                continue  # kept from an interrupted run, at its full size already
             path = self.dest / remote.rel
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -149,6 +161,8 @@ class _Run:
                         break
                     part = self.parts.popleft()
                 self._fetch(part)
+                if self.ledger is not None:
+                    self.ledger.done(part)
         except _Cancelled:
             pass
         except BaseException as exc:
@@ -168,11 +182,12 @@ class _Run:
             return
         remote = part.file
         fd = os.open(self.dest / remote.rel, os.O_WRONLY)
+        stall = _Stall(remote, part.start, self.tunables.stall_timeout)
         try:
             written = 0
             while written < part.size:
                 written = retry.call(
-                    functools.partial(self._attempt, fd, part, written),
+                    functools.partial(self._attempt, fd, part, written, stall),
                     deadline=self.tunables.deadline,
                     max_attempts=self.tunables.attempts,
                 )
@@ -187,23 +202,27 @@ class _Run:
         finally:
             os.close(fd)
 
-    def _attempt(self, fd: int, part: Part, written: int) -> int:
-        """Fetch what is left of ``part`` from ``written``; return how far it got (progress ends a retry budget)."""
+    def _attempt(self, fd: int, part: Part, written: int, stall: _Stall) -> int:
+        """Fetch what is left of ``part`` from ``written``; return how far it got (progress ends a retry budget).
+
+        Progress is a byte beyond the furthest one ever written: a source without ranges starts over at 0,
+        and the bytes it sends again are no progress (``stall`` bounds the time without any)."""
         remote = part.file
         if not remote.ranges and written:  # a source without ranges starts over
             self.progress.add(-written)
             written = 0
-        start = written
+        best = stall.best
         chunks = iter(self.source.read(remote, part.start + written, part.end))
         while True:
             if self.stop.is_set():
                 raise _Cancelled
+            stall.check(written)
             try:
                 chunk = next(chunks)
             except StopIteration:
                 break
             except SourceError as exc:
-                if exc.transient and written > start:
+                if exc.transient and written > best:
                     return written  # progress was made: resume at the new offset with a fresh budget
                 message = f"downloading {remote.rel} from {self.shown} failed: {exc.message}"
                 raise escalate(exc, message, subject=remote.rel) from exc
@@ -215,7 +234,8 @@ class _Run:
             _pwrite_all(fd, chunk, part.start + written)
             written += n
             self.progress.add(n)
-        if written < part.size and written == start:
+            stall.check(written)
+        if written < part.size and written <= best:
             final = StorageError(
                 f"{remote.rel}: got {part.start + written} of {remote.size} bytes; the object is shorter than listed"
             )
@@ -227,6 +247,27 @@ class _Run:
             actual = (self.dest / remote.rel).stat().st_size
             if actual != remote.size:
                 raise StorageError(f"{remote.rel}: {actual} bytes on disk, {remote.size} listed; refusing the model")
+
+
+class _Stall:
+    """The furthest byte of one range written so far, and since when no byte went further."""
+
+    def __init__(self, remote: RemoteFile, start: int, timeout: float) -> None:
+        self.remote = remote
+        self.start = start
+        self.timeout = timeout
+        self.best = 0
+        self.since = time.monotonic()
+
+    def check(self, written: int) -> None:
+        now = time.monotonic()
+        if written > self.best:
+            self.best, self.since = written, now
+        elif now - self.since > self.timeout:
+            raise StorageError(
+                f"{self.remote.rel}: no progress for {self.timeout:g}s (stuck at byte {self.start + self.best} of "
+                f"{self.remote.size}; MODEL_REGISTRY_TRANSFER_STALL_TIMEOUT); giving up"
+            )
 
 
 def _reserve(fd: int, size: int) -> None:

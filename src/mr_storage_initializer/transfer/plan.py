@@ -22,6 +22,7 @@ class RemoteFile:
     rel: str
     size: int
     ranges: bool = True  # False: the source cannot serve byte ranges; fetch it in one stream
+    version: str = ""  # the validator seen when listed (ETag, else Last-Modified): every range must match it
 
 
 @dataclass(frozen=True)

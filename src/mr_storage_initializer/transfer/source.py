@@ -35,6 +35,14 @@ def escalate(exc: SourceError, final_message: str, subject: str = "") -> Excepti
     return TransientError(f"{subject}: {exc.message}" if subject else exc.message, final)
 
 
+CHANGED = "it changed on the server during the download; refusing a file stitched from two versions (run again)"
+
+
+def changed(remote: RemoteFile, now: str) -> SourceError:
+    """The object is no longer the version listed (``remote.version``); ``now`` is what the server has."""
+    return SourceError(f"{CHANGED} (listed as {remote.version}, now {now})", transient=False)
+
+
 class Unsupported(Exception):
     """This artifact needs a feature only ``kserve_storage`` has; the message says which."""
 

@@ -6,25 +6,30 @@ from __future__ import annotations
 
 import re
 import ssl
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 from mr_storage_initializer import retry
-from mr_storage_initializer.transfer.source import SourceError
+from mr_storage_initializer.transfer.source import CHANGED, SourceError
 
 TIMEOUT = 30.0  # seconds to connect and between bytes, as KServe's HTTP downloader
 _CONTENT_RANGE = re.compile(r"^bytes\s+(\d+)-(\d+)/(\d+|\*)$")
 
 
-def new_pool(connections: int, context: ssl.SSLContext | None) -> Any:
+def new_pool(connections: int, context: ssl.SSLContext | None, private: Collection[str] = ()) -> Any:
+    """A pool that follows redirects, dropping ``Authorization``, cookies and the ``private`` headers (the
+    user's ``<host>-headers``) when a redirect leads to another host (scheme, name or port)."""
     import urllib3
 
+    strip = {"authorization", "proxy-authorization", "cookie", *(name.lower() for name in private)}
     return urllib3.PoolManager(
         num_pools=4,
         maxsize=connections,
         ssl_context=context,
         timeout=urllib3.Timeout(connect=TIMEOUT, read=TIMEOUT),
-        retries=urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=5),
+        retries=urllib3.Retry(
+            total=None, connect=0, read=0, status=0, other=0, redirect=5, remove_headers_on_redirect=strip
+        ),
     )
 
 
@@ -58,6 +63,8 @@ def get(
 def status_error(status: int, denied_hint: str) -> SourceError:
     if status == 404:
         return SourceError("it does not exist (HTTP 404)", transient=False)
+    if status == 412:
+        return SourceError(f"{CHANGED} (HTTP 412)", transient=False)
     if status in (401, 403):
         return SourceError(f"access was denied (HTTP {status}); {denied_hint}", transient=False)
     return SourceError(f"the server answered HTTP {status}", transient=retry.transient_status(status))
