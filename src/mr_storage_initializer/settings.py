@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,6 +36,28 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+_TERMINATION = "MODEL_REGISTRY_TERMINATION_LOG"
+
+
+def _storage_endpoints(env: Mapping[str, str]) -> tuple[str, ...]:
+    """Endpoints KServe's storage configuration points downloads at (checked by the artifact policy)."""
+    found = [env.get("AWS_ENDPOINT_URL", "").strip()]
+    for name in ("STORAGE_CONFIG", "STORAGE_OVERRIDE_CONFIG"):
+        try:
+            spec = json.loads(env.get(name) or "{}")
+        except ValueError:
+            continue  # reported, as KServe does, by the S3 source that uses it
+        if isinstance(spec, dict) and isinstance(spec.get("endpoint_url"), str):
+            found.append(spec["endpoint_url"].strip())
+    return tuple(dict.fromkeys(e for e in found if e))
+
+
+def termination_log_path(environ: Mapping[str, str] | None = None) -> Path | None:
+    """``MODEL_REGISTRY_TERMINATION_LOG`` alone, for reporting a failure of :meth:`Settings.from_env` itself."""
+    raw = (os.environ if environ is None else environ).get(_TERMINATION, "").strip()
+    return Path(raw) if raw else None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the initializer reads from its environment, with upstream's defaults."""
@@ -51,6 +74,11 @@ class Settings:
     probe_timeout: float = 3.0
     lock_timeout: float = 600.0
     transfer: str = "auto"
+    # Several pairs, node caches, kubectl status, artifact policy (docs/reliability.md "Artifact policy").
+    require_version: bool = False
+    termination_log: Path | None = None
+    allowed_artifact_uri_prefixes: tuple[str, ...] = ()
+    storage_endpoints: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -83,6 +111,13 @@ class Settings:
             probe_timeout=_seconds(env, "MODEL_REGISTRY_PROBE_TIMEOUT", cls.probe_timeout),
             lock_timeout=_seconds(env, "MODEL_REGISTRY_LOCK_TIMEOUT", cls.lock_timeout),
             transfer=transfer,
+            require_version=_flag(env, "MODEL_REGISTRY_REQUIRE_VERSION"),
+            termination_log=termination_log_path(env),
+            # upstream's variable and parsing: comma-separated, blanks dropped, plain string prefixes
+            allowed_artifact_uri_prefixes=tuple(
+                p.strip() for p in env.get("ALLOWED_ARTIFACT_URI_PREFIXES", "").split(",") if p.strip()
+            ),
+            storage_endpoints=_storage_endpoints(env),
         )
 
     def base_port(self) -> str:

@@ -16,9 +16,11 @@ class KServeEngine:
         from kserve_storage import Storage
 
         from mr_storage_initializer.logs import adopt_library_loggers
+        from mr_storage_initializer.policy import requests_redirect_guard
 
         adopt_library_loggers()  # importing kserve_storage may have configured its own handlers
-        Storage.download(uri, out_dir=str(dest))
+        with requests_redirect_guard():  # the artifact policy, after every redirect of an http(s) download
+            Storage.download(uri, out_dir=str(dest))
         return self.name
 
 

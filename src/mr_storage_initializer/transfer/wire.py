@@ -18,13 +18,16 @@ _CONTENT_RANGE = re.compile(r"^bytes\s+(\d+)-(\d+)/(\d+|\*)$")
 def new_pool(connections: int, context: ssl.SSLContext | None) -> Any:
     import urllib3
 
-    return urllib3.PoolManager(
+    from mr_storage_initializer.policy import guard_pool
+
+    pool = urllib3.PoolManager(
         num_pools=4,
         maxsize=connections,
         ssl_context=context,
         timeout=urllib3.Timeout(connect=TIMEOUT, read=TIMEOUT),
         retries=urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=5),
     )
+    return guard_pool(pool)  # the artifact policy, on the first host and after every redirect
 
 
 def get(
