@@ -162,7 +162,8 @@ def guard_pool(pool: Any) -> Any:
         with lock:
             known = key in checked
         if not known:
-            netloc = f"[{host}]" if ":" in host else host
+            bare = host.strip("[]")
+            netloc = f"[{bare}]" if ":" in bare else bare
             check_redirect(f"{scheme}://{netloc}{f':{port}' if port else ''}/")
             with lock:
                 checked[key] = True
