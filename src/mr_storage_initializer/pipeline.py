@@ -109,9 +109,13 @@ def _resolve_registry(source_uri: str, settings: Settings) -> Resolution:
         raise _version_required(source_uri)
     resolution = resolve(parsed, settings)
     if settings.require_version and unversioned and parsed.ambiguous:
-        host_model, model_version = parsed.readings
-        taken_as_host = registry_url_for(host_model, settings) == resolution.registry_url
-        if taken_as_host and registry_url_for(model_version, settings) != resolution.registry_url:
+        host_model, model_version = parsed.readings  # which one the probe chose: the names tell
+        if host_model.model != model_version.model:
+            taken_as_host = resolution.model.name == host_model.model
+        else:
+            url = resolution.registry_url
+            taken_as_host = registry_url_for(host_model, settings) == url != registry_url_for(model_version, settings)
+        if taken_as_host:
             raise _version_required(source_uri)
     return resolution
 
