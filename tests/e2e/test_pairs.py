@@ -135,3 +135,22 @@ def test_one_pair_keeps_exactly_one_error_line(tmp_path: Path) -> None:
     assert result.code == 4
     assert len(_errors(result.stderr)) == 1
     assert "pairs installed" not in result.stderr
+
+
+def test_the_command_line_kserve_builds_from_the_storage_uris_example(
+    registry: Any, http_server: HttpFileServer, s3_server: S3Server, tmp_path: Path
+) -> None:
+    import yaml
+
+    example = Path(__file__).resolve().parents[2] / "deploy" / "examples" / "multi-model.yaml"
+    entries = yaml.safe_load(example.read_text())["spec"]["predictor"]["storageUris"]
+    register(registry.url, "llama-base", http_server.add("base/config.json", b"{}"), "v1")
+    register(registry.url, "llama-support-lora", s3_server.put("lora", "v3/adapter.bin", b"lora"), "v3")
+    # The injector passes SRC0 DEST0 SRC1 DEST1 …; the mount paths are re-rooted under tmp_path here.
+    args = [part for e in entries for part in (e["uri"], tmp_path / e["mountPath"].lstrip("/"))]
+
+    result = run_cli(*args, env=_env(registry, s3_server.env))
+
+    assert result.code == 0, result.stderr
+    assert tree(tmp_path / "mnt/models/base") == {"config.json": b"{}"}
+    assert tree(tmp_path / "mnt/models/adapter") == {"adapter.bin": b"lora"}
