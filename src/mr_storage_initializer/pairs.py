@@ -29,6 +29,16 @@ class _Unexpected(InitializerError):
     kind = "unexpected"
 
 
+class _PairTag(logging.Filter):
+    """Tag each log line a pair's thread writes with ``pair=N`` (their lines interleave)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        name = threading.current_thread().name
+        if name.startswith("pair-") and not hasattr(record, "pair"):
+            record.pair = int(name.removeprefix("pair-"))
+        return True
+
+
 def _one(pair: Pair, settings: Settings) -> Installed:
     resolution = pipeline.resolve_pair(pair, settings)
     return pipeline.install_pair(pair, resolution, settings, exclusive=False)
@@ -54,6 +64,8 @@ def run(pairs: Sequence[Pair], settings: Settings) -> tuple[list[Installed], lis
         finally:
             done.release()
 
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_PairTag())
     threads = [threading.Thread(target=work, args=(p,), name=f"pair-{p.index + 1}", daemon=True) for p in pairs]
     for thread in threads:
         thread.start()

@@ -154,3 +154,47 @@ def test_the_command_line_kserve_builds_from_the_storage_uris_example(
     assert result.code == 0, result.stderr
     assert tree(tmp_path / "mnt/models/base") == {"config.json": b"{}"}
     assert tree(tmp_path / "mnt/models/adapter") == {"adapter.bin": b"lora"}
+
+
+def test_sigterm_with_several_pairs_exits_143_at_once(
+    registry: Any, http_server: HttpFileServer, tmp_path: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from helpers import cli_env
+    from mr_storage_initializer import lock
+
+    register(registry.url, "a", http_server.add("a.bin", b"a"), "v1")
+    register(registry.url, "b", http_server.add("b.bin", b"b"), "v1")
+    held = tmp_path / "b"
+    held.mkdir()
+    with lock.locked(held / ".model-registry.lock", timeout=5):  # pair 2 waits for this lock
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                *("-m", "mr_storage_initializer"),
+                *("model-registry://a/v1", str(tmp_path / "a")),
+                *("model-registry://b/v1", str(held)),
+            ],
+            env=cli_env(_env(registry, {"MODEL_REGISTRY_LOCK_TIMEOUT": "60"})),
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stderr is not None
+        seen = ""
+        while "another initializer is installing" not in seen:
+            line = proc.stderr.readline()
+            assert line, seen
+            seen += line
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(10)
+        elapsed = time.monotonic() - started
+        rest = proc.stderr.read()
+    assert code == 143
+    assert elapsed < 2
+    assert "stopped by SIGTERM" in rest.strip().splitlines()[-1]
+    assert tree(held) == {}
