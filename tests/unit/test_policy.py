@@ -106,3 +106,17 @@ def test_a_redirect_to_a_blocked_host_is_a_storage_error() -> None:
     assert caught.value.exit_code == 5
     assert "secret" not in caught.value.message
     check_redirect("http://127.0.0.1:1/ok")
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "http://2852039166/latest/meta-data/",  # 169.254.169.254 as one number: the resolver reads it so
+        "http://0xa9.0xfe.0xa9.0xfe/latest/",
+        "http://[::ffff:a9fe:a9fe]/latest/",
+        "https://user:pw@169.254.169.254/x",
+    ],
+)
+def test_other_spellings_of_the_metadata_address_are_refused(uri: str) -> None:
+    with pytest.raises(ArtifactRefusedError):
+        check_artifact(uri, ())
