@@ -75,10 +75,16 @@ def resolve_pair(pair: Pair, settings: Settings) -> Resolution:
     if is_registry_uri(pair.source_uri):
         resolution = _resolve_registry(pair.source_uri, settings)
     else:
-        log.info("%s is not a model-registry:// URI: downloading it directly", redact_url(pair.source_uri))
+        log.info(
+            "%s is not a model-registry:// URI: downloading it directly",
+            redact_url(pair.source_uri),
+            extra={"step": "parsed"},
+        )
         resolution = direct(pair.source_uri)
     artifact = resolution.artifact
     policy.check_artifact(artifact.uri, settings.allowed_artifact_uri_prefixes, settings.storage_endpoints)
+    if not resolution.registry_url:
+        return resolution
     log.info(
         "model %s version %s artifact %s",
         resolution.model.name,
@@ -179,7 +185,7 @@ def install_pair(pair: Pair, resolution: Resolution, settings: Settings, *, excl
             replaced = _replaced(dest.provenance(), resolution, pair.source_uri)
             record = dest.commit(staging, {**record, "verified_sha256": verified})
     log.info(
-        "%s version %s into %s",
+        "%s version %s into %s" if resolution.registry_url else "%s%s into %s",
         resolution.model.name,
         resolution.version.name,
         dest.root,
