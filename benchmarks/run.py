@@ -328,7 +328,12 @@ def machine() -> list[str]:
 
 
 def report(scenarios: list[Scenario], targets: list[Target], startup: tuple[float, float], runs: int) -> str:
-    lines = ["# Benchmark results", "", "Made by `make bench` (`benchmarks/run.py`); do not edit by hand above the notes line.", ""]
+    lines = [
+        "# Benchmark results",
+        "",
+        "Made by `make bench` (`benchmarks/run.py`); do not edit by hand above the notes line.",
+        "",
+    ]
     lines += machine()
     lines += [
         f"- Runs: {runs} per tool per scenario (5 for unthrottled HTTP), in alternation unless marked back to back; "
@@ -398,17 +403,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     huge = int(4096 * MIB * scale)
     small_count = 200 if args.quick else 2000
     www = WORK / "www"
-    for i in range(shards):
+
+    def wanted(*keys: str) -> bool:
+        return not only or bool(only & set(keys))
+
+    for i in range(shards if wanted("s3-shards") else 0):
         write_random(WORK / "shards" / f"model-{i:05d}-of-{shards:05d}.safetensors", shard)
-    write_random(www / "big" / "model.bin", big)
-    write_random(www / "half" / "model.bin", half)
-    write_random(www / "huge" / "model.bin", huge)
+    if wanted("http", "http-throttled", "rss"):
+        write_random(www / "big" / "model.bin", big)
+    if wanted("http-512", "http-512-b2b"):
+        write_random(www / "half" / "model.bin", half)
+    if wanted("rss"):
+        write_random(www / "huge" / "model.bin", huge)
     write_random(www / "tiny" / "model.bin", 10 * 1024)
+    pair = int(256 * MIB * scale)  # two models, one call vs two calls (KServe storageUris)
+    for name in ("pair-a", "pair-b") if wanted("pairs") else ():
+        write_random(www / name / "model.bin", pair)
     small = {f"tokenizer/part-{i:04d}.json": os.urandom(512 + (i * 7919) % 8192) for i in range(small_count)}
+    small = small if wanted("s3-small") else {}
 
     with moto() as s3, nginx(www) as (http_fast, http_slow), registry() as mr:
         print(f"bench: moto {s3}, nginx {http_fast} / {http_slow} (100m), registry {mr}", flush=True)
-        upload(s3, "bench", {f"shards/{p.name}": p for p in sorted((WORK / "shards").iterdir())})
+        if wanted("s3-shards"):
+            upload(s3, "bench", {f"shards/{p.name}": p for p in sorted((WORK / "shards").iterdir())})
         upload(s3, "bench", {f"small/{k}": v for k, v in small.items()})
         uris = {
             "shards": "s3://bench/shards",
@@ -418,6 +435,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "big-slow": f"{http_slow}/big/model.bin",
             "huge": f"{http_fast}/huge/model.bin",
             "tiny": f"{http_fast}/tiny/model.bin",
+            "pair-a": f"{http_slow}/pair-a/model.bin",
+            "pair-b": f"{http_slow}/pair-b/model.bin",
         }
         for name, uri in uris.items():
             register(mr, name, uri)
@@ -511,6 +530,32 @@ def main(argv: Sequence[str] | None = None) -> int:
                 10 * 1024,
                 [ours("tiny"), kserve(uris["tiny"])],
             ),
+            Scenario(
+                "pairs",
+                f"Two models of {pair // MIB} MiB (nginx limit_rate 100m): one call with two pairs vs two calls",
+                2 * pair,
+                [
+                    Tool(
+                        "ours, one call",
+                        lambda d: (
+                            [str(BIN / "mr-storage-initializer")]
+                            + [a for m in ("pair-a", "pair-b") for a in (f"model-registry://{m}/v1", str(d / m))]
+                        ),
+                        ours_env,
+                    ),
+                    Tool(
+                        "ours, two calls",
+                        lambda d: [
+                            "sh",
+                            "-c",
+                            'set -e; for m in pair-a pair-b; do "$0" "model-registry://$m/v1" "$1/$m"; done',
+                            str(BIN / "mr-storage-initializer"),
+                            str(d),
+                        ],
+                        ours_env,
+                    ),
+                ],
+            ),
             Scenario("rss", f"Peak RSS: {huge // MIB} MiB model over HTTP", huge, [ours("huge"), ours("big")]),
         ]
         scenarios[-1].tools[1].name = f"ours ({big // MIB} MiB)"
@@ -535,6 +580,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         ],
         Target("tiny", "no slower than kserve_storage", within("ours", "kserve_storage", 1.0)),
+        Target("pairs", "one call faster than two in a row", faster("ours, one call", "ours, two calls", 1.0)),
     ]
     rss_target = Target(
         "rss",

@@ -202,6 +202,28 @@ def _storage_env(env: Mapping[str, str]) -> Mapping[str, str]:
     return MappingProxyType(picked)
 
 
+_TERMINATION = "MODEL_REGISTRY_TERMINATION_LOG"
+
+
+def _storage_endpoints(env: Mapping[str, str]) -> tuple[str, ...]:
+    """Endpoints KServe's storage configuration points downloads at (checked by the artifact policy)."""
+    found = [env.get("AWS_ENDPOINT_URL", "").strip()]
+    for name in ("STORAGE_CONFIG", "STORAGE_OVERRIDE_CONFIG"):
+        try:
+            spec = json.loads(env.get(name) or "{}")
+        except ValueError:
+            continue  # reported, as KServe does, by the S3 source that uses it
+        if isinstance(spec, dict) and isinstance(spec.get("endpoint_url"), str):
+            found.append(spec["endpoint_url"].strip())
+    return tuple(dict.fromkeys(e for e in found if e))
+
+
+def termination_log_path(environ: Mapping[str, str] | None = None) -> Path | None:
+    """``MODEL_REGISTRY_TERMINATION_LOG`` alone, for reporting a failure of :meth:`Settings.from_env` itself."""
+    raw = (os.environ if environ is None else environ).get(_TERMINATION, "").strip()
+    return Path(raw) if raw else None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the initializer reads from its environment, with upstream's defaults."""
@@ -225,6 +247,11 @@ class Settings:
     patterns: Patterns = Patterns()
     limits: Limits = Limits()
     storage_env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # Several pairs, node caches, kubectl status, artifact policy (docs/reliability.md "Artifact policy").
+    require_version: bool = False
+    termination_log: Path | None = None
+    allowed_artifact_uri_prefixes: tuple[str, ...] = ()
+    storage_endpoints: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -264,6 +291,13 @@ class Settings:
             patterns=Patterns.from_env(env),
             limits=Limits.from_env(env),
             storage_env=storage_env,
+            require_version=_flag(env, "MODEL_REGISTRY_REQUIRE_VERSION"),
+            termination_log=termination_log_path(env),
+            # upstream's variable and parsing: comma-separated, blanks dropped, plain string prefixes
+            allowed_artifact_uri_prefixes=tuple(
+                p.strip() for p in env.get("ALLOWED_ARTIFACT_URI_PREFIXES", "").split(",") if p.strip()
+            ),
+            storage_endpoints=_storage_endpoints(env),
         )
 
     def tunables_for(self, scheme: str) -> Tunables:

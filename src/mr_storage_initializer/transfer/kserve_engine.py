@@ -38,6 +38,7 @@ class KServeEngine:
         from kserve_storage import Storage
 
         from mr_storage_initializer.logs import adopt_library_loggers
+        from mr_storage_initializer.policy import requests_redirect_guard
 
         adopt_library_loggers()  # importing kserve_storage may have configured its own handlers
         _refuse_headers_across_hosts(uri, self.env)
@@ -48,7 +49,8 @@ class KServeEngine:
                 os.unlink(leftover.path)
         inner = _make_jail(dest)
         try:
-            Storage.download(uri, out_dir=str(inner))
+            with requests_redirect_guard():  # the artifact policy, after every redirect of an http(s) download
+                Storage.download(uri, out_dir=str(inner))
             _check_jail(dest, uri)
             _release(dest, inner)
         finally:

@@ -21,8 +21,10 @@ def new_pool(connections: int, context: ssl.SSLContext | None, private: Collecti
     user's ``<host>-headers``) when a redirect leads to another host (scheme, name or port)."""
     import urllib3
 
+    from mr_storage_initializer.policy import guard_pool
+
     strip = {"authorization", "proxy-authorization", "cookie", *(name.lower() for name in private)}
-    return urllib3.PoolManager(
+    pool = urllib3.PoolManager(
         num_pools=4,
         maxsize=connections,
         ssl_context=context,
@@ -31,6 +33,7 @@ def new_pool(connections: int, context: ssl.SSLContext | None, private: Collecti
             total=None, connect=0, read=0, status=0, other=0, redirect=5, remove_headers_on_redirect=strip
         ),
     )
+    return guard_pool(pool)  # the artifact policy, on the first host and after every redirect
 
 
 def get(
