@@ -328,12 +328,8 @@ def machine() -> list[str]:
 
 
 def report(scenarios: list[Scenario], targets: list[Target], startup: tuple[float, float], runs: int) -> str:
-    lines = [
-        "# Benchmark results",
-        "",
-        "Made by `make bench` (`benchmarks/run.py`); do not edit by hand above the notes line.",
-        "",
-    ]
+    made = "Made by `make bench` (`benchmarks/run.py`); do not edit by hand above the notes line."
+    lines = ["# Benchmark results", "", made, ""]
     lines += machine()
     lines += [
         f"- Runs: {runs} per tool per scenario (5 for unthrottled HTTP), in alternation unless marked back to back; "
