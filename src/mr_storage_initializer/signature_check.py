@@ -34,6 +34,7 @@ from mr_storage_initializer.signing import (
     SignatureError,
     SignaturePolicy,
 )
+from mr_storage_initializer.staged import StagedTree
 
 log = logging.getLogger("mr_storage_initializer.signing")
 CHUNK = 4 * 1024 * 1024
@@ -202,20 +203,6 @@ def _expect(name: str, seen: list[str], expected: str, source: str) -> None:
         raise SignatureError(f"{name} was signed by {shown!r} but {expected!r} is expected ({source})")
 
 
-def _walk(root: Path) -> tuple[list[str], list[str]]:
-    files: list[str] = []
-    links: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        for entry in (*dirnames, *filenames):
-            path = Path(dirpath, entry)
-            rel = path.relative_to(root).as_posix()
-            if path.is_symlink():
-                links.append(rel)
-            elif entry in filenames:
-                files.append(rel)
-    return sorted(files), sorted(links)
-
-
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb", buffering=0) as handle:
@@ -299,18 +286,19 @@ def verify_tree(
     policy: SignaturePolicy,
     wanted: Demands,
     staging: Path,
-    fetch: Callable[[str, Path], Any] | None,
+    tree: StagedTree,
+    *,
+    fetch: Callable[[str, Path], StagedTree] | None = None,
     known: Mapping[str, FileDigest] | None = None,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], StagedTree]:
+    """Check ``staging`` (walked once as ``tree``); the provenance entry and the tree to install."""
     name = policy.file_name
     sig = staging / name
     single = False
     with tempfile.TemporaryDirectory(prefix="signature-") as scratch:
         if not sig.is_file() or sig.is_symlink():
-            files, _ = _walk(staging)
-            if wanted.signature_uri and fetch is not None and len(files) == 1:
-                fetch(wanted.signature_uri, Path(scratch))
-                found, _ = _walk(Path(scratch))
+            if wanted.signature_uri and fetch is not None and len(tree.regular) == 1:
+                found = fetch(wanted.signature_uri, Path(scratch)).regular
                 if len(found) != 1:
                     raise SignatureError(f"the signature at {PROP_URI} gave {len(found)} files, not one")
                 sig, single = Path(scratch, found[0]), True
@@ -323,7 +311,7 @@ def verify_tree(
                     name,
                     extra={"step": "signature"},
                 )
-                return {"method": "none", "file": None}
+                return {"method": "none", "file": None}, tree
         try:
             bundle = json.loads(sig.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, ValueError):
@@ -335,7 +323,8 @@ def verify_tree(
     for identity, where in wanted.identities:
         if identity not in signers:
             raise SignatureError(f"{name} was signed by {signer!r} but the {where}'s {PROP_IDENTITY} is {identity!r}")
-    files, links = _walk(staging)
+    files = tree.regular
+    links = [f.path for f in tree.files if f.link]
     if links:
         raise SignatureError(f"{links[0]!r} is a symbolic link; a signed model is installed without links")
     ignore = [str(p) for p in manifest.serialization_type.get("ignore_paths", [])]
@@ -348,6 +337,8 @@ def verify_tree(
             parent.rmdir()
             parent = parent.parent
     if dropped:
+        gone = set(dropped)
+        tree = StagedTree(tuple(f for f in tree.files if f.path not in gone))
         log.warning(
             "%d files the signature does not cover were not installed: %s",
             len(dropped),
@@ -365,7 +356,7 @@ def verify_tree(
         digest,
         extra={"step": "signature"},
     )
-    return {
+    summary = {
         "method": method,
         "signer": signer,
         "manifest_digest": digest,
@@ -373,3 +364,4 @@ def verify_tree(
         "files": len(rels),
         "not_installed": dropped,
     }
+    return summary, tree

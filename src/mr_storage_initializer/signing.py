@@ -29,7 +29,8 @@ from mr_storage_initializer.redact import redact_text
 if TYPE_CHECKING:
     from mr_storage_initializer.prehash import FileDigest, PrefixHasher
     from mr_storage_initializer.resolve import Resolution
-    from mr_storage_initializer.settings import Settings
+    from mr_storage_initializer.settings import Patterns, Settings
+    from mr_storage_initializer.staged import StagedTree
 
 MODES = ("off", "if-present", "required")
 PROP_REQUIRED = "signature.required"
@@ -102,7 +103,9 @@ class SignaturePolicy:
         return tuple(name for name, on in found if on)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> SignaturePolicy:
+    def from_env(cls, env: Mapping[str, str], patterns: Patterns | None = None) -> SignaturePolicy:
+        """The policy from ``env``; ``patterns`` (KServe's allow/ignore patterns) must keep the signature file."""
+
         def get(name: str) -> str | None:
             return env.get(f"MODEL_REGISTRY_SIGNATURE_{name}", "").strip() or None
 
@@ -142,9 +145,7 @@ class SignaturePolicy:
             return policy
         mode = raw or "required"
         if mode != "off":
-            from mr_storage_initializer.transfer.plan import Patterns
-
-            if not Patterns.from_env(env).wants(policy.file_name):
+            if patterns is not None and not patterns.wants(policy.file_name):
                 raise UsageError(
                     f"STORAGE_ALLOW_PATTERNS/STORAGE_IGNORE_PATTERNS would skip {policy.file_name}, so no download "
                     "could be verified; let the patterns keep it"
@@ -219,40 +220,64 @@ def prehash(settings: Settings, staging: Path) -> Iterator[PrefixHasher | None]:
         hasher.digests = hasher.close()
 
 
-def check(
-    settings: Settings, resolution: Resolution, staging: Path, prehashed: PrefixHasher | None = None
-) -> dict[str, Any] | None:
-    """Verify ``staging`` under the operator's policy narrowed by the registry; the provenance entry or None.
-
-    Raises :class:`SignatureError` (exit 5) for anything that does not verify; unsigned files the
-    signature's manifest ignores are removed from ``staging`` (and listed) so they are never installed.
-    """
-    policy = settings.signature
+def registry_demands(resolution: Resolution) -> Demands:
+    """What the artifact's and the version's customProperties ask (none for a plain, non-registry URI)."""
     props = resolution.version.raw.get("customProperties")
-    wanted = demands(
+    return demands(
         [
             ("model artifact", resolution.artifact.custom_properties),
             ("model version", props if isinstance(props, Mapping) else {}),
         ]
     )
-    if policy.mode == "off" and wanted.required is None:
+
+
+def signature_uri(settings: Settings, resolution: Resolution) -> str | None:
+    """The signature the check will fetch from elsewhere (``signature.uri``), when a check will run."""
+    wanted = registry_demands(resolution)
+    if settings.signature.mode == "off" and wanted.required is None:
         return None
+    return wanted.signature_uri
+
+
+def check(
+    settings: Settings,
+    resolution: Resolution,
+    staging: Path,
+    tree: StagedTree,
+    prehashed: PrefixHasher | None = None,
+) -> tuple[dict[str, Any] | None, StagedTree]:
+    """Verify ``staging`` (walked as ``tree``) under the operator's policy narrowed by the registry.
+
+    Returns the provenance entry (None when no check ran) and the tree to install. Raises
+    :class:`SignatureError` (exit 5) for anything that does not verify; unsigned files the signature's
+    manifest ignores are removed from ``staging`` (and from the tree) so they are never installed.
+    """
+    policy = settings.signature
+    wanted = registry_demands(resolution)
+    if policy.mode == "off" and wanted.required is None:
+        return None, tree
     if policy.mode == "off":
         raise SignatureError(
             f"{wanted.required} asks for a signature, but this initializer has no signature verifier "
             "configured; refusing to install the model unverified"
         )
 
-    def fetch(uri: str, into: Path) -> None:
+    def fetch(uri: str, into: Path) -> StagedTree:
+        from mr_storage_initializer import policy as artifacts
         from mr_storage_initializer import transfer
+        from mr_storage_initializer.errors import ArtifactRefusedError
 
-        transfer.download(uri, into, settings.transfer, timeout=settings.timeout)
+        try:  # the same artifact policy as the model's own URI, before a byte is fetched
+            artifacts.check_artifact(uri, settings.allowed_artifact_uri_prefixes, settings.storage_endpoints)
+        except ArtifactRefusedError as exc:
+            raise ArtifactRefusedError(f"{PROP_URI}: {exc.message}") from None
+        return transfer.download(uri, into, settings).tree
 
     try:
         from mr_storage_initializer.signature_check import verify_tree
 
         digests: dict[str, FileDigest] = prehashed.digests if prehashed is not None else {}
-        return verify_tree(policy, wanted, staging, fetch, digests)
+        return verify_tree(policy, wanted, staging, tree, fetch=fetch, known=digests)
     except InitializerError:
         raise
     except Exception as exc:  # the library raises ValueError and friends for what it cannot verify

@@ -433,6 +433,62 @@ def test_single_file_with_signature_uri_in_the_registry(
     _refused(run_cli("model-registry://two/v1", bad, env=env), bad, "'other.onnx' does not match its digest")
 
 
+# -- several pairs, plain URIs, the termination message, the artifact policy --------------------------------
+def test_pairs_registry_and_plain_each_verified_and_in_the_termination_message(
+    registry: Any, s3_server: S3Server, signed: Path, keys: dict[str, KeyPair], tmp_path: Path
+) -> None:
+    from mr_storage_initializer.signature_check import key_fingerprint
+
+    register(registry.url, "llm", _publish(s3_server, signed), "v1")
+    plain = _publish(s3_server, signed, prefix="plain")  # not in the registry: the operator's policy still holds
+    dests = [tmp_path / "mnt" / "llm", tmp_path / "mnt" / "plain"]
+    termination = tmp_path / "termination-log"
+    env = _env(registry, s3_server, **_key(keys), MODEL_REGISTRY_TERMINATION_LOG=str(termination))
+    result = run_cli("model-registry://llm/v1", dests[0], plain, dests[1], env=env)
+    assert result.code == 0, result.stderr
+    fingerprint = key_fingerprint(keys["team"].public.read_bytes())
+    digest = _subject_digest(signed / "model.sig")
+    message = json.loads(termination.read_text())
+    for dest, entry in zip(dests, message["pairs"], strict=True):
+        assert tree(dest) == {**FILES, "model.sig": (signed / "model.sig").read_bytes()}
+        assert _provenance(dest)["signature"]["signer"] == fingerprint
+        assert entry["signature"] == {"method": "key", "signer": fingerprint, "manifest_digest": digest}
+
+
+def test_plain_uri_without_a_signature_is_refused_when_required(
+    registry: Any, s3_server: S3Server, keys: dict[str, KeyPair], tmp_path: Path
+) -> None:
+    plain = _publish(s3_server, write_tree(tmp_path / "model", FILES), prefix="unsigned")
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    result = run_cli(plain, dest, env=_env(registry, s3_server, **_key(keys)))
+    _refused(result, dest, "the model has no model.sig, and a signature is required (MODEL_REGISTRY_SIGNATURE)")
+
+
+def test_signature_uri_outside_the_allowed_prefixes_is_refused_before_it_is_fetched(
+    registry: Any, http_server: HttpFileServer, keys: dict[str, KeyPair], tmp_path: Path
+) -> None:
+    model = write_tree(tmp_path / "single", {"model.onnx": b"onnx-bytes" * 100})
+    sig = sign_with_key(model / "model.onnx", keys["team"], out=tmp_path / "model.onnx.sig")
+    uri = http_server.add("m/model.onnx", (model / "model.onnx").read_bytes())
+    sig_uri = http_server.add("elsewhere/model.onnx.sig", sig.read_bytes())
+    register(registry.url, "one", uri, "v1", metadata={"signature.uri": sig_uri})
+    env = {
+        "MODEL_REGISTRY_BASE_URL": registry.host_port,
+        "MODEL_REGISTRY_SIGNATURE_PUBLIC_KEY": str(keys["team"].public),
+        "ALLOWED_ARTIFACT_URI_PREFIXES": f"{http_server.url}/m/",
+    }
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    http_server.requests.clear()
+    result = run_cli("model-registry://one/v1", dest, env=env)
+    assert result.code == 3, result.stderr
+    assert "ERROR" in result.last_line
+    assert f"signature.uri: refused artifact {sig_uri}: it starts with none of ALLOWED" in result.last_line
+    assert not any("elsewhere" in path for path in http_server.requests), http_server.requests
+    assert list(dest.iterdir()) == []
+
+
 # -- Sigstore (a private instance the tests build: CA, CT log and Rekor keys; no network) ---------------------
 @pytest.fixture
 def sigstore_env(tmp_path: Path) -> tuple[PrivateSigstore, dict[str, str]]:

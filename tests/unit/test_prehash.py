@@ -7,7 +7,12 @@ import os
 import random
 from pathlib import Path
 
+from fakes import FakeSource
 from mr_storage_initializer.prehash import PrefixHasher
+from mr_storage_initializer.settings import Tunables
+from mr_storage_initializer.transfer.fast_engine import FastEngine
+from mr_storage_initializer.transfer.plan import RemoteFile, split
+from mr_storage_initializer.transfer.resume import PREFIX, Ledger
 
 
 def _write(path: Path, data: bytes, hasher: PrefixHasher, ranges: list[tuple[int, int]]) -> None:
@@ -71,3 +76,32 @@ def test_abort_gives_no_digest(tmp_path: Path) -> None:
     _write(tmp_path / "model.bin", b"e" * 100_000, hasher, [(0, 100_000)])
     hasher.abort()
     assert hasher.close() == {}
+
+
+class _Versioned(FakeSource):
+    """A source whose objects carry a validator, so that a killed run's ranges are kept."""
+
+    def list(self) -> list[RemoteFile]:
+        return [RemoteFile(f.key, f.rel, f.size, version='"v1"') for f in super().list()]
+
+
+def test_ranges_kept_from_a_killed_run_are_hashed_with_the_rest(tmp_path: Path) -> None:
+    data = random.Random(3).randbytes(1_000_000)
+    source = _Versioned({"a.bin": data}, chunk=65_536)
+    dest = tmp_path / f"{PREFIX}0123456789abcdef"
+    dest.mkdir()
+    files = source.list()
+    ledger = Ledger.open(dest, files, 100_000)  # as a killed run left it: ranges 0 and 3 written, the rest not
+    assert ledger is not None
+    (dest / "a.bin").write_bytes(data[:100_000] + bytes(200_000) + data[300_000:400_000] + bytes(600_000))
+    parts = split(files, 100_000)
+    ledger.done(parts[0])
+    ledger.done(parts[3])
+    engine = FastEngine(source, Tunables(concurrency=3, chunk_size=100_000, deadline=30, progress_interval=3600))
+    hasher = PrefixHasher(dest)
+    engine.observer = hasher
+    engine.download("fake://m", dest)
+    assert (dest / "a.bin").read_bytes() == data
+    assert sorted(start for _, start, _ in source.reads) == [p.start for p in parts if p.start not in (0, 300_000)]
+    digests = hasher.close()
+    assert digests["a.bin"].sha256 == hashlib.sha256(data).hexdigest()
