@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from mr_storage_initializer import registry
+from mr_storage_initializer import api_version, registry
 from mr_storage_initializer.errors import NotFoundError, RefusedError, RegistryResponseError
 from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.settings import Settings
@@ -93,7 +93,8 @@ def choose_reading(parsed: ParsedUri, settings: Settings) -> ModelRef:
         return parsed.readings[0]
     as_host_model, as_model_version = parsed.readings
     url = registry_url_for(as_host_model, settings)
-    if registry.probe(url, timeout=settings.probe_timeout, ca_bundle=settings.ca_bundle):
+    prefixes = api_version.probe_prefixes(settings.api_version)
+    if registry.probe(url, timeout=settings.probe_timeout, ca_bundle=settings.ca_bundle, prefixes=prefixes):
         chosen, why = as_host_model, f"a model registry answered at {url}"
     else:
         chosen, why = (
@@ -163,6 +164,7 @@ def resolve(parsed: ParsedUri, settings: Settings) -> Resolution:
         deadline=settings.timeout,
     )
     try:
+        api_version.choose(client, settings.api_version)
         return _resolve_with(client, parsed.raw, ref, settings)
     finally:
         client.close()

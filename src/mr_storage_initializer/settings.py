@@ -51,6 +51,8 @@ class Settings:
     probe_timeout: float = 3.0
     lock_timeout: float = 600.0
     transfer: str = "auto"
+    # issue 10: API version, per-model storage credentials (storageKey entries of the storage-config secret)
+    api_version: str = "auto"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -70,6 +72,9 @@ class Settings:
         transfer = env.get("MODEL_REGISTRY_TRANSFER", "").strip().lower() or cls.transfer
         if transfer not in ("auto", "kserve", "fast"):
             raise UsageError(f"MODEL_REGISTRY_TRANSFER={transfer!r} is not one of auto, fast, kserve")
+        api_version = env.get("MODEL_REGISTRY_API_VERSION", "").strip().lower() or cls.api_version
+        if api_version not in ("auto", "v1", "v1alpha3"):
+            raise UsageError(f"MODEL_REGISTRY_API_VERSION={api_version!r} is not one of auto, v1, v1alpha3")
         return cls(
             base_url=base_url,
             scheme=scheme,
@@ -83,6 +88,7 @@ class Settings:
             probe_timeout=_seconds(env, "MODEL_REGISTRY_PROBE_TIMEOUT", cls.probe_timeout),
             lock_timeout=_seconds(env, "MODEL_REGISTRY_LOCK_TIMEOUT", cls.lock_timeout),
             transfer=transfer,
+            api_version=api_version,
         )
 
     def base_port(self) -> str:
