@@ -99,9 +99,12 @@ def _run(args: argparse.Namespace) -> int:
             log.info("already installed in %s; nothing to download", dest.root, extra={"step": "installed"})
             return 0
         with dest.scratch_tmpdir(), dest.staging() as staging:
-            log.info("%s", artifact.uri, extra={"step": "downloading", "into": str(dest.root)})
+            plan = resolution.download
+            log.info("%s", plan.uri, extra={"step": "downloading", "into": str(dest.root)})
             t0 = time.monotonic()
-            result = transfer.download(artifact.uri, staging, settings.transfer, timeout=settings.timeout)
+            result = transfer.download(
+                plan.uri, staging, settings.transfer, timeout=settings.timeout, env=plan.env, unset=plan.unset
+            )
             took = time.monotonic() - t0
             log.info(
                 "%d files, %d bytes in %.2fs",

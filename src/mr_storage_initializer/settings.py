@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mr_storage_initializer.errors import UsageError
+from mr_storage_initializer.storage_config import DEFAULT_PREFIX, StorageEntry, load_entries
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
@@ -53,6 +54,9 @@ class Settings:
     transfer: str = "auto"
     # issue 10: API version, per-model storage credentials (storageKey entries of the storage-config secret)
     api_version: str = "auto"
+    storage_config_prefix: str = DEFAULT_PREFIX
+    storage_config_dir: Path | None = None
+    storage_entries: Mapping[str, StorageEntry] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -75,6 +79,10 @@ class Settings:
         api_version = env.get("MODEL_REGISTRY_API_VERSION", "").strip().lower() or cls.api_version
         if api_version not in ("auto", "v1", "v1alpha3"):
             raise UsageError(f"MODEL_REGISTRY_API_VERSION={api_version!r} is not one of auto, v1, v1alpha3")
+        entries_prefix = env.get("MODEL_REGISTRY_STORAGE_CONFIG_PREFIX", DEFAULT_PREFIX).strip()
+        if entries_prefix and not (entries_prefix[0].isalpha() and entries_prefix.isascii()):
+            raise UsageError(f"MODEL_REGISTRY_STORAGE_CONFIG_PREFIX={entries_prefix!r} must start with a letter")
+        entries_dir = Path(raw_dir) if (raw_dir := env.get("MODEL_REGISTRY_STORAGE_CONFIG_DIR", "").strip()) else None
         return cls(
             base_url=base_url,
             scheme=scheme,
@@ -89,6 +97,9 @@ class Settings:
             lock_timeout=_seconds(env, "MODEL_REGISTRY_LOCK_TIMEOUT", cls.lock_timeout),
             transfer=transfer,
             api_version=api_version,
+            storage_config_prefix=entries_prefix,
+            storage_config_dir=entries_dir,
+            storage_entries=load_entries(env, entries_prefix, entries_dir),
         )
 
     def base_port(self) -> str:

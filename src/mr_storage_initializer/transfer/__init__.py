@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -130,10 +131,20 @@ def select_engine(
     return FastEngine(source, tunables, Patterns.from_env(environ))
 
 
-def download(uri: str, dest: Path, preference: str = "auto", *, timeout: float = 60.0) -> TransferResult:
+def download(
+    uri: str,
+    dest: Path,
+    preference: str = "auto",
+    *,
+    timeout: float = 60.0,
+    env: Mapping[str, str] | None = None,
+    unset: Sequence[str] = (),
+) -> TransferResult:
+    """Download ``uri`` into ``dest``; ``env``/``unset`` change the process environment for this download only."""
     try:
-        engine = select_engine(uri, preference, timeout=timeout)
-        used = engine.download(uri, dest)
+        with _environment(env or {}, unset):
+            engine = select_engine(uri, preference, timeout=timeout)
+            used = engine.download(uri, dest)
     except InitializerError:
         raise
     except Exception as exc:
@@ -148,6 +159,23 @@ def download(uri: str, dest: Path, preference: str = "auto", *, timeout: float =
     if files == 0:
         raise StorageError(f"downloading {redact_url(uri)} produced no files; check that the artifact uri exists")
     return TransferResult(engine=used, files=files, bytes=size)
+
+
+@contextmanager
+def _environment(env: Mapping[str, str], unset: Sequence[str]) -> Iterator[None]:
+    """One download's variables (both engines read ``os.environ``); everything restored afterwards."""
+    if not env and not unset:
+        yield
+        return
+    saved = dict(os.environ)
+    for name in unset:
+        os.environ.pop(name, None)
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def _describe(exc: BaseException) -> str:

@@ -87,6 +87,8 @@ class ObstoreSource:
             return SourceError(
                 f"{at}the object key {shown!r} is not a safe path below the model directory", transient=False
             )
+        if "could not parse path" in text.lower():  # obstore refuses the key (empty segment, …): retrying cannot help
+            return SourceError(f"{at}the object key cannot be read by the own engine ({first_line})", transient=False)
         status = _status(text)
         if status is not None and 400 <= status < 500 and status not in (408, 429):
             return SourceError(f"{at}HTTP {status} ({first_line})", transient=False)
