@@ -17,6 +17,7 @@ from helpers import register, run_cli, tree
 
 KINDS = {
     "v1-only": GateRules(blocked={V1ALPHA3: 410}),
+    "v1-only-404": GateRules(blocked={V1ALPHA3: 404}),
     "v1alpha3-only": GateRules(blocked={V1: 404}),
     "both": GateRules(),
 }
@@ -38,6 +39,7 @@ def _install(gate: Any, dest: Path, uri: str = "model-registry://iris/v1", **env
     ("kind", "used", "why"),
     [
         ("v1-only", V1, "because it serves v1"),
+        ("v1-only-404", V1, "because it serves v1"),
         ("v1alpha3-only", V1ALPHA3, "because it does not serve v1"),
         ("both", V1, "because it serves v1"),
     ],
@@ -93,13 +95,15 @@ def test_pinned_api_version_is_the_only_one_asked(
     assert not any(_is_probe(p) for p in gate.paths)  # a pin costs no extra request
 
 
-def test_pinned_api_the_registry_does_not_serve_is_exit_4(registry: Any, tmp_path: Path) -> None:
-    with api_gate(registry.url, KINDS["v1alpha3-only"]) as gate:
-        result = _install(gate, tmp_path / "dest", MODEL_REGISTRY_API_VERSION="v1")
+@pytest.mark.parametrize(("pin", "kind"), [("v1", "v1alpha3-only"), ("v1alpha3", "v1-only")])
+def test_pinned_api_the_registry_does_not_serve_is_exit_4(registry: Any, tmp_path: Path, pin: str, kind: str) -> None:
+    register(registry.url, "iris", "https://example.invalid/m.bin", "v1")
+    with api_gate(registry.url, KINDS[kind]) as gate:  # v1-only answers 410 Gone on the alpha paths
+        result = _install(gate, tmp_path / "dest", MODEL_REGISTRY_API_VERSION=pin)
     assert result.code == 4, result.stderr
-    assert "does not serve API v1 (/api/model_registry/v1), which MODEL_REGISTRY_API_VERSION=v1 asks for" in (
-        result.last_line
-    )
+    sentence = f"does not serve API {pin} (/api/model_registry/{pin}), which MODEL_REGISTRY_API_VERSION={pin} asks for"
+    assert sentence in result.last_line
+    assert "not found" not in result.stderr
     assert _nothing_in(tmp_path / "dest")
 
 
