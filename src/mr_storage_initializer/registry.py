@@ -135,7 +135,7 @@ class RegistryClient:
             if status in NOT_SERVED:
                 return False
             data = self._interpret(url, status, body, missing_ok=False)
-            return data is not None and isinstance(data.get("items", []), list)
+            return data is not None and "items" in data and isinstance(data["items"], list | None)
 
         served = self._call(url, interpret)
         if served and prefix == self.api_prefix:
