@@ -11,8 +11,11 @@ once at start-up from two places:
   unchanged, dashes included);
 - files in ``MODEL_REGISTRY_STORAGE_CONFIG_DIR`` (one per key, the secret mounted as a volume).
 
-A variable wins over a file of the same key. Every string value of every entry is registered as a secret,
-so none appears in any output. Only ``type: s3`` entries can be used (KServe's S3 mapping); anything else
+A variable wins over a file of the same key. Every value of every entry is registered as a secret, so
+none appears in any output, except the fields that say where, not how (:data:`LOCATION_FIELDS`: type,
+bucket, region, endpoint, TLS switches): masking those would also mask the bucket in every logged URI and
+in the provenance record, and any ``/mnt/models`` for a bucket named ``models``. An entry that is not
+JSON is masked whole. Only ``type: s3`` entries can be used (KServe's S3 mapping); anything else
 ends the install with exit 5 when an artifact names it.
 
 **One download's environment** (:func:`plan`), strongest first: the URI's ``endpoint=``/``defaultRegion=``
@@ -39,6 +42,7 @@ DEFAULT_PREFIX = "MR_STORAGE_CONFIG_"
 USABLE_TYPES = ("s3",)
 S3_QUERY = {"endpoint": "endpoint_url", "defaultRegion": "region"}  # s3_uri_from's parameters -> spec keys
 _MAX_ENTRY_BYTES = 64 * 1024
+LOCATION_FIELDS = frozenset({"type", "bucket", "region", "endpoint_url", "verify_ssl", "anonymous", "ca_bundle"})
 
 
 @dataclass(frozen=True)
@@ -83,17 +87,19 @@ def load_entries(env: Mapping[str, str], prefix: str, directory: Path | None) ->
 
 
 def _entry(key: str, raw: str, source: str) -> StorageEntry:
-    register_secret(raw)
     if len(raw) > _MAX_ENTRY_BYTES:
+        register_secret(raw)
         return StorageEntry(key, source, problem=f"it is larger than {_MAX_ENTRY_BYTES} bytes")
     try:
         spec = json.loads(raw)
     except ValueError:
-        return StorageEntry(key, source, problem="it is not JSON (KServe's storage-spec format)")
+        spec = None
     if not isinstance(spec, dict):
+        register_secret(raw)
         return StorageEntry(key, source, problem="it is not a JSON object (KServe's storage-spec format)")
-    for value in spec.values():
-        register_secret(value if isinstance(value, str) else json.dumps(value))
+    for name, value in spec.items():
+        if name not in LOCATION_FIELDS:
+            register_secret(value if isinstance(value, str) else json.dumps(value))
     return StorageEntry(key, source, spec=spec)
 
 

@@ -238,7 +238,7 @@ def test_storage_key_without_an_entry_is_exit_5_naming_key_and_places(
     ("raw", "fragment"),
     [
         ('{"type": "gs", "bucket": "b"}', "has type 'gs'; only s3 entries can be used"),
-        ("not json", "cannot be used: it is not JSON"),
+        ("not json", "cannot be used: it is not a JSON object"),
     ],
 )
 def test_storage_key_entry_we_cannot_use_is_exit_5(

@@ -93,12 +93,12 @@ def test_entries_from_files_and_variables_variable_wins(tmp_path: Path) -> None:
     assert entries["b"].spec["bucket"] == "b-var" and entries["b"].source == "variable MR_STORAGE_CONFIG_b"
 
 
-def test_every_value_of_an_entry_is_masked() -> None:
+def test_every_value_of_an_entry_is_masked_but_where_it_points() -> None:
     forget_secrets()
-    load_entries({"P_k": json.dumps({**SPEC, "endpoint_url": "http://minio.internal:9000"})}, "P_", None)
-    text = redact_text("key AKIAENTRY secret entry-secret bucket team-b endpoint minio.internal:9000")
-    assert "AKIAENTRY" not in text and "entry-secret" not in text and "team-b" not in text
-    assert text.count(MASK) >= 3
+    spec = {**SPEC, "endpoint_url": "http://minio.internal:9000", "session_token": "tok-1234", "extra": "x-5678"}
+    load_entries({"P_k": json.dumps(spec), "P_broken": "not json at all"}, "P_", None)
+    text = redact_text("AKIAENTRY entry-secret tok-1234 x-5678 | not json at all | s3://team-b/k minio.internal:9000")
+    assert text == f"{MASK} {MASK} {MASK} {MASK} | {MASK} | s3://team-b/k minio.internal:9000"
     forget_secrets()
 
 
