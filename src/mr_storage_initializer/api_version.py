@@ -19,7 +19,7 @@ log = logging.getLogger("mr_storage_initializer.registry")
 
 PREFIXES = {"v1": API_V1, "v1alpha3": API_V1ALPHA3}
 CHOICES = ("auto", *PREFIXES)
-_served: dict[str, str] = {}  # registry URL -> prefix known to be served there, for this run
+_decided: dict[str, str] = {}  # registry URL -> the prefix auto chose there, for the rest of this run
 
 
 def version_of(prefix: str) -> str:
@@ -37,7 +37,7 @@ def choose(client: RegistryClient, setting: str) -> str:
     if setting in PREFIXES:
         prefix = PREFIXES[setting]
         client.api_prefix = prefix
-        client.api_confirmed = _served.get(base) == prefix
+        client.api_confirmed = False
         client.api_unserved = (
             f"the model registry at {base} does not serve API {setting} ({prefix}), which "
             f"MODEL_REGISTRY_API_VERSION={setting} asks for; set MODEL_REGISTRY_API_VERSION=auto or the version "
@@ -50,17 +50,17 @@ def choose(client: RegistryClient, setting: str) -> str:
         "registered models was answered 'not here' (HTTP 404, 405, 410 or 501) on both; is MODEL_REGISTRY_BASE_URL "
         "(or the host in the URI) a Model Registry?"
     )
-    known = _served.get(base)
+    known = _decided.get(base)
     if known is not None:
-        client.api_prefix, client.api_confirmed = known, True
-        why = "it did earlier in this run"
+        client.api_prefix, client.api_confirmed = known, known == API_V1
+        why = "it was decided earlier in this run"
     elif client.serves(API_V1):
         client.api_prefix, client.api_confirmed = API_V1, True
-        _served[base] = API_V1
         why = "it serves v1"
     else:
         client.api_prefix, client.api_confirmed = API_V1ALPHA3, False
         why = "it does not serve v1"
+    _decided[base] = client.api_prefix
     version = version_of(client.api_prefix)
     log.info("API %s at %s because %s", version, base, why, extra={"step": "registry", "api": version})
     return version
