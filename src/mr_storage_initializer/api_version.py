@@ -18,7 +18,6 @@ from mr_storage_initializer.registry import API_V1, API_V1ALPHA3, RegistryClient
 log = logging.getLogger("mr_storage_initializer.registry")
 
 PREFIXES = {"v1": API_V1, "v1alpha3": API_V1ALPHA3}
-CHOICES = ("auto", *PREFIXES)
 _decided: dict[str, str] = {}  # registry URL -> the prefix auto chose there, for the rest of this run
 
 
