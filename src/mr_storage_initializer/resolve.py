@@ -209,6 +209,7 @@ def _resolve_with(client: registry.RegistryClient, raw: str, ref: ModelRef, sett
         storage_path=artifact.storage_path,
         entries=settings.storage_entries,
         looked=storage_config.where_looked(settings.storage_config_prefix, settings.storage_config_dir),
+        env=settings.storage_env,
     )
     return Resolution(
         source_uri=raw, registry_url=where, model=model, version=version, artifact=artifact, download=download

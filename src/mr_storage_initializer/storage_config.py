@@ -28,7 +28,6 @@ the same way. The query is never part of the key: the engines get the URI withou
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,10 +116,13 @@ def plan(
     storage_path: str | None,
     entries: Mapping[str, StorageEntry],
     looked: str,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str],
 ) -> DownloadPlan:
-    """The download of an artifact ``uri`` (may be empty) with its ``storageKey``/``storagePath``."""
-    environ = os.environ if env is None else env
+    """The download of an artifact ``uri`` (may be empty) with its ``storageKey``/``storagePath``.
+
+    ``env`` is KServe's storage variables (``Settings.storage_env``), where ``STORAGE_CONFIG`` is read.
+    """
+    environ = env
     entry = None
     if storage_key:
         entry = entries.get(storage_key)
@@ -157,6 +159,22 @@ def plan(
         overrides["STORAGE_CONFIG"] = json.dumps(spec)
         unset = ("STORAGE_OVERRIDE_CONFIG",)
     return DownloadPlan(uri=clean, env=overrides, unset=unset, storage_key=storage_key)
+
+
+def endpoints_of(plan: DownloadPlan) -> list[tuple[str, str]]:
+    """The endpoints ``plan`` points its download at, each with where it came from (for the artifact policy)."""
+    found: list[tuple[str, str]] = []
+    endpoint = plan.env.get("AWS_ENDPOINT_URL", "").strip()
+    if endpoint:
+        found.append((endpoint, "the S3 endpoint in the artifact uri (endpoint=)"))
+    try:
+        spec = json.loads(plan.env.get("STORAGE_CONFIG") or "{}")
+    except ValueError:
+        spec = None
+    if isinstance(spec, dict) and isinstance(spec.get("endpoint_url"), str) and spec["endpoint_url"].strip():
+        where = f"storage-config entry {plan.storage_key!r}" if plan.storage_key else "the artifact uri"
+        found.append((spec["endpoint_url"].strip(), f"the S3 endpoint of {where} (endpoint_url)"))
+    return list(dict.fromkeys(found))
 
 
 def _uri_from_entry(entry: StorageEntry | None, storage_key: str | None, storage_path: str | None) -> str:
@@ -199,9 +217,9 @@ def split_s3_query(uri: str) -> tuple[str, dict[str, str]]:
     pairs = parse_qsl(query, keep_blank_values=True)
     found: dict[str, str] = {}
     for name, value in pairs:
-        if name not in S3_QUERY:
+        if name not in S3_QUERY:  # shown with its query masked: it may be a signed URL
             raise StorageError(
-                f"the artifact uri {shown} has the query parameter {name[:40]!r}; only "
+                f"the artifact uri {redact_url(uri)} has the query parameter {name[:40]!r}; only "
                 f"{' and '.join(S3_QUERY)} (as model_registry.utils.s3_uri_from writes them) are understood"
             )
         if name in found:

@@ -150,3 +150,25 @@ def test_unknown_api_version_setting_is_a_usage_error(tmp_path: Path) -> None:
     result = run_cli("model-registry://iris/v1", tmp_path, env={"MODEL_REGISTRY_API_VERSION": "v2"})
     assert result.code == 2
     assert "MODEL_REGISTRY_API_VERSION='v2' is not one of auto, v1, v1alpha3" in result.last_line
+
+
+def test_lite_with_the_alpha_api_gone_auto_uses_v1_and_a_v1alpha3_pin_is_exit_4(
+    start_registry: Any, http_server: HttpFileServer, tmp_path: Path
+) -> None:
+    # mr-registry-lite's own flags (no gate): v1alpha3 answers 410 Gone with Deprecation/Sunset headers
+    lite = start_registry("--gone-v1alpha3", "--alpha-sunset-date", "2027-03-31")
+    register(lite.url, "iris", http_server.add("iris/gone.bin", b"weights"), "v1")
+    env = {"MODEL_REGISTRY_BASE_URL": lite.host_port}
+
+    auto = run_cli("model-registry://iris/v1", tmp_path / "auto", env=env)
+    pinned = run_cli(
+        "model-registry://iris/v1", tmp_path / "pinned", env={**env, "MODEL_REGISTRY_API_VERSION": "v1alpha3"}
+    )
+
+    assert auto.code == 0, auto.stderr
+    assert tree(tmp_path / "auto") == {"gone.bin": b"weights"}
+    assert f"API v1 at http://{lite.host_port} because it serves v1" in auto.stderr
+    assert pinned.code == 4, pinned.stderr
+    assert "does not serve API v1alpha3 (/api/model_registry/v1alpha3)" in pinned.last_line
+    assert "not found" not in pinned.stderr
+    assert _nothing_in(tmp_path / "pinned")

@@ -270,3 +270,32 @@ def test_uri_endpoint_wins_over_the_storage_key_entry(registry: Any, s3_server: 
     result = run_cli("model-registry://ep/v1", tmp_path, env=env)
     assert result.code == 0, result.stderr
     assert set(s3_server.access_key_ids()) == {MINIO["id"]}  # the entry's keys, the URI's endpoint
+
+
+# -- the artifact policy sees the plan's endpoints -------------------------------------------------------
+METADATA = "http://169.254.169.254:80"
+
+
+@pytest.mark.parametrize("origin", ["uri", "entry"])
+def test_a_plan_endpoint_at_the_metadata_service_is_refused(
+    registry: Any, s3_server: S3Server, tmp_path: Path, origin: str
+) -> None:
+    s3_server.put("models", "meta/model.bin", b"weights")
+    extra: dict[str, str] = {}
+    if origin == "uri":
+        uri = _s3_uri_from("meta/model.bin", "models", METADATA)
+        register(registry.url, f"meta-{origin}", uri, "v1")
+    else:
+        extra["MR_STORAGE_CONFIG_aws-connection-meta"] = _entry(MINIO, METADATA)
+        register(registry.url, f"meta-{origin}", "s3://models/meta/model.bin", "v1", storage_key="aws-connection-meta")
+    _fresh(s3_server)
+
+    result = run_cli(f"model-registry://meta-{origin}/v1", tmp_path / "dest", env=_env(registry, "auto", **extra))
+
+    assert result.code == 3, result.stderr
+    what = "in the artifact uri (endpoint=)" if origin == "uri" else "of storage-config entry 'aws-connection-meta'"
+    assert f"refused the S3 endpoint {what}" in result.last_line
+    assert "169.254.169.254 is a cloud metadata endpoint" in result.last_line
+    assert s3_server.requests == []
+    assert _nothing_in(tmp_path / "dest")
+    assert MINIO["secret"] not in result.stderr

@@ -94,10 +94,11 @@ def test_entries_from_files_and_variables_variable_wins(tmp_path: Path) -> None:
 
 
 def test_every_value_of_an_entry_is_masked_but_where_it_points() -> None:
+    # values of 8 characters or more: shorter secrets are masked only as whole values (redact.py's rule)
     forget_secrets()
-    spec = {**SPEC, "endpoint_url": "http://minio.internal:9000", "session_token": "tok-1234", "extra": "x-5678"}
+    spec = {**SPEC, "endpoint_url": "http://minio.internal:9000", "session_token": "tok-1234", "extra": "x-567890"}
     load_entries({"P_k": json.dumps(spec), "P_broken": "not json at all"}, "P_", None)
-    text = redact_text("AKIAENTRY entry-secret tok-1234 x-5678 | not json at all | s3://team-b/k minio.internal:9000")
+    text = redact_text("AKIAENTRY entry-secret tok-1234 x-567890 | not json at all | s3://team-b/k minio.internal:9000")
     assert text == f"{MASK} {MASK} {MASK} {MASK} | {MASK} | s3://team-b/k minio.internal:9000"
     forget_secrets()
 

@@ -5,6 +5,7 @@
 everything else (Azure file shares, hf, oci, pvc/local, git, hdfs, …) and every configuration only the
 cloud SDKs understand goes to ``kserve_storage``, with the reason logged. ``MODEL_REGISTRY_TRANSFER`` =
 ``auto`` (that choice), ``kserve`` (always KServe's library) or ``fast`` (the own engine or an error).
+Everything configurable arrives in one :class:`~mr_storage_initializer.settings.Settings`, read at start.
 
 ``download`` maps every failure onto the error hierarchy: a full or read-only local file system is a
 destination error (exit 6), anything else a storage error (exit 5). Engines and SDKs are imported lazily,
@@ -15,11 +16,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from mr_storage_initializer.errors import (
     DestinationError,
@@ -29,6 +29,10 @@ from mr_storage_initializer.errors import (
     destination_errno,
 )
 from mr_storage_initializer.redact import redact_text, redact_url
+from mr_storage_initializer.staged import StagedTree, walk
+
+if TYPE_CHECKING:
+    from mr_storage_initializer.settings import Settings
 
 # kserve_storage's tests, in its order, before the HTTP catch-all.
 _KSERVE_AZURE_BLOB = (
@@ -55,6 +59,7 @@ class TransferResult:
     engine: str
     files: int
     bytes: int
+    tree: StagedTree = field(default_factory=StagedTree)  # the one walk of staging: integrity and commit use it
 
 
 def fast_scheme(uri: str) -> str | None:
@@ -76,15 +81,14 @@ def fast_scheme(uri: str) -> str | None:
     return None
 
 
-def select_engine(
-    uri: str, preference: str = "auto", *, timeout: float = 60.0, env: Mapping[str, str] | None = None
-) -> Engine:
-    """The engine for ``uri`` under ``MODEL_REGISTRY_TRANSFER`` = ``preference``."""
+def select_engine(uri: str, settings: Settings) -> Engine:
+    """The engine for ``uri`` under ``MODEL_REGISTRY_TRANSFER`` = ``settings.transfer``."""
     from mr_storage_initializer.transfer.kserve_engine import KServeEngine
 
+    preference = settings.transfer
     if preference == "kserve":
-        return KServeEngine()
-    environ = os.environ if env is None else env
+        return KServeEngine(settings.storage_env)
+    environ = settings.storage_env
     scheme = fast_scheme(uri)
     if scheme is None:
         if preference == "fast":
@@ -92,20 +96,16 @@ def select_engine(
                 "MODEL_REGISTRY_TRANSFER=fast serves s3://, gs://, Azure Blob and http(s):// files, "
                 f"not {redact_url(uri)}"
             )
-        return KServeEngine()
+        return KServeEngine(settings.storage_env)
 
-    from mr_storage_initializer.transfer.fast_engine import FastEngine, Tunables
-    from mr_storage_initializer.transfer.kserve_engine import instead_of
-    from mr_storage_initializer.transfer.plan import Patterns
+    from mr_storage_initializer.transfer.fast_engine import FastEngine
     from mr_storage_initializer.transfer.source import Source, Unsupported
 
     if scheme == "s3":
         from mr_storage_initializer.transfer.s3 import storage_spec_env
 
         environ = storage_spec_env(environ)
-    # S3_MAX_ATTEMPTS is KServe's S3 knob; it counts when MODEL_REGISTRY_TRANSFER_ATTEMPTS is unset.
-    attempts_var = "S3_MAX_ATTEMPTS" if scheme == "s3" else None
-    tunables = Tunables.from_env(environ, deadline=timeout, attempts_var=attempts_var)
+    tunables = settings.tunables_for(scheme)
     source: Source
     try:
         if scheme == "s3":
@@ -125,26 +125,37 @@ def select_engine(
 
             source = HttpSource(uri, environ, connections=tunables.concurrency)
     except Unsupported as reason:
-        if preference == "fast":
-            raise UsageError(f"MODEL_REGISTRY_TRANSFER=fast cannot serve {redact_url(uri)}: {reason}") from None
-        return instead_of(uri, reason)
-    return FastEngine(source, tunables, Patterns.from_env(environ))
+        return fall_back(uri, reason, settings)
+    return FastEngine(source, tunables, settings.patterns, settings.limits)
+
+
+def fall_back(uri: str, reason: BaseException, settings: Settings) -> Engine:
+    """The one place that decides what happens when the own engine cannot serve ``uri``: with
+    ``MODEL_REGISTRY_TRANSFER=fast`` a usage error (exit 2), else ``kserve_storage``, with the reason logged."""
+    if settings.transfer == "fast":
+        raise UsageError(f"MODEL_REGISTRY_TRANSFER=fast cannot serve {redact_url(uri)}: {reason}") from None
+    from mr_storage_initializer.transfer.kserve_engine import instead_of
+
+    return instead_of(uri, reason, settings.storage_env)
 
 
 def download(
-    uri: str,
-    dest: Path,
-    preference: str = "auto",
-    *,
-    timeout: float = 60.0,
-    env: Mapping[str, str] | None = None,
-    unset: Sequence[str] = (),
+    uri: str, dest: Path, settings: Settings, *, before_fetch: Callable[[list[str]], None] | None = None
 ) -> TransferResult:
-    """Download ``uri`` into ``dest``; ``env``/``unset`` change the process environment for this download only."""
+    """``before_fetch`` sees the paths the own engine listed before it fetches a byte (name clashes in DEST)."""
+    from mr_storage_initializer.transfer.source import Unsupported
+
     try:
-        with _environment(env or {}, unset):
-            engine = select_engine(uri, preference, timeout=timeout)
+        engine = select_engine(uri, settings)
+        if before_fetch is not None:
+            from mr_storage_initializer.transfer.fast_engine import FastEngine
+
+            if isinstance(engine, FastEngine):
+                engine.before_fetch = before_fetch
+        try:
             used = engine.download(uri, dest)
+        except Unsupported as reason:  # found by the listing, before any byte was written
+            used = fall_back(uri, reason, settings).download(uri, dest)
     except InitializerError:
         raise
     except Exception as exc:
@@ -155,27 +166,10 @@ def download(
                 "free space or fix permissions on the destination volume"
             ) from exc
         raise StorageError(f"downloading {redact_url(uri)} failed: {_describe(exc)}") from exc
-    files, size = _tree_size(dest)
-    if files == 0:
+    tree = walk(dest)
+    if not tree.regular:
         raise StorageError(f"downloading {redact_url(uri)} produced no files; check that the artifact uri exists")
-    return TransferResult(engine=used, files=files, bytes=size)
-
-
-@contextmanager
-def _environment(env: Mapping[str, str], unset: Sequence[str]) -> Iterator[None]:
-    """One download's variables (both engines read ``os.environ``); everything restored afterwards."""
-    if not env and not unset:
-        yield
-        return
-    saved = dict(os.environ)
-    for name in unset:
-        os.environ.pop(name, None)
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    return TransferResult(engine=used, files=tree.count, bytes=tree.bytes, tree=tree)
 
 
 def _describe(exc: BaseException) -> str:
@@ -183,12 +177,3 @@ def _describe(exc: BaseException) -> str:
     if len(text) > 400:
         text = text[:400] + "…"
     return redact_text(text)
-
-
-def _tree_size(root: Path) -> tuple[int, int]:
-    files = size = 0
-    for path in root.rglob("*"):
-        if path.is_file() and not path.is_symlink():
-            files += 1
-            size += path.stat().st_size
-    return files, size
