@@ -21,6 +21,7 @@ from mr_storage_initializer.errors import UsageError
 from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.resolve import Artifact, Entity, Resolution
 from mr_storage_initializer.settings import Settings
+from mr_storage_initializer.storage_config import DownloadPlan, endpoints_of
 
 log = logging.getLogger("mr_storage_initializer")
 SCHEME = "model-registry://"
@@ -83,7 +84,10 @@ def resolve_pair(pair: Pair, settings: Settings) -> Resolution:
         )
         resolution = direct(pair.source_uri)
     artifact = resolution.artifact
-    policy.check_artifact(artifact.uri, settings.allowed_artifact_uri_prefixes, settings.storage_endpoints)
+    plan = download_plan(resolution)
+    policy.check_artifact(artifact.uri or plan.uri, settings.allowed_artifact_uri_prefixes, settings.storage_endpoints)
+    for endpoint, what in endpoints_of(plan):
+        policy.check_endpoint(endpoint, what)
     if not resolution.registry_url:
         return resolution
     log.info(
@@ -141,6 +145,25 @@ def fingerprint_of(resolution: Resolution) -> str:
     return fingerprint(resolution)
 
 
+def download_plan(resolution: Resolution) -> DownloadPlan:
+    """What the pair downloads: the plan resolution made (storageKey, ``?endpoint=``), else the artifact uri."""
+    plan = resolution.download
+    return plan if plan.uri else DownloadPlan(resolution.artifact.uri)
+
+
+def with_plan(settings: Settings, plan: DownloadPlan) -> Settings:
+    """``settings`` whose storage variables carry the plan's (set ``env``, drop ``unset``): both engines read
+    them from ``settings.storage_env``; only the kserve engine puts them into the process environment."""
+    if not plan.env and not plan.unset:
+        return settings
+    import dataclasses
+    from types import MappingProxyType
+
+    merged = {name: value for name, value in settings.storage_env.items() if name not in plan.unset}
+    merged.update(plan.env)
+    return dataclasses.replace(settings, storage_env=MappingProxyType(merged))
+
+
 def may_use_kserve(uri: str, settings: Settings) -> bool:
     """Whether this download may run ``kserve_storage`` (and so needs the process to itself)."""
     from mr_storage_initializer import transfer
@@ -156,7 +179,6 @@ def install_pair(pair: Pair, resolution: Resolution, settings: Settings, *, excl
 
     assert pair.dest is not None
     started = time.monotonic()
-    artifact = resolution.artifact
     wanted = fingerprint_of(resolution)
     with install.open_destination(pair.dest, lock_timeout=settings.lock_timeout) as dest:
         found = dest.installed(wanted)
@@ -166,8 +188,10 @@ def install_pair(pair: Pair, resolution: Resolution, settings: Settings, *, excl
             size = sum(int(f.get("size", 0)) for f in files if isinstance(f, dict))
             return Installed(pair, resolution, wanted, len(files), size, 0.0, downloaded=False, record=found)
         dest.check_replaceable()  # a user's file in the previous install's directories: exit 6 before downloading
+        plan = download_plan(resolution)
+        planned = with_plan(settings, plan)  # the signature.uri is fetched with the same storage variables
         signature_uri = signing.signature_uri(settings, resolution)  # fetched by the check, maybe by kserve
-        shared = may_use_kserve(artifact.uri, settings) or (
+        shared = may_use_kserve(plan.uri, settings) or (
             signature_uri is not None and may_use_kserve(signature_uri, settings)
         )
         with (
@@ -175,12 +199,10 @@ def install_pair(pair: Pair, resolution: Resolution, settings: Settings, *, excl
             _scratch(dest, shared or exclusive),
             resume.staging(dest.root, wanted) as staging,
         ):
-            log.info("%s", artifact.uri, extra={"step": "downloading", "into": str(dest.root)})
+            log.info("%s", plan.uri, extra={"step": "downloading", "into": str(dest.root)})
             t0 = time.monotonic()
             with signing.prehash(settings, staging) as hasher:  # per pair: its own hashing threads
-                result = transfer.download(
-                    artifact.uri, staging, settings, before_fetch=dest.check_names, observer=hasher
-                )
+                result = transfer.download(plan.uri, staging, planned, before_fetch=dest.check_names, observer=hasher)
             took = time.monotonic() - t0
             log.info(
                 "%d files, %d bytes in %.2fs",
@@ -194,7 +216,7 @@ def install_pair(pair: Pair, resolution: Resolution, settings: Settings, *, excl
                 },
             )
             verified = integrity.verify(resolution, staging, result.tree)
-            signature, tree = signing.check(settings, resolution, staging, result.tree, hasher)
+            signature, tree = signing.check(planned, resolution, staging, result.tree, hasher)
             result = dataclasses.replace(result, tree=tree)  # less what the signature does not cover
             seconds = time.monotonic() - started
             built = build_record(resolution, result, seconds=seconds, verified_files=verified, signature=signature)

@@ -2,8 +2,8 @@
 
 It is written last into ``DEST_PATH/.model-registry.json``; its presence means the install is complete.
 The artifact URI is stored without userinfo or query string; the fingerprint (a SHA-256 over the registry,
-the artifact id and the full URI) lets a restarted init container recognise the same artifact without
-storing a signed URL.
+the artifact id, the full URI and, when set, its storageKey and storagePath) lets a restarted init
+container recognise the same artifact without storing a signed URL.
 """
 
 from __future__ import annotations
@@ -23,7 +23,10 @@ FORMAT = "mr-storage-initializer/provenance/v1"
 
 
 def fingerprint(resolution: Resolution) -> str:
-    parts = (resolution.registry_url, resolution.artifact.id, resolution.artifact.uri)
+    artifact = resolution.artifact
+    parts: tuple[str, ...] = (resolution.registry_url, artifact.id, artifact.uri)
+    if artifact.storage_key or artifact.storage_path:  # absent: the fingerprint of earlier installs holds
+        parts += (artifact.storage_key or "", artifact.storage_path or "")
     return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
 
 
