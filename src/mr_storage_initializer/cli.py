@@ -93,7 +93,8 @@ def _run(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         return 0
 
-    wanted = fingerprint(resolution)
+    inputs = transfer.fingerprint_inputs(artifact.uri, timeout=settings.timeout)
+    wanted = fingerprint(resolution, inputs)
     with install.open_destination(Path(args.dest_path), lock_timeout=settings.lock_timeout) as dest:
         if dest.installed(wanted) is not None:
             log.info("already installed in %s; nothing to download", dest.root, extra={"step": "installed"})
@@ -115,7 +116,7 @@ def _run(args: argparse.Namespace) -> int:
                 },
             )
             verified = integrity.verify(resolution, staging)
-            record = build_record(resolution, result, seconds=time.monotonic() - started)
+            record = build_record(resolution, result, seconds=time.monotonic() - started, inputs=inputs)
             record = dest.commit(staging, {**record, "verified_sha256": verified})
     log.info(
         "%s version %s into %s",

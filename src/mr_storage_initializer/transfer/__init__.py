@@ -1,9 +1,9 @@
 """Transfer engines: put the artifact behind a URI into a (staging) directory.
 
 ``select_engine`` reads the URI the way ``kserve_storage`` does (same scheme tests, same order): ``s3://``,
-``gs://``, Azure Blob and plain ``http(s)://`` files go to the project's own engine (:mod:`.fast_engine`);
-everything else (Azure file shares, hf, oci, pvc/local, git, hdfs, …) and every configuration only the
-cloud SDKs understand goes to ``kserve_storage``, with the reason logged. ``MODEL_REGISTRY_TRANSFER`` =
+``gs://``, Azure Blob, ``hf://`` and plain ``http(s)://`` files go to the project's own engine
+(:mod:`.fast_engine`; ``hf://`` through :mod:`.hf_engine`); everything else (Azure file shares, oci,
+pvc/local, git, hdfs, …) and every configuration only the cloud SDKs understand goes to ``kserve_storage``, with the reason logged. ``MODEL_REGISTRY_TRANSFER`` =
 ``auto`` (that choice), ``kserve`` (always KServe's library) or ``fast`` (the own engine or an error).
 
 ``download`` maps every failure onto the error hierarchy: a full or read-only local file system is a
@@ -54,17 +54,20 @@ class TransferResult:
     engine: str
     files: int
     bytes: int
+    revision: str | None = None  # the source's version installed (hf://: the commit sha), when it has one
 
 
 def fast_scheme(uri: str) -> str | None:
-    """``"s3"``, ``"gcs"``, ``"azure"`` or ``"http"`` when the own engine serves ``uri``, else ``None``."""
+    """``"s3"``, ``"gcs"``, ``"azure"``, ``"hf"`` or ``"http"`` when the own engine serves ``uri``, else ``None``."""
     if uri.startswith("/mnt/models") or uri.startswith("file://") or os.path.exists(uri):
         return None
     if uri.startswith("s3://"):
         return "s3"
     if uri.startswith("gs://"):
         return "gcs"
-    if uri.startswith(("hdfs://", "webhdfs://", "hf://", "modelscope://", "oci://")):
+    if uri.startswith("hf://"):
+        return "hf"
+    if uri.startswith(("hdfs://", "webhdfs://", "modelscope://", "oci://")):
         return None
     if any(re.search(pattern, uri) for pattern in _KSERVE_AZURE_BLOB):
         return "azure"
@@ -81,14 +84,18 @@ def select_engine(
     """The engine for ``uri`` under ``MODEL_REGISTRY_TRANSFER`` = ``preference``."""
     from mr_storage_initializer.transfer.kserve_engine import KServeEngine
 
-    if preference == "kserve":
-        return KServeEngine()
     environ = os.environ if env is None else env
+    if preference == "kserve":
+        if uri.startswith("hf://"):
+            from mr_storage_initializer.transfer.hf_engine import TamedKServe
+
+            return TamedKServe(environ, timeout)
+        return KServeEngine()
     scheme = fast_scheme(uri)
     if scheme is None:
         if preference == "fast":
             raise UsageError(
-                "MODEL_REGISTRY_TRANSFER=fast serves s3://, gs://, Azure Blob and http(s):// files, "
+                "MODEL_REGISTRY_TRANSFER=fast serves s3://, gs://, Azure Blob, hf:// and http(s):// files, "
                 f"not {redact_url(uri)}"
             )
         return KServeEngine()
@@ -115,6 +122,13 @@ def select_engine(
             from mr_storage_initializer.transfer.azure import AzureSource
 
             source = AzureSource(uri, environ)
+        elif scheme == "hf":
+            from mr_storage_initializer.transfer.hf import HfSource
+            from mr_storage_initializer.transfer.hf_engine import HfEngine
+
+            patterns = Patterns.from_env(environ)
+            hf = HfSource(uri, environ, connections=tunables.concurrency, timeout=timeout, patterns=patterns)
+            return HfEngine(hf, tunables, patterns, environ, strict=preference == "fast")
         elif scheme == "gcs":
             from mr_storage_initializer.transfer.gcs import GcsSource
 
@@ -134,6 +148,7 @@ def download(uri: str, dest: Path, preference: str = "auto", *, timeout: float =
     try:
         engine = select_engine(uri, preference, timeout=timeout)
         used = engine.download(uri, dest)
+        revision = getattr(engine, "revision", None)
     except InitializerError:
         raise
     except Exception as exc:
@@ -147,7 +162,38 @@ def download(uri: str, dest: Path, preference: str = "auto", *, timeout: float =
     files, size = _tree_size(dest)
     if files == 0:
         raise StorageError(f"downloading {redact_url(uri)} produced no files; check that the artifact uri exists")
-    return TransferResult(engine=used, files=files, bytes=size)
+    return TransferResult(engine=used, files=files, bytes=size, revision=revision)
+
+
+def fingerprint_inputs(uri: str, *, timeout: float = 60.0, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """What, besides the artifact, decides the installed bytes: the allow/ignore patterns (only when set)
+    and, for ``hf://``, the commit the revision names now (asked of the Hub; none when the URI pins a sha)."""
+    from mr_storage_initializer.transfer.plan import Patterns
+
+    environ = os.environ if env is None else env
+    patterns = Patterns.from_env(environ)
+    inputs: dict[str, str] = {}
+    if patterns.allow:
+        inputs["allow_patterns"] = "\n".join(patterns.allow)
+    if patterns.ignore:
+        inputs["ignore_patterns"] = "\n".join(patterns.ignore)
+    if uri.startswith("hf://"):
+        from mr_storage_initializer.transfer.hf import parse_hf_uri
+
+        ref = parse_hf_uri(uri)
+        if ref.pinned:
+            inputs["revision"] = ref.revision
+        else:
+            from mr_storage_initializer.transfer.fast_engine import Tunables
+            from mr_storage_initializer.transfer.hf import HfSource
+            from mr_storage_initializer.transfer.hf_engine import pin
+
+            source = HfSource(uri, environ, connections=1, timeout=timeout)
+            try:
+                inputs["revision"] = pin(source, Tunables.from_env(environ, deadline=timeout))
+            finally:
+                source.close()
+    return inputs
 
 
 def _describe(exc: BaseException) -> str:

@@ -1,0 +1,239 @@
+"""``hf://`` downloads: the fast engine on :class:`~.hf.HfSource`, LFS digests checked, the commit recorded;
+and ``kserve_storage``'s ``snapshot_download`` path, tamed, for what only Xet can serve.
+
+The tamed path (also ``MODEL_REGISTRY_TRANSFER=kserve`` for ``hf://``): ``HF_HOME`` and ``snapshot_download``'s
+``local_dir`` sit in a temporary directory (the scratch directory inside DEST when the CLI runs), so nothing
+is written to ``$HOME`` and no ``.cache/huggingface`` reaches the installed model; the token is the one this
+package found (read before ``HF_HOME`` moves); progress bars are off and ``huggingface_hub``'s own log
+handler is removed, so its lines go through ours (formatted, masked); every request has a timeout, the call
+runs in a daemon thread so SIGTERM is not held up, and a download that writes no byte for the deadline fails.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+from mr_storage_initializer import retry
+from mr_storage_initializer.errors import StorageError, UsageError
+from mr_storage_initializer.redact import redact_url
+from mr_storage_initializer.transfer.fast_engine import FastEngine, Tunables
+from mr_storage_initializer.transfer.hf import HfSource, hf_token, hub_endpoint, parse_hf_uri
+from mr_storage_initializer.transfer.plan import Patterns
+from mr_storage_initializer.transfer.source import SourceError, Unsupported
+
+log = logging.getLogger("mr_storage_initializer.transfer")
+
+
+def pin(source: HfSource, tunables: Tunables) -> str:
+    """The commit sha of the source's revision, with retries on what may pass (5xx, 429, cut, timeout)."""
+
+    def attempt() -> str:
+        try:
+            return source.resolve()
+        except SourceError as exc:
+            final = StorageError(exc.message)
+            if not exc.transient:
+                raise final from exc
+            raise retry.TransientError(exc.message, final) from exc
+
+    return retry.call(attempt, deadline=tunables.deadline, max_attempts=tunables.attempts)
+
+
+class HfEngine:
+    name = "fast"
+
+    def __init__(
+        self, source: HfSource, tunables: Tunables, patterns: Patterns, env: Mapping[str, str], *, strict: bool = False
+    ) -> None:
+        self.strict = strict  # MODEL_REGISTRY_TRANSFER=fast: no fallback
+        self.source = source
+        self.tunables = tunables
+        self.patterns = patterns
+        self.env = env
+        self.revision: str | None = None
+
+    def download(self, uri: str, dest: Path) -> str:
+        source = self.source
+        try:
+            self.revision = pin(source, self.tunables)
+
+            def attempt() -> object:
+                try:
+                    return source.list()
+                except SourceError as exc:
+                    final = StorageError(exc.message)
+                    if not exc.transient:
+                        raise final from exc
+                    raise retry.TransientError(exc.message, final) from exc
+
+            retry.call(attempt, deadline=self.tunables.deadline, max_attempts=self.tunables.attempts)
+        except Unsupported as reason:
+            source.close()
+            pinned = f"hf://{source.ref.repo_id}:{self.revision}"
+            if self.strict:
+                raise UsageError(f"MODEL_REGISTRY_TRANSFER=fast cannot serve {redact_url(uri)}: {reason}") from None
+            log.warning("handing %s to kserve_storage: %s", redact_url(uri), reason, extra={"step": "fallback"})
+            return TamedKServe(self.env, self.tunables.deadline).download(pinned, dest)
+        log.info("%s is commit %s", redact_url(uri), self.revision, extra={"step": "listed", "revision": self.revision})
+        FastEngine(source, self.tunables, self.patterns).download(uri, dest)
+        verify_lfs(dest, source, self.patterns)
+        return self.name
+
+
+def verify_lfs(dest: Path, source: HfSource, patterns: Patterns) -> None:
+    """Every downloaded LFS file against the SHA-256 of the Hub's listing (hashed in parallel)."""
+    wanted = [(path, oid) for path, oid in source.lfs.items() if patterns.wants(path)]
+    if not wanted:
+        return
+    log.info("checking %d LFS files against the Hub's SHA-256", len(wanted), extra={"step": "verifying"})
+
+    def digest(path: str) -> str:
+        sha = hashlib.sha256()
+        with open(dest / path, "rb") as handle:
+            while block := handle.read(4 << 20):
+                sha.update(block)
+        return sha.hexdigest()
+
+    with ThreadPoolExecutor(max_workers=min(4, len(wanted))) as pool:
+        got = dict(zip((p for p, _ in wanted), pool.map(digest, (p for p, _ in wanted)), strict=True))
+    for path, oid in wanted:
+        if got[path] != oid:
+            raise StorageError(
+                f"{path}: SHA-256 {got[path]} is not the {oid} the Hub lists for commit {source.commit} of "
+                f"{source.ref.repo_id}; refusing the model"
+            )
+
+
+class TamedKServe:
+    """``kserve_storage.Storage.download`` for an ``hf://`` URI, with its side effects kept inside DEST."""
+
+    name = "kserve"
+
+    def __init__(self, env: Mapping[str, str], deadline: float) -> None:
+        self.env = env
+        self.deadline = deadline
+        self.revision: str | None = None
+
+    def download(self, uri: str, dest: Path) -> str:
+        ref = parse_hf_uri(uri)
+        if ref.pinned:
+            self.revision = ref.revision
+        uri = f"hf://{ref.repo_id}" + (f":{ref.revision}" if ref.revision != "main" else "")
+        token = hf_token(self.env)
+        work = Path(tempfile.mkdtemp(prefix="hf-kserve-"))  # TMPDIR: the scratch directory inside DEST
+        try:
+            local = work / "model"
+            local.mkdir()
+            overrides = {
+                "HF_HOME": str(work / "home"),
+                "HF_HUB_CACHE": str(work / "home" / "hub"),
+                "HF_XET_CACHE": str(work / "home" / "xet"),
+                "HF_TOKEN_PATH": str(work / "home" / "token"),
+                "HF_ENDPOINT": hub_endpoint(self.env),
+                "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+                "HF_HUB_DISABLE_TELEMETRY": "1",
+                "HF_HUB_DISABLE_UPDATE_CHECK": "1",
+                "HF_HUB_ETAG_TIMEOUT": str(max(1, int(self.deadline))),
+                "HF_HUB_DOWNLOAD_TIMEOUT": str(max(1, int(self.deadline))),
+            }
+            if token:
+                overrides["HF_TOKEN"] = token
+            with _environ(overrides):
+                _quiet_huggingface_hub(overrides)
+                self._run(uri, local)
+            for entry in local.iterdir():
+                if entry.name == ".cache":  # snapshot_download's local-dir metadata stays in scratch
+                    continue
+                os.replace(entry, dest / entry.name)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return self.name
+
+    def _run(self, uri: str, local: Path) -> None:
+        """``Storage.download`` in a daemon thread; fail when it writes nothing for ``deadline`` seconds."""
+        from kserve_storage import Storage
+
+        from mr_storage_initializer.logs import adopt_library_loggers
+
+        adopt_library_loggers()
+        outcome: list[BaseException | None] = []
+        done = threading.Event()
+
+        def work() -> None:
+            try:
+                Storage.download(uri, out_dir=str(local))
+                outcome.append(None)
+            except BaseException as exc:  # handed to the main thread
+                outcome.append(exc)
+            finally:
+                done.set()
+
+        threading.Thread(target=work, name="kserve-hf", daemon=True).start()
+        seen, since = -1, time.monotonic()
+        while not done.wait(timeout=1.0):
+            size = _bytes_below(local.parent)
+            if size != seen:
+                seen, since = size, time.monotonic()
+            elif time.monotonic() - since > self.deadline:
+                raise StorageError(
+                    f"downloading {redact_url(uri)} with kserve_storage made no progress for {self.deadline:g}s; "
+                    "is the Hub reachable?"
+                )
+        if outcome and outcome[0] is not None:
+            raise outcome[0]
+
+
+def _bytes_below(root: Path) -> int:
+    total = 0
+    for folder, _, names in os.walk(root):
+        for name in names:
+            try:
+                total += os.lstat(os.path.join(folder, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+@contextmanager
+def _environ(overrides: Mapping[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in overrides}
+    os.environ.update(overrides)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _quiet_huggingface_hub(overrides: Mapping[str, str]) -> None:
+    """huggingface_hub reads its settings when first imported: set them there too, and drop its handler."""
+    constants = sys.modules.get("huggingface_hub.constants")
+    if constants is not None:  # imported earlier in this process (tests): its module constants are stale
+        for name in ("HF_HOME", "HF_HUB_CACHE", "HF_XET_CACHE", "HF_TOKEN_PATH"):
+            setattr(constants, name, overrides[name])
+        constants.ENDPOINT = overrides["HF_ENDPOINT"]
+        constants.HF_HUB_DISABLE_PROGRESS_BARS = True
+        constants.HF_HUB_ETAG_TIMEOUT = int(overrides["HF_HUB_ETAG_TIMEOUT"])
+        constants.HF_HUB_DOWNLOAD_TIMEOUT = int(overrides["HF_HUB_DOWNLOAD_TIMEOUT"])
+    from huggingface_hub.utils import disable_progress_bars
+
+    disable_progress_bars()
+    library = logging.getLogger("huggingface_hub")
+    for handler in list(library.handlers):
+        library.removeHandler(handler)
+    library.propagate = True
+    library.setLevel(logging.WARNING)
