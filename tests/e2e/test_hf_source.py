@@ -134,7 +134,9 @@ def test_corrupt_lfs_bytes_fail_the_sha256_check(hub: Hub, tmp_path: Path) -> No
         ),
     ],
 )
-def test_errors_name_repo_and_revision(hub: Hub, tmp_path: Path, uri: str, extra: dict[str, str], sentence: str) -> None:
+def test_errors_name_repo_and_revision(
+    hub: Hub, tmp_path: Path, uri: str, extra: dict[str, str], sentence: str
+) -> None:
     hub.add("org/model", {"a.txt": b"a"})
     hub.add("org/gated", {"a.txt": b"a"}, gated=True)
     result = fetch(uri, tmp_path / "d", "auto", _env(hub, **extra))

@@ -3,8 +3,9 @@
 ``select_engine`` reads the URI the way ``kserve_storage`` does (same scheme tests, same order): ``s3://``,
 ``gs://``, Azure Blob, ``hf://`` and plain ``http(s)://`` files go to the project's own engine
 (:mod:`.fast_engine`; ``hf://`` through :mod:`.hf_engine`); everything else (Azure file shares, oci,
-pvc/local, git, hdfs, …) and every configuration only the cloud SDKs understand goes to ``kserve_storage``, with the reason logged. ``MODEL_REGISTRY_TRANSFER`` =
-``auto`` (that choice), ``kserve`` (always KServe's library) or ``fast`` (the own engine or an error).
+pvc/local, git, hdfs, …) and every configuration only the cloud SDKs understand goes to ``kserve_storage``,
+with the reason logged. ``MODEL_REGISTRY_TRANSFER`` = ``auto`` (that choice), ``kserve`` (always KServe's
+library) or ``fast`` (the own engine or an error).
 
 ``download`` maps every failure onto the error hierarchy: a full or read-only local file system is a
 destination error (exit 6), anything else a storage error (exit 5). Engines and SDKs are imported lazily,

@@ -150,7 +150,9 @@ class HfSource:
         status = response.status
         code = response.headers.get("X-Error-Code", "")
         message = response.headers.get("X-Error-Message", "")
-        if code == "RepoNotFound" or (status == 401 and not code and message != "Invalid credentials in Authorization header"):
+        if code == "RepoNotFound" or (
+            status == 401 and not code and message != "Invalid credentials in Authorization header"
+        ):
             hint = "HF_TOKEN may lack access to it" if self.token else "if it is private, set HF_TOKEN"
             return SourceError(
                 f"{self.what} was not found at {self.endpoint} (HTTP {status}); check the artifact's uri, or {hint}",
@@ -219,7 +221,9 @@ class HfSource:
             try:
                 return json.loads(body), response.headers
             except ValueError as exc:
-                raise SourceError(f"the Hub answered {subject} of {self.what} with something that is not JSON", transient=False) from exc
+                raise SourceError(
+                    f"the Hub answered {subject} of {self.what} with something that is not JSON", transient=False
+                ) from exc
         raise SourceError(f"too many redirects for {subject} of {self.what}", transient=False)
 
     # -- Source -------------------------------------------------------------------------------------
@@ -306,7 +310,9 @@ class HfSource:
                 f"the CDN answered HTTP {status} for {remote.rel} (an expired signed URL?); asking the Hub again",
                 transient=True,
             )
-        return SourceError(f"the CDN answered HTTP {status} for {remote.rel}", transient=status in (408, 429) or status >= 500)
+        return SourceError(
+            f"the CDN answered HTTP {status} for {remote.rel}", transient=status in (408, 429) or status >= 500
+        )
 
     def close(self) -> None:
         self.pool.clear()

@@ -21,8 +21,9 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 from mr_storage_initializer import retry
 from mr_storage_initializer.errors import StorageError, UsageError
@@ -198,10 +199,8 @@ def _bytes_below(root: Path) -> int:
     total = 0
     for folder, _, names in os.walk(root):
         for name in names:
-            try:
+            with suppress(OSError):
                 total += os.lstat(os.path.join(folder, name)).st_size
-            except OSError:
-                pass
     return total
 
 
@@ -221,7 +220,7 @@ def _environ(overrides: Mapping[str, str]) -> Iterator[None]:
 
 def _quiet_huggingface_hub(overrides: Mapping[str, str]) -> None:
     """huggingface_hub reads its settings when first imported: set them there too, and drop its handler."""
-    constants = sys.modules.get("huggingface_hub.constants")
+    constants: Any = sys.modules.get("huggingface_hub.constants")
     if constants is not None:  # imported earlier in this process (tests): its module constants are stale
         for name in ("HF_HOME", "HF_HUB_CACHE", "HF_XET_CACHE", "HF_TOKEN_PATH"):
             setattr(constants, name, overrides[name])
@@ -229,7 +228,7 @@ def _quiet_huggingface_hub(overrides: Mapping[str, str]) -> None:
         constants.HF_HUB_DISABLE_PROGRESS_BARS = True
         constants.HF_HUB_ETAG_TIMEOUT = int(overrides["HF_HUB_ETAG_TIMEOUT"])
         constants.HF_HUB_DOWNLOAD_TIMEOUT = int(overrides["HF_HUB_DOWNLOAD_TIMEOUT"])
-    from huggingface_hub.utils import disable_progress_bars
+    from huggingface_hub.utils.tqdm import disable_progress_bars
 
     disable_progress_bars()
     library = logging.getLogger("huggingface_hub")
@@ -237,3 +236,5 @@ def _quiet_huggingface_hub(overrides: Mapping[str, str]) -> None:
         library.removeHandler(handler)
     library.propagate = True
     library.setLevel(logging.WARNING)
+    for chatty in ("httpx2", "httpx", "httpcore"):  # one INFO line per request otherwise
+        logging.getLogger(chatty).setLevel(logging.WARNING)
