@@ -38,6 +38,7 @@ S3_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "S3_VERIFY_SSL": "0",
 }
+HF_RATE = "25m"  # per connection, as a CDN edge serves one stream (snapshot_download opens one per file)
 KSERVE = "import sys; from kserve_storage import Storage; Storage.download(sys.argv[1], out_dir=sys.argv[2])"
 
 
@@ -351,7 +352,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_random(www / "tiny" / "model.bin", 10 * 1024)
     small = {f"tokenizer/part-{i:04d}.json": os.urandom(512 + (i * 7919) % 8192) for i in range(small_count)}
 
-    with moto() as s3, nginx(www) as (http_fast, http_slow), registry() as mr:
+    from hf_bench import hub_behind_nginx, snapshot_command
+
+    hf_shard = int(512 * MIB * scale)
+    hf_files: dict[str, Path | bytes] = {}
+    for i in range(2):
+        hf_files[f"model-{i + 1:05d}-of-00002.safetensors"] = WORK / "hf" / f"model-{i + 1:05d}-of-00002.safetensors"
+        write_random(WORK / "hf" / f"model-{i + 1:05d}-of-00002.safetensors", hf_shard)
+    write_random(WORK / "hf" / "tokenizer.json", 2 * MIB)
+    hf_files["tokenizer.json"] = WORK / "hf" / "tokenizer.json"
+    for name in ("config.json", "generation_config.json", "tokenizer_config.json", "special_tokens_map.json"):
+        hf_files[name] = b'{"bench": true}'
+
+    with (
+        moto() as s3,
+        nginx(www) as (http_fast, http_slow),
+        registry() as mr,
+        hub_behind_nginx(WORK, hf_files, HF_RATE) as hub,
+    ):
         print(f"bench: moto {s3}, nginx {http_fast} / {http_slow} (100m), registry {mr}", flush=True)
         upload(s3, "bench", {f"shards/{p.name}": p for p in sorted((WORK / "shards").iterdir())})
         upload(s3, "bench", {f"small/{k}": v for k, v in small.items()})
@@ -363,6 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "huge": f"{http_fast}/huge/model.bin",
             "tiny": f"{http_fast}/tiny/model.bin",
         }
+        uris["hf"] = "hf://bench/llm"
         for name, uri in uris.items():
             register(mr, name, uri)
         s3_env = {**S3_ENV, "AWS_ENDPOINT_URL": s3}
@@ -441,8 +460,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             ),
             Scenario("rss", f"Peak RSS: {huge // MIB} MiB model over HTTP", huge, [ours("huge"), ours("big")]),
         ]
-        scenarios[-1].tools[1].name = f"ours ({big // MIB} MiB)"
-        scenarios[-1].tools[0].name = f"ours ({huge // MIB} MiB)"
+        hf_env = {"HF_ENDPOINT": hub, "HF_HOME": str(WORK / "hf-home"), "HF_HUB_DISABLE_XET": "1"}
+        scenarios.append(
+            Scenario(
+                "hf",
+                f"hf://: 2 x {hf_shard // MIB} MiB safetensors + small files, nginx limit_rate {HF_RATE} per conn.",
+                sum(v.stat().st_size if isinstance(v, Path) else len(v) for v in hf_files.values()),
+                [
+                    Tool(ours("hf").name, ours("hf").command, {**ours_env, **hf_env}),
+                    Tool("snapshot_download", snapshot_command, hf_env),
+                ],
+            )
+        )
+        scenarios[-2].tools[1].name = f"ours ({big // MIB} MiB)"
+        scenarios[-2].tools[0].name = f"ours ({huge // MIB} MiB)"
         scenarios = [s for s in scenarios if not only or s.key in only]
         for scenario in scenarios:
             measure(scenario, 1 if scenario.key == "rss" else args.runs)
@@ -455,6 +486,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         Target("http-throttled", "<= 1.2x the time of aria2c -x8", within("ours", "aria2c -x8", 1.2)),
         Target("http", "<= 1.1x the time of curl", within("ours", "curl", 1.1)),
         Target("tiny", "no slower than kserve_storage", within("ours", "kserve_storage", 1.0)),
+        Target("hf", ">= 3x faster than snapshot_download (plain HTTP)", faster("ours", "snapshot_download", 3.0)),
     ]
     rss_target = Target(
         "rss",
