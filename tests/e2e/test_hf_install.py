@@ -170,3 +170,29 @@ def test_sigterm_mid_download_exits_143_within_2s(registry: Any, hub: Hub, tmp_p
     assert code == 143
     assert "stopped by SIGTERM" in rest.strip().splitlines()[-1]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_hf_install_imports_neither_huggingface_hub_nor_kserve_storage(
+    registry: Any, hub: Hub, tmp_path: Path
+) -> None:
+    hub.add("org/model", MODEL)
+    register(registry.url, "llm", "hf://org/model", "v1")
+    probe = (
+        "import runpy, sys\n"
+        "sys.argv = ['mr-storage-initializer'] + sys.argv[1:]\n"
+        "try:\n    runpy.run_module('mr_storage_initializer', run_name='__main__')\n"
+        "except SystemExit as exc:\n    code = exc.code\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'boto3', 'botocore', 'google', 'azure', "
+        "'kserve_storage', 'huggingface_hub', 'requests', 'httpx', 'obstore'})\n"
+        "print(code, heavy)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, "model-registry://llm/v1", str(tmp_path)],
+        env=cli_env(_env(registry, hub)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.stdout.strip() == "0 []", proc.stdout + proc.stderr
+    assert tree(tmp_path) == MODEL

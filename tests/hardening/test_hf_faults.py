@@ -24,7 +24,7 @@ FAST = {"MODEL_REGISTRY_TRANSFER_CHUNK_SIZE": "256KiB", "MODEL_REGISTRY_TRANSFER
         pytest.param("resolve", [("status", 502), ("status", 408)], id="resolve-502-408"),
         pytest.param("cdn", [("status", 500), ("status", 503), ("status", 500)], id="cdn-5xx"),
         pytest.param("cdn", [("cut", 1000), ("cut", 70_000)], id="cdn-cut-mid-range"),
-        pytest.param("resolve", [("cut", 10)], id="small-file-cut"),
+        pytest.param("resolve", [("cut", 5)], id="small-file-cut"),
     ],
 )
 def test_transient_failures_are_retried(hub: Hub, tmp_path: Path, route: str, faults: list[tuple[str, float]]) -> None:

@@ -21,7 +21,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, urljoin, urlsplit
@@ -130,6 +130,9 @@ class HfSource:
         self._listed: list[RemoteFile] | None = None
         self._cdn: dict[str, str] = {}  # path → the CDN URL the Hub redirected to
         self._lock = threading.Lock()
+        # Called with (file, start, end) once bytes [start, end) of a file are written (the engine writes each
+        # chunk before it asks for the next): lets the LFS digests be computed while the download runs.
+        self.on_delivered: Callable[[RemoteFile, int, int], None] | None = None
         bound = max(1.0, min(wire.TIMEOUT, timeout))
         self.pool = urllib3.PoolManager(
             num_pools=8,
@@ -295,7 +298,12 @@ class HfSource:
             if response.status >= 400:
                 response.release_conn()
                 raise self._file_error(response, remote, url)
-            yield from wire.stream(response, start if remote.ranges else None, _READ_CHUNK, _TLS)
+            delivered = 0
+            for chunk in wire.stream(response, start if remote.ranges else None, _READ_CHUNK, _TLS):
+                yield chunk
+                delivered += len(chunk)
+            if self.on_delivered is not None and delivered:
+                self.on_delivered(remote, start, start + delivered)
             return
         raise SourceError(f"too many redirects for {remote.rel} of {self.what}", transient=False)
 

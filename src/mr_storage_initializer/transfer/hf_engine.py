@@ -30,7 +30,7 @@ from mr_storage_initializer.errors import StorageError, UsageError
 from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.transfer.fast_engine import FastEngine, Tunables
 from mr_storage_initializer.transfer.hf import HfSource, hf_token, hub_endpoint, parse_hf_uri
-from mr_storage_initializer.transfer.plan import Patterns
+from mr_storage_initializer.transfer.plan import Patterns, RemoteFile
 from mr_storage_initializer.transfer.source import SourceError, Unsupported
 
 log = logging.getLogger("mr_storage_initializer.transfer")
@@ -87,33 +87,77 @@ class HfEngine:
             log.warning("handing %s to kserve_storage: %s", redact_url(uri), reason, extra={"step": "fallback"})
             return TamedKServe(self.env, self.tunables.deadline).download(pinned, dest)
         log.info("%s is commit %s", redact_url(uri), self.revision, extra={"step": "listed", "revision": self.revision})
+        digests = LfsDigests(dest, source, self.patterns)
+        source.on_delivered = digests.delivered
         FastEngine(source, self.tunables, self.patterns).download(uri, dest)
-        verify_lfs(dest, source, self.patterns)
+        digests.verify({f.key: f for f in source.list()})
         return self.name
 
 
-def verify_lfs(dest: Path, source: HfSource, patterns: Patterns) -> None:
-    """Every downloaded LFS file against the SHA-256 of the Hub's listing (hashed in parallel)."""
-    wanted = [(path, oid) for path, oid in source.lfs.items() if patterns.wants(path)]
-    if not wanted:
-        return
-    log.info("checking %d LFS files against the Hub's SHA-256", len(wanted), extra={"step": "verifying"})
+class LfsDigests:
+    """SHA-256 of every LFS file, computed as the download runs: a worker that finishes a range hashes the
+    file's contiguous written prefix from the page cache (one thread per file at a time); ``verify`` hashes
+    whatever is left and compares with the Hub's ``lfs.oid``."""
 
-    def digest(path: str) -> str:
-        sha = hashlib.sha256()
-        with open(dest / path, "rb") as handle:
-            while block := handle.read(4 << 20):
-                sha.update(block)
-        return sha.hexdigest()
+    def __init__(self, dest: Path, source: HfSource, patterns: Patterns) -> None:
+        self.dest = dest
+        self.source = source
+        self.wanted = {path: oid for path, oid in source.lfs.items() if patterns.wants(path)}
+        self._hashes = {path: hashlib.sha256() for path in self.wanted}
+        self._next = dict.fromkeys(self.wanted, 0)  # bytes hashed so far
+        self._done: dict[str, dict[int, int]] = {path: {} for path in self.wanted}  # written ranges start → end
+        self._locks = {path: threading.Lock() for path in self.wanted}
+        self._guard = threading.Lock()
 
-    with ThreadPoolExecutor(max_workers=min(4, len(wanted))) as pool:
-        got = dict(zip((p for p, _ in wanted), pool.map(digest, (p for p, _ in wanted)), strict=True))
-    for path, oid in wanted:
-        if got[path] != oid:
-            raise StorageError(
-                f"{path}: SHA-256 {got[path]} is not the {oid} the Hub lists for commit {source.commit} of "
-                f"{source.ref.repo_id}; refusing the model"
-            )
+    def delivered(self, remote: RemoteFile, start: int, end: int) -> None:
+        if remote.key not in self.wanted:
+            return
+        with self._guard:
+            self._done[remote.key][start] = end
+        if self._locks[remote.key].acquire(blocking=False):  # another worker is hashing this file: it goes on
+            try:
+                self._advance(remote.key, remote.rel)
+            finally:
+                self._locks[remote.key].release()
+
+    def _advance(self, key: str, rel: str, size: int | None = None) -> None:
+        with open(self.dest / rel, "rb") as handle:
+            while True:
+                with self._guard:
+                    end = self._done[key].pop(self._next[key], None)
+                if end is None and size is not None and self._next[key] < size:
+                    end = size  # the final pass: whatever is left
+                if end is None:
+                    return
+                handle.seek(self._next[key])
+                left = end - self._next[key]
+                while left > 0:
+                    block = handle.read(min(4 << 20, left))
+                    if not block:
+                        break
+                    self._hashes[key].update(block)
+                    left -= len(block)
+                self._next[key] = end
+
+    def verify(self, files: dict[str, RemoteFile]) -> None:
+        if not self.wanted:
+            return
+        log.info("checking %d LFS files against the Hub's SHA-256", len(self.wanted), extra={"step": "verifying"})
+
+        def finish(key: str) -> str:
+            with self._locks[key]:
+                self._advance(key, files[key].rel, files[key].size)
+            return self._hashes[key].hexdigest()
+
+        keys = sorted(self.wanted)
+        with ThreadPoolExecutor(max_workers=min(4, len(keys))) as pool:
+            got = dict(zip(keys, pool.map(finish, keys), strict=True))
+        for key in keys:
+            if got[key] != self.wanted[key]:
+                raise StorageError(
+                    f"{files[key].rel}: SHA-256 {got[key]} is not the {self.wanted[key]} the Hub lists for commit "
+                    f"{self.source.commit} of {self.source.ref.repo_id}; refusing the model"
+                )
 
 
 class TamedKServe:
