@@ -38,7 +38,7 @@ S3_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "S3_VERIFY_SSL": "0",
 }
-HF_RATE = "25m"  # per connection, as a CDN edge serves one stream (snapshot_download opens one per file)
+HF_RATE = "10m"  # per connection, as a CDN edge serves one stream (snapshot_download opens one per file)
 KSERVE = "import sys; from kserve_storage import Storage; Storage.download(sys.argv[1], out_dir=sys.argv[2])"
 
 

@@ -4,12 +4,16 @@ what cannot pass fails with exit 5 and a sentence, within bounds."""
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from fixtures.hub import Hub
-from helpers import fetch, tree
+from helpers import cli_env, fetch, tree
 
 BIG = os.urandom(2 * 1024 * 1024 + 77)
 MODEL = {"model.safetensors": BIG, "config.json": b'{"a": 1}', "tok/vocab.txt": b"v" * 300}
@@ -72,4 +76,40 @@ def test_a_file_over_50_gb_goes_to_kserve_storage_with_the_reason(hub: Hub, tmp_
     assert auto.code == 0, auto.stderr
     assert auto.stdout.strip() == "kserve"
     assert tree(tmp_path / "a") == MODEL  # no .cache/huggingface among them
+    assert not (tmp_path / "home").exists()
+
+
+_TAMED = """
+import sys
+from pathlib import Path
+from mr_storage_initializer import logs
+from mr_storage_initializer.errors import InitializerError
+from mr_storage_initializer.transfer import download
+logs.configure("text")
+try:
+    download(sys.argv[1], Path(sys.argv[2]), "kserve", timeout=3)
+except InitializerError as exc:
+    print(exc.message, file=sys.stderr)
+    sys.exit(exc.exit_code)
+"""
+
+
+def test_the_kserve_path_is_bounded_when_the_hub_never_answers(tmp_path: Path) -> None:
+    with socket.socket() as silent:  # the kernel accepts connections; nothing ever answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        env = cli_env({"HF_ENDPOINT": f"http://127.0.0.1:{silent.getsockname()[1]}", "HOME": str(tmp_path / "home")})
+        (tmp_path / "d").mkdir()
+        started = time.monotonic()
+        proc = subprocess.run(
+            [sys.executable, "-c", _TAMED, "hf://org/model", str(tmp_path / "d")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=90,
+            check=False,
+        )
+    assert proc.returncode == 5, proc.stderr
+    assert time.monotonic() - started < 30
+    assert list((tmp_path / "d").iterdir()) == []
     assert not (tmp_path / "home").exists()

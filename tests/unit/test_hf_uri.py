@@ -81,7 +81,7 @@ def test_fingerprint_without_inputs_is_the_old_one() -> None:
         registry_url = "http://r:8080"
         artifact = _Artifact()
 
-    old = hashlib.sha256("http://r:8080\x007\x00s3://b/m".encode()).hexdigest()
+    old = hashlib.sha256(b"http://r:8080\x007\x00s3://b/m").hexdigest()
     assert fingerprint(_Resolution(), {}) == old  # type: ignore[arg-type]
     assert fingerprint(_Resolution()) == old  # type: ignore[arg-type]
     assert fingerprint(_Resolution(), {"revision": "x"}) != old  # type: ignore[arg-type]

@@ -99,6 +99,11 @@ def hub_endpoint(env: Mapping[str, str]) -> str:
     return endpoint
 
 
+def pinned_commit(endpoint: str, ref: HfRef) -> str | None:
+    """The commit this run already resolved ``ref`` to, if it did."""
+    return _PINNED.get((endpoint, ref.repo_id, ref.revision))
+
+
 def _origin(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     return parts.scheme.lower(), parts.netloc.lower()

@@ -19,29 +19,30 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from mr_storage_initializer import retry
 from mr_storage_initializer.errors import StorageError, UsageError
 from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.transfer.fast_engine import FastEngine, Tunables
-from mr_storage_initializer.transfer.hf import HfSource, hf_token, hub_endpoint, parse_hf_uri
+from mr_storage_initializer.transfer.hf import HfRef, HfSource, hf_token, hub_endpoint, parse_hf_uri, pinned_commit
 from mr_storage_initializer.transfer.plan import Patterns, RemoteFile
 from mr_storage_initializer.transfer.source import SourceError, Unsupported
 
 log = logging.getLogger("mr_storage_initializer.transfer")
+T = TypeVar("T")
 
 
-def pin(source: HfSource, tunables: Tunables) -> str:
-    """The commit sha of the source's revision, with retries on what may pass (5xx, 429, cut, timeout)."""
+def _retried(fn: Callable[[], T], tunables: Tunables) -> T:
+    """``fn()`` with retries on what may pass (5xx, 429, cut, timeout); a SourceError's sentence is final."""
 
-    def attempt() -> str:
+    def attempt() -> T:
         try:
-            return source.resolve()
+            return fn()
         except SourceError as exc:
             final = StorageError(exc.message)
             if not exc.transient:
@@ -49,6 +50,11 @@ def pin(source: HfSource, tunables: Tunables) -> str:
             raise retry.TransientError(exc.message, final) from exc
 
     return retry.call(attempt, deadline=tunables.deadline, max_attempts=tunables.attempts)
+
+
+def pin(source: HfSource, tunables: Tunables) -> str:
+    """The commit sha of the source's revision."""
+    return _retried(source.resolve, tunables)
 
 
 class HfEngine:
@@ -68,29 +74,22 @@ class HfEngine:
         source = self.source
         try:
             self.revision = pin(source, self.tunables)
-
-            def attempt() -> object:
-                try:
-                    return source.list()
-                except SourceError as exc:
-                    final = StorageError(exc.message)
-                    if not exc.transient:
-                        raise final from exc
-                    raise retry.TransientError(exc.message, final) from exc
-
-            retry.call(attempt, deadline=self.tunables.deadline, max_attempts=self.tunables.attempts)
+            files = _retried(source.list, self.tunables)
         except Unsupported as reason:
             source.close()
-            pinned = f"hf://{source.ref.repo_id}:{self.revision}"
             if self.strict:
                 raise UsageError(f"MODEL_REGISTRY_TRANSFER=fast cannot serve {redact_url(uri)}: {reason}") from None
             log.warning("handing %s to kserve_storage: %s", redact_url(uri), reason, extra={"step": "fallback"})
+            pinned = f"hf://{source.ref.repo_id}:{self.revision}"
             return TamedKServe(self.env, self.tunables.deadline).download(pinned, dest)
+        except BaseException:
+            source.close()
+            raise
         log.info("%s is commit %s", redact_url(uri), self.revision, extra={"step": "listed", "revision": self.revision})
         digests = LfsDigests(dest, source, self.patterns)
         source.on_delivered = digests.delivered
         FastEngine(source, self.tunables, self.patterns).download(uri, dest)
-        digests.verify({f.key: f for f in source.list()})
+        digests.verify({f.key: f for f in files})
         return self.name
 
 
@@ -172,6 +171,9 @@ class TamedKServe:
 
     def download(self, uri: str, dest: Path) -> str:
         ref = parse_hf_uri(uri)
+        commit = pinned_commit(hub_endpoint(self.env), ref)  # the commit the fingerprint was made with
+        if commit is not None:
+            ref = HfRef(ref.repo_id, commit)
         if ref.pinned:
             self.revision = ref.revision
         uri = f"hf://{ref.repo_id}" + (f":{ref.revision}" if ref.revision != "main" else "")
