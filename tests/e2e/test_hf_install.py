@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fixtures.hub import Hub
-from fixtures.storage import HttpFileServer
+from fixtures.storage import HttpFileServer, S3Server
 from helpers import cli_env, register, run_cli, tree
 
 MODEL = {"model.safetensors": os.urandom(600_000), "config.json": b'{"a": 1}', "tok/vocab.txt": b"a\nb\n"}
@@ -160,7 +160,9 @@ def test_sigterm_mid_download_exits_143_within_2s(registry: Any, hub: Hub, tmp_p
     for line in proc.stderr:
         if "files," in line and "to fetch" in line:
             break
-    while hub.count("cdn") == 0:
+    waited = time.monotonic() + 30
+    while hub.count("cdn") == 0:  # a range is being fetched (and stalls)
+        assert time.monotonic() < waited, "the download never reached the CDN"
         time.sleep(0.05)
     started = time.monotonic()
     proc.send_signal(signal.SIGTERM)
@@ -196,3 +198,17 @@ def test_an_hf_install_imports_neither_huggingface_hub_nor_kserve_storage(
     )
     assert proc.stdout.strip() == "0 []", proc.stdout + proc.stderr
     assert tree(tmp_path) == MODEL
+
+
+def test_patterns_are_part_of_the_fingerprint_for_s3_too(registry: Any, s3_server: S3Server, tmp_path: Path) -> None:
+    s3_server.put("fpbucket", "m/config.json", b"{}")
+    uri = s3_server.put("fpbucket", "m/model.bin", b"weights")
+    register(registry.url, "s3m", uri.rsplit("/", 1)[0], "v1")
+    env = {"MODEL_REGISTRY_BASE_URL": registry.host_port, **s3_server.env}
+    partial = run_cli("model-registry://s3m/v1", tmp_path, env={**env, "STORAGE_IGNORE_PATTERNS": "*.bin"})
+    assert partial.code == 0, partial.stderr
+    assert tree(tmp_path) == {"config.json": b"{}"}
+    full = run_cli("model-registry://s3m/v1", tmp_path, env=env)
+    assert full.code == 0, full.stderr
+    assert "already installed" not in full.stderr
+    assert tree(tmp_path) == {"config.json": b"{}", "model.bin": b"weights"}
