@@ -39,6 +39,12 @@ S3_ENV = {
     "S3_VERIFY_SSL": "0",
 }
 HF_RATE = "10m"  # per connection, as a CDN edge serves one stream (snapshot_download opens one per file)
+HF_NOTE = (
+    "The tests' Hub (tests/fixtures/hub.py) answers the API and redirects LFS files to nginx, as the Hub does "
+    "to its CDN. No Xet server can run here: both tools take the plain-HTTP path (`snapshot_download` with "
+    "`HF_HUB_DISABLE_XET=1`, its own fallback without `hf_xet`); nothing is claimed about Xet speed. Ours "
+    "includes the registry resolution and the SHA-256 check of every LFS file; `snapshot_download` checks none."
+)
 KSERVE = "import sys; from kserve_storage import Storage; Storage.download(sys.argv[1], out_dir=sys.argv[2])"
 
 
@@ -306,6 +312,8 @@ def report(scenarios: list[Scenario], targets: list[Target], startup: tuple[floa
     )
     for scenario in scenarios:
         lines += ["", f"## {scenario.title}", ""]
+        if scenario.key == "hf":
+            lines += [HF_NOTE, ""]
         lines += ["| tool | median s | min s | max s | MB/s | peak RSS MiB |", "|---|---|---|---|---|---|"]
         for tool in scenario.tools:
             times = [s.seconds for s in scenario.samples[tool.name]]
