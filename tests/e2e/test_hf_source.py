@@ -87,6 +87,16 @@ def test_patterns_select_files(hub: Hub, tmp_path: Path) -> None:
     assert tree(tmp_path / "d") == {"config.json": b'{"a": 1}', "tokenizer/vocab.txt": b"a\nb\nc\n"}
 
 
+def test_a_pattern_ending_in_a_slash_takes_the_folder_as_snapshot_download_does(hub: Hub, tmp_path: Path) -> None:
+    hub.add("org/model", MODEL)
+    env = _env(hub, STORAGE_ALLOW_PATTERNS="tokenizer/", HF_HUB_DISABLE_XET="1", HOME=str(tmp_path / "home"))
+    kserve = fetch("hf://org/model", tmp_path / "kserve", "kserve", env)
+    assert kserve.code == 0, kserve.stderr
+    fast = fetch("hf://org/model", tmp_path / "fast", "fast", env)
+    assert fast.code == 0, fast.stderr
+    assert tree(tmp_path / "fast") == tree(tmp_path / "kserve") == {k: v for k, v in MODEL.items() if "/" in k}
+
+
 def test_an_expired_cdn_url_is_asked_of_the_hub_again(hub: Hub, tmp_path: Path) -> None:
     hub.add("org/model", MODEL)
     hub.fault("cdn", ("expired", 0), ("expired", 0))

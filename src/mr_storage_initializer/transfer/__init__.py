@@ -124,10 +124,10 @@ def select_engine(
 
             source = AzureSource(uri, environ)
         elif scheme == "hf":
-            from mr_storage_initializer.transfer.hf import HfSource
+            from mr_storage_initializer.transfer.hf import HfSource, hub_patterns
             from mr_storage_initializer.transfer.hf_engine import HfEngine
 
-            patterns = Patterns.from_env(environ)
+            patterns = hub_patterns(Patterns.from_env(environ))
             hf = HfSource(uri, environ, connections=tunables.concurrency, timeout=timeout, patterns=patterns)
             return HfEngine(hf, tunables, patterns, environ, strict=preference == "fast")
         elif scheme == "gcs":

@@ -99,6 +99,15 @@ def hub_endpoint(env: Mapping[str, str]) -> str:
     return endpoint
 
 
+def hub_patterns(patterns: Patterns) -> Patterns:
+    """The patterns as ``snapshot_download`` reads them: a pattern ending in ``/`` takes that folder."""
+
+    def folder(pattern: str) -> str:
+        return pattern + "*" if pattern.endswith("/") else pattern
+
+    return Patterns(tuple(map(folder, patterns.allow)), tuple(map(folder, patterns.ignore)))
+
+
 def pinned_commit(endpoint: str, ref: HfRef) -> str | None:
     """The commit this run already resolved ``ref`` to, if it did."""
     return _PINNED.get((endpoint, ref.repo_id, ref.revision))
