@@ -142,7 +142,7 @@ def test_a_hub_that_never_answers_fails_within_bounds(registry: Any, tmp_path: P
         result = run_cli("model-registry://llm/v1", tmp_path, env=env, timeout=60)
     assert result.code == 5
     assert time.monotonic() - started < 20
-    assert "the Hub did not answer within 3s" in result.last_line
+    assert "the Hub did not answer within 1s" in result.last_line  # 3 attempts fit in MODEL_REGISTRY_TIMEOUT=3
     assert list(tmp_path.iterdir()) == []
 
 

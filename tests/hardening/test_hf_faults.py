@@ -15,6 +15,20 @@ import pytest
 from fixtures.hub import Hub
 from helpers import cli_env, fetch, tree
 
+# The transfer step alone with a 3 s deadline (MODEL_REGISTRY_TIMEOUT's role): argv = uri, dest, engine.
+_BOUNDED = """
+import sys
+from pathlib import Path
+from mr_storage_initializer import logs
+from mr_storage_initializer.errors import InitializerError
+from mr_storage_initializer.transfer import download
+logs.configure("text")
+try:
+    download(sys.argv[1], Path(sys.argv[2]), sys.argv[3], timeout=3)
+except InitializerError as exc:
+    print(exc.message, file=sys.stderr)
+    sys.exit(exc.exit_code)
+"""
 BIG = os.urandom(2 * 1024 * 1024 + 77)
 MODEL = {"model.safetensors": BIG, "config.json": b'{"a": 1}', "tok/vocab.txt": b"v" * 300}
 FAST = {"MODEL_REGISTRY_TRANSFER_CHUNK_SIZE": "256KiB", "MODEL_REGISTRY_TRANSFER_CONCURRENCY": "4"}
@@ -40,12 +54,24 @@ def test_transient_failures_are_retried(hub: Hub, tmp_path: Path, route: str, fa
     assert "retrying in" in result.stderr or "resuming there" in result.stderr
 
 
-def test_a_stalled_cdn_body_is_timed_out_and_retried(hub: Hub, tmp_path: Path) -> None:
+@pytest.mark.parametrize("route", ["revision", "tree", "cdn"])
+def test_a_stall_is_timed_out_and_retried(hub: Hub, tmp_path: Path, route: str) -> None:
     hub.add("org/model", MODEL)
-    hub.fault("cdn", ("stall", 8))
-    env = {**hub.env, **FAST, "MODEL_REGISTRY_TRANSFER_CONCURRENCY": "1"}
-    result = fetch("hf://org/model", tmp_path / "d", "fast", env, timeout=120)
-    assert result.code == 0, result.stderr
+    hub.fault(route, ("stall", 30))
+    env = cli_env({**hub.env, **FAST, "MODEL_REGISTRY_TRANSFER_CONCURRENCY": "1"})
+    (tmp_path / "d").mkdir()
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-c", _BOUNDED, "hf://org/model", str(tmp_path / "d"), "fast"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert time.monotonic() - started < 25  # a 1 s read timeout (a third of the deadline), not the 30 s stall
+    assert "did not answer within 1s" in proc.stderr
     assert tree(tmp_path / "d") == MODEL
 
 
@@ -79,21 +105,6 @@ def test_a_file_over_50_gb_goes_to_kserve_storage_with_the_reason(hub: Hub, tmp_
     assert not (tmp_path / "home").exists()
 
 
-_TAMED = """
-import sys
-from pathlib import Path
-from mr_storage_initializer import logs
-from mr_storage_initializer.errors import InitializerError
-from mr_storage_initializer.transfer import download
-logs.configure("text")
-try:
-    download(sys.argv[1], Path(sys.argv[2]), "kserve", timeout=3)
-except InitializerError as exc:
-    print(exc.message, file=sys.stderr)
-    sys.exit(exc.exit_code)
-"""
-
-
 def test_the_kserve_path_is_bounded_when_the_hub_never_answers(tmp_path: Path) -> None:
     with socket.socket() as silent:  # the kernel accepts connections; nothing ever answers
         silent.bind(("127.0.0.1", 0))
@@ -102,7 +113,7 @@ def test_the_kserve_path_is_bounded_when_the_hub_never_answers(tmp_path: Path) -
         (tmp_path / "d").mkdir()
         started = time.monotonic()
         proc = subprocess.run(
-            [sys.executable, "-c", _TAMED, "hf://org/model", str(tmp_path / "d")],
+            [sys.executable, "-c", _BOUNDED, "hf://org/model", str(tmp_path / "d"), "kserve"],
             env=env,
             capture_output=True,
             text=True,

@@ -147,7 +147,7 @@ class HfSource:
         # Called with (file, start, end) once bytes [start, end) of a file are written (the engine writes each
         # chunk before it asks for the next): lets the LFS digests be computed while the download runs.
         self.on_delivered: Callable[[RemoteFile, int, int], None] | None = None
-        bound = max(1.0, min(wire.TIMEOUT, timeout))
+        bound = max(1.0, min(wire.TIMEOUT, timeout / 3))  # a stall leaves time to retry within the deadline
         self.pool = urllib3.PoolManager(
             num_pools=8,
             maxsize=connections,
@@ -217,9 +217,11 @@ class HfSource:
                 "GET", url, headers=headers, preload_content=False, decode_content=False, redirect=False
             )
         except urllib3.exceptions.HTTPError as exc:
-            error = wire.transport_error(exc, _TLS)
-            if isinstance(exc, urllib3.exceptions.TimeoutError):
-                error = SourceError(f"the Hub did not answer within {self.timeout:g}s", transient=True)
+            reason = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason else exc
+            error = wire.transport_error(reason, _TLS, self.timeout)
+            if isinstance(reason, urllib3.exceptions.TimeoutError):
+                host = "the Hub" if _origin(url) == _origin(self.endpoint) else "the CDN"
+                error = SourceError(f"{host} did not answer within {self.timeout:g}s", transient=True)
             raise SourceError(f"{error.message} ({redact_url(url)})", transient=error.transient) from exc
 
     def _api(self, url: str, subject: str) -> tuple[Any, Any]:
@@ -313,7 +315,7 @@ class HfSource:
                 response.release_conn()
                 raise self._file_error(response, remote, url)
             delivered = 0
-            for chunk in wire.stream(response, start if remote.ranges else None, _READ_CHUNK, _TLS):
+            for chunk in wire.stream(response, start if remote.ranges else None, _READ_CHUNK, _TLS, self.timeout):
                 yield chunk
                 delivered += len(chunk)
             if self.on_delivered is not None and delivered:

@@ -63,7 +63,7 @@ def status_error(status: int, denied_hint: str) -> SourceError:
     return SourceError(f"the server answered HTTP {status}", transient=transient)
 
 
-def transport_error(exc: BaseException, tls_hint: str) -> SourceError:
+def transport_error(exc: BaseException, tls_hint: str, timeout: float = TIMEOUT) -> SourceError:
     import urllib3
 
     if isinstance(exc, urllib3.exceptions.SSLError | ssl.SSLError):
@@ -72,7 +72,7 @@ def transport_error(exc: BaseException, tls_hint: str) -> SourceError:
     if isinstance(exc, urllib3.exceptions.ProtocolError):
         return SourceError(f"the connection broke mid-transfer ({text})", transient=True)
     if isinstance(exc, urllib3.exceptions.TimeoutError):
-        return SourceError(f"the server did not answer within {TIMEOUT:g}s ({text})", transient=True)
+        return SourceError(f"the server did not answer within {timeout:g}s ({text})", transient=True)
     return SourceError(f"{type(exc).__name__} ({text})", transient=True)
 
 
@@ -84,7 +84,7 @@ def content_range(response: Any) -> tuple[int, int | None] | None:
     return int(match.group(1)), None if match.group(3) == "*" else int(match.group(3))
 
 
-def stream(response: Any, start: int | None, chunk: int, tls_hint: str) -> Iterator[bytes]:
+def stream(response: Any, start: int | None, chunk: int, tls_hint: str, timeout: float = TIMEOUT) -> Iterator[bytes]:
     """The body in chunks; with ``start``, the answer must be the range beginning there."""
     import urllib3
 
@@ -97,7 +97,7 @@ def stream(response: Any, start: int | None, chunk: int, tls_hint: str) -> Itera
         yield from response.stream(chunk, decode_content=False)
         complete = True
     except urllib3.exceptions.HTTPError as exc:
-        raise transport_error(exc, tls_hint) from exc
+        raise transport_error(exc, tls_hint, timeout) from exc
     finally:
         if complete:
             response.release_conn()
