@@ -47,7 +47,7 @@ def test_installs_the_pinned_commit_and_nothing_else(registry: Any, hub: Hub, tm
 
 def test_kserve_path_is_tamed(registry: Any, hub: Hub, tmp_path: Path) -> None:
     """MODEL_REGISTRY_TRANSFER=kserve (snapshot_download): no cache in DEST or HOME, JSON lines only, masked."""
-    hub.add("org/model", MODEL)
+    repo = hub.add("org/model", MODEL)
     register(registry.url, "llm", "hf://org/model", "v1")
     home = tmp_path / "home"
     env = _env(registry, hub, HOME=str(home), MODEL_REGISTRY_TRANSFER="kserve", HF_HUB_DISABLE_XET="1")
@@ -60,6 +60,7 @@ def test_kserve_path_is_tamed(registry: Any, hub: Hub, tmp_path: Path) -> None:
     assert len(result.json_lines()) == len(lines)
     assert "X-Amz-Signature=" not in result.stderr
     assert _provenance(tmp_path / "dest")["transfer"]["engine"] == "kserve"
+    assert _provenance(tmp_path / "dest")["transfer"]["revision"] == repo.sha  # the commit the fingerprint has
 
 
 def test_a_moved_branch_is_installed_again_and_an_unmoved_one_is_not(registry: Any, hub: Hub, tmp_path: Path) -> None:
