@@ -88,7 +88,7 @@ def select_engine(
     environ = os.environ if env is None else env
     if preference == "kserve":
         if uri.startswith("hf://"):
-            from mr_storage_initializer.transfer.hf_engine import TamedKServe
+            from mr_storage_initializer.transfer.hf_kserve import TamedKServe
 
             return TamedKServe(environ, timeout)
         return KServeEngine()

@@ -1,35 +1,21 @@
-"""``hf://`` downloads: the fast engine on :class:`~.hf.HfSource`, LFS digests checked, the commit recorded;
-and ``kserve_storage``'s ``snapshot_download`` path, tamed, for what only Xet can serve.
-
-The tamed path (also ``MODEL_REGISTRY_TRANSFER=kserve`` for ``hf://``): ``HF_HOME`` and ``snapshot_download``'s
-``local_dir`` sit in a temporary directory (the scratch directory inside DEST when the CLI runs), so nothing
-is written to ``$HOME`` and no ``.cache/huggingface`` reaches the installed model; the token is the one this
-package found (read before ``HF_HOME`` moves); progress bars are off and ``huggingface_hub``'s own log
-handler is removed, so its lines go through ours (formatted, masked); every request has a timeout, the call
-runs in a daemon thread so SIGTERM is not held up, and a download that writes no byte for the deadline fails.
-"""
+"""``hf://`` downloads: the fast engine on :class:`~.hf.HfSource`, LFS digests checked while the ranges
+arrive, the commit recorded; what only Xet can serve goes to :mod:`.hf_kserve` (``kserve_storage``, tamed)."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import shutil
-import sys
-import tempfile
 import threading
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from mr_storage_initializer import retry
 from mr_storage_initializer.errors import StorageError, UsageError
 from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.transfer.fast_engine import FastEngine, Tunables
-from mr_storage_initializer.transfer.hf import HfRef, HfSource, hf_token, hub_endpoint, parse_hf_uri, pinned_commit
+from mr_storage_initializer.transfer.hf import HfSource
 from mr_storage_initializer.transfer.plan import Patterns, RemoteFile
 from mr_storage_initializer.transfer.source import SourceError, Unsupported
 
@@ -81,6 +67,8 @@ class HfEngine:
                 raise UsageError(f"MODEL_REGISTRY_TRANSFER=fast cannot serve {redact_url(uri)}: {reason}") from None
             log.warning("handing %s to kserve_storage: %s", redact_url(uri), reason, extra={"step": "fallback"})
             pinned = f"hf://{source.ref.repo_id}:{self.revision}"
+            from mr_storage_initializer.transfer.hf_kserve import TamedKServe
+
             return TamedKServe(self.env, self.tunables.deadline).download(pinned, dest)
         except BaseException:
             source.close()
@@ -157,130 +145,3 @@ class LfsDigests:
                     f"{files[key].rel}: SHA-256 {got[key]} is not the {self.wanted[key]} the Hub lists for commit "
                     f"{self.source.commit} of {self.source.ref.repo_id}; refusing the model"
                 )
-
-
-class TamedKServe:
-    """``kserve_storage.Storage.download`` for an ``hf://`` URI, with its side effects kept inside DEST."""
-
-    name = "kserve"
-
-    def __init__(self, env: Mapping[str, str], deadline: float) -> None:
-        self.env = env
-        self.deadline = deadline
-        self.revision: str | None = None
-
-    def download(self, uri: str, dest: Path) -> str:
-        ref = parse_hf_uri(uri)
-        commit = pinned_commit(hub_endpoint(self.env), ref)  # the commit the fingerprint was made with
-        if commit is not None:
-            ref = HfRef(ref.repo_id, commit)
-        if ref.pinned:
-            self.revision = ref.revision
-        uri = f"hf://{ref.repo_id}" + (f":{ref.revision}" if ref.revision != "main" else "")
-        token = hf_token(self.env)
-        work = Path(tempfile.mkdtemp(prefix="hf-kserve-"))  # TMPDIR: the scratch directory inside DEST
-        try:
-            local = work / "model"
-            local.mkdir()
-            overrides = {
-                "HF_HOME": str(work / "home"),
-                "HF_HUB_CACHE": str(work / "home" / "hub"),
-                "HF_XET_CACHE": str(work / "home" / "xet"),
-                "HF_TOKEN_PATH": str(work / "home" / "token"),
-                "HF_ENDPOINT": hub_endpoint(self.env),
-                "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-                "HF_HUB_DISABLE_TELEMETRY": "1",
-                "HF_HUB_DISABLE_UPDATE_CHECK": "1",
-                "HF_HUB_ETAG_TIMEOUT": str(max(1, int(self.deadline))),
-                "HF_HUB_DOWNLOAD_TIMEOUT": str(max(1, int(self.deadline))),
-            }
-            if token:
-                overrides["HF_TOKEN"] = token
-            with _environ(overrides):
-                _quiet_huggingface_hub(overrides)
-                self._run(uri, local)
-            for entry in local.iterdir():
-                if entry.name == ".cache":  # snapshot_download's local-dir metadata stays in scratch
-                    continue
-                os.replace(entry, dest / entry.name)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        return self.name
-
-    def _run(self, uri: str, local: Path) -> None:
-        """``Storage.download`` in a daemon thread; fail when it writes nothing for ``deadline`` seconds."""
-        from kserve_storage import Storage
-
-        from mr_storage_initializer.logs import adopt_library_loggers
-
-        adopt_library_loggers()
-        outcome: list[BaseException | None] = []
-        done = threading.Event()
-
-        def work() -> None:
-            try:
-                Storage.download(uri, out_dir=str(local))
-                outcome.append(None)
-            except BaseException as exc:  # handed to the main thread
-                outcome.append(exc)
-            finally:
-                done.set()
-
-        threading.Thread(target=work, name="kserve-hf", daemon=True).start()
-        seen, since = -1, time.monotonic()
-        while not done.wait(timeout=1.0):
-            size = _bytes_below(local.parent)
-            if size != seen:
-                seen, since = size, time.monotonic()
-            elif time.monotonic() - since > self.deadline:
-                raise StorageError(
-                    f"downloading {redact_url(uri)} with kserve_storage made no progress for {self.deadline:g}s; "
-                    "is the Hub reachable?"
-                )
-        if outcome and outcome[0] is not None:
-            raise outcome[0]
-
-
-def _bytes_below(root: Path) -> int:
-    total = 0
-    for folder, _, names in os.walk(root):
-        for name in names:
-            with suppress(OSError):
-                total += os.lstat(os.path.join(folder, name)).st_size
-    return total
-
-
-@contextmanager
-def _environ(overrides: Mapping[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in overrides}
-    os.environ.update(overrides)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-def _quiet_huggingface_hub(overrides: Mapping[str, str]) -> None:
-    """huggingface_hub reads its settings when first imported: set them there too, and drop its handler."""
-    constants: Any = sys.modules.get("huggingface_hub.constants")
-    if constants is not None:  # imported earlier in this process (tests): its module constants are stale
-        for name in ("HF_HOME", "HF_HUB_CACHE", "HF_XET_CACHE", "HF_TOKEN_PATH"):
-            setattr(constants, name, overrides[name])
-        constants.ENDPOINT = overrides["HF_ENDPOINT"]
-        constants.HF_HUB_DISABLE_PROGRESS_BARS = True
-        constants.HF_HUB_ETAG_TIMEOUT = int(overrides["HF_HUB_ETAG_TIMEOUT"])
-        constants.HF_HUB_DOWNLOAD_TIMEOUT = int(overrides["HF_HUB_DOWNLOAD_TIMEOUT"])
-    from huggingface_hub.utils.tqdm import disable_progress_bars
-
-    disable_progress_bars()
-    library = logging.getLogger("huggingface_hub")
-    for handler in list(library.handlers):
-        library.removeHandler(handler)
-    library.propagate = True
-    library.setLevel(logging.WARNING)
-    for chatty in ("httpx2", "httpx", "httpcore"):  # one INFO line per request otherwise
-        logging.getLogger(chatty).setLevel(logging.WARNING)
