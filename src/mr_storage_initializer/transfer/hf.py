@@ -331,7 +331,8 @@ class HfSource:
         status = response.status
         if status in (401, 403, 404, 410):
             return SourceError(
-                f"the CDN answered HTTP {status} for {remote.rel} (an expired signed URL?); asking the Hub again",
+                f"the CDN refused the signed URL of {remote.rel} (HTTP {status}; expired?); "
+                "each new attempt asks the Hub for a fresh one",
                 transient=True,
             )
         return SourceError(
