@@ -1,7 +1,11 @@
-"""What each resource accepts and how it is checked: the fields of the v1alpha3 spec, by kind.
+"""What each resource accepts and how it is checked: the fields of the spec (v1 and v1alpha3), by kind.
 
 A body is validated against the kind's create or update fields: unknown fields, wrong types, bad enum
 values and malformed ``customProperties`` are :class:`BadRequest` (HTTP 400), and nothing is stored.
+A missing or empty required field (a registered model's or model version's ``name``, a version's
+``registeredModelId``) is :class:`Unprocessable` (HTTP 422), as upstream's generated
+``Assert*Required`` checks answer (``internal/server/openapi/v1/type_asserts.go``, ``error.go``);
+artifacts need no name (the server generates one).
 """
 
 from __future__ import annotations
@@ -71,6 +75,42 @@ _ARTIFACT_FIELDS: Mapping[str, Mapping[str, str]] = {
 
 class BadRequest(Exception):
     """The request is malformed (HTTP 400)."""
+
+
+class Unprocessable(Exception):
+    """A required field is missing or empty (HTTP 422, upstream's ``RequiredError``)."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"required field '{field}' is zero value.")
+
+
+class TooLong(Exception):
+    """A value does not fit upstream's ``VARCHAR(255)`` column: upstream answers 500 with MySQL's error."""
+
+
+COLUMN_CHARS = 255
+GENERATED_OWNER = "00000000-0000-0000-0000-000000000000"  # a standalone artifact's stored prefix: a UUID
+ENTITY_LABELS = {
+    "registered_model": "registered model",
+    "model_version": "model version",
+    "model-artifact": "model artifact",
+    "doc-artifact": "doc artifact",
+    "dataset-artifact": "dataset",
+    "metric": "metric",
+    "parameter": "parameter",
+}
+
+
+def check_columns(label: str, owner: str | None, body: dict[str, Any]) -> None:
+    """Refuse what upstream's database refuses: its stored name is ``OWNER:NAME`` (the model's id for a
+    version, the version's id for an artifact created under one, a fresh UUID for a standalone artifact;
+    ``internal/converter/openapi_converter_util.go`` ``PrefixWhenOwned``), in a 255-character column, as is
+    ``external_id``."""
+    name = body.get("name")
+    stored = {"name": f"{owner}:{name}" if owner and name else name, "external_id": body.get("externalId")}
+    for column, value in stored.items():
+        if isinstance(value, str) and len(value) > COLUMN_CHARS:
+            raise TooLong(f"error saving {label}: Error 1406 (22001): Data too long for column '{column}' at row 1")
 
 
 def fields_for(kind: str, artifact_type: str | None, *, create: bool) -> dict[str, str]:
@@ -162,13 +202,13 @@ def validate(kind: str, body: Any, *, create: bool, artifact_type: str | None = 
     fields = fields_for(kind, artifact_type, create=create)
     body = _canonical_keys(body, fields)
     for key, value in body.items():
-        if value is None:
+        if value is None or (key == "registeredModelId" and value == ""):  # "" is a zero value: 422 below
             continue
         _check(key, fields[key], value)
-    if create and not (isinstance(body.get("name"), str) and body["name"].strip()):
-        raise BadRequest("field 'name' is required and must not be empty")
-    if kind == "model_version" and create and body.get("registeredModelId") is None:
-        raise BadRequest("field 'registeredModelId' is required")
+    if create and kind != "artifact" and not body.get("name"):
+        raise Unprocessable("name")
+    if kind == "model_version" and create and not body.get("registeredModelId"):
+        raise Unprocessable("registeredModelId")
     clean = {k: v for k, v in body.items() if v is not None}
     if kind == "artifact":
         clean["artifactType"] = artifact_type

@@ -1,7 +1,7 @@
-"""HTTP front of the embedded registry: routing, auth, body limits, and the spec's error bodies.
+"""HTTP front of the embedded registry: versions, auth, body limits, and the spec's error bodies.
 
-Routes live under ``/api/model_registry/v1alpha3`` (the spec) and, as an alias, ``/api/model_registry/v1``
-(the path newer releases of the official Python client call).
+Routes live under ``/api/model_registry/v1`` and ``/api/model_registry/v1alpha3``, each as its own spec
+has it (see :mod:`model_registry_lite.versions`); a server may serve only one of them.
 """
 
 from __future__ import annotations
@@ -10,253 +10,18 @@ import contextlib
 import hmac
 import http.server
 import json
-import re
-from collections.abc import Callable
+import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from model_registry_lite.schemas import ARTIFACT_TYPES, BadRequest, validate
-from model_registry_lite.store import MAX_PAGE_SIZE, ORDER_COLUMNS, Conflict, NotFound, Store, decode_token
+from model_registry_lite import versions
+from model_registry_lite.api import CODES, MAX_BODY, Api, HttpError
+from model_registry_lite.store import Store
 
-PREFIXES = ("/api/model_registry/v1alpha3", "/api/model_registry/v1")
-MAX_BODY = 1024 * 1024
-DEFAULT_PAGE_SIZE = 100
-_ID = r"(?P<id>[^/]+)"
-# Resources of the spec this registry does not implement: 501, never 404 or a crash.
-UNIMPLEMENTED = re.compile(r"^/(serving_environments?|inference_services?|experiments?|experiment_runs?)(/.*)?$")
-
-
-class HttpError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-_CODES = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    409: "Conflict",
-    411: "Length Required",
-    413: "Payload Too Large",
-    415: "Unsupported Media Type",
-    501: "Not Implemented",
-}
-
-
-def _id(raw: str) -> int:
-    """An entity id from a path or query; anything but digits names nothing, hence 404 (as documented)."""
-    if not (raw.isascii() and raw.isdigit() and 0 < len(raw) < 19 and int(raw) > 0):
-        raise HttpError(404, f"no entity has id {raw!r}: ids are strings of digits")
-    return int(raw)
-
-
-class Api:
-    """The operations, independent of HTTP plumbing: each takes (match, query, body) and returns (status, json)."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.routes: list[tuple[str, re.Pattern[str], Callable[..., tuple[int, Any]]]] = []
-        for kind, plural, single in (
-            ("registered_model", "registered_models", "registered_model"),
-            ("model_version", "model_versions", "model_version"),
-            ("artifact", "artifacts", "artifact"),
-            ("model-artifact", "model_artifacts", "model_artifact"),
-        ):
-            self._add("GET", rf"/{plural}", self._lister(kind))
-            self._add("POST", rf"/{plural}", self._creator(kind))
-            self._add("GET", rf"/{plural}/{_ID}", self._getter(kind))
-            self._add("PATCH", rf"/{plural}/{_ID}", self._patcher(kind))
-            self._add("GET", rf"/{single}", self._finder(kind))
-        self._add("GET", rf"/registered_models/{_ID}/versions", self._child_lister("model_version", "registered_model"))
-        self._add("POST", rf"/registered_models/{_ID}/versions", self._child_creator("model_version"))
-        self._add("GET", rf"/model_versions/{_ID}/artifacts", self._child_lister("artifact", "model_version"))
-        self._add("POST", rf"/model_versions/{_ID}/artifacts", self._upsert_version_artifact)
-
-    def _add(self, method: str, pattern: str, handler: Callable[..., tuple[int, Any]]) -> None:
-        self.routes.append((method, re.compile(f"^{pattern}$"), handler))
-
-    @staticmethod
-    def _table(kind: str) -> tuple[str, str | None]:
-        """(store kind, artifact type filter) for a route kind."""
-        return ("artifact", "model-artifact") if kind == "model-artifact" else (kind, None)
-
-    # -- handlers --------------------------------------------------------------------------------------
-    def _lister(self, kind: str) -> Callable[..., tuple[int, Any]]:
-        def handler(_m: re.Match[str], query: dict[str, str], _body: Any) -> tuple[int, Any]:
-            table, artifact_type = self._table(kind)
-            return 200, self._list(table, query, parent=None, artifact_type=artifact_type or query.get("artifactType"))
-
-        return handler
-
-    def _child_lister(self, kind: str, parent_kind: str) -> Callable[..., tuple[int, Any]]:
-        def handler(m: re.Match[str], query: dict[str, str], _body: Any) -> tuple[int, Any]:
-            parent = _id(m["id"])
-            if self.store.get(parent_kind, parent) is None:
-                raise HttpError(404, f"{parent_kind.replace('_', ' ')} {parent} not found")
-            artifact_type = query.get("artifactType") if kind == "artifact" else None
-            return 200, self._list(kind, query, parent=parent, artifact_type=artifact_type)
-
-        return handler
-
-    def _list(self, kind: str, query: dict[str, str], *, parent: int | None, artifact_type: str | None) -> Any:
-        raw_size = query.get("pageSize", str(DEFAULT_PAGE_SIZE))
-        if not (raw_size.isascii() and raw_size.isdigit()) or not 0 < int(raw_size) < 10**9:
-            raise HttpError(400, f"invalid pageSize {raw_size!r}")
-        page_size = min(int(raw_size), MAX_PAGE_SIZE)
-        order_by = query.get("orderBy", "ID")
-        if order_by not in ORDER_COLUMNS:
-            raise HttpError(400, f"invalid orderBy {order_by!r}: use one of {', '.join(ORDER_COLUMNS)}")
-        sort_order = query.get("sortOrder", "ASC")
-        if sort_order not in ("ASC", "DESC"):
-            raise HttpError(400, f"invalid sortOrder {sort_order!r}: use ASC or DESC")
-        if artifact_type is not None and artifact_type not in ARTIFACT_TYPES:
-            raise HttpError(400, f"invalid artifactType {artifact_type!r}")
-        try:
-            offset = decode_token(query["nextPageToken"]) if query.get("nextPageToken") else 0
-        except ValueError as exc:
-            raise HttpError(400, str(exc)) from None
-        items, token = self.store.list(
-            kind,
-            parent=parent,
-            artifact_type=artifact_type,
-            order_by=order_by,
-            descending=sort_order == "DESC",
-            page_size=page_size,
-            offset=offset,
-        )
-        return {"items": items, "size": len(items), "pageSize": page_size, "nextPageToken": token}
-
-    def _getter(self, kind: str) -> Callable[..., tuple[int, Any]]:
-        def handler(m: re.Match[str], _query: dict[str, str], _body: Any) -> tuple[int, Any]:
-            table, artifact_type = self._table(kind)
-            found = self.store.get(table, _id(m["id"]))
-            if found is None or (artifact_type and found.get("artifactType") != artifact_type):
-                raise HttpError(404, f"{kind.replace('_', ' ')} {m['id']} not found")
-            return 200, found
-
-        return handler
-
-    def _finder(self, kind: str) -> Callable[..., tuple[int, Any]]:
-        def handler(_m: re.Match[str], query: dict[str, str], _body: Any) -> tuple[int, Any]:
-            table, artifact_type = self._table(kind)
-            name, external_id = query.get("name"), query.get("externalId")
-            parent = _id(query["parentResourceId"]) if "parentResourceId" in query else None
-            if name is None and external_id is None:
-                raise HttpError(400, "give name or externalId to search")
-            if kind == "model_version" and name is not None and parent is None and external_id is None:
-                raise HttpError(400, "searching a model version by name needs parentResourceId")
-            found = self.store.find(
-                table, name=name, external_id=external_id, parent=parent, artifact_type=artifact_type
-            )
-            if found is None:
-                raise HttpError(404, f"no {kind.replace('_', ' ').replace('-', ' ')} found for that search")
-            return 200, found
-
-        return handler
-
-    def _creator(self, kind: str) -> Callable[..., tuple[int, Any]]:
-        def handler(_m: re.Match[str], _query: dict[str, str], body: Any) -> tuple[int, Any]:
-            if kind == "model_version":
-                clean = validate("model_version", body, create=True)
-                return self._create_version(_id(clean["registeredModelId"]), clean)
-            table, artifact_type = self._table(kind)
-            if artifact_type and isinstance(body, dict) and body.get("artifactType", artifact_type) != artifact_type:
-                raise HttpError(400, f"artifactType must be {artifact_type!r} here")
-            clean = validate(table, body, create=True, artifact_type=artifact_type)
-            if table == "registered_model":
-                clean.setdefault("state", "LIVE")
-            if table == "artifact":
-                clean.setdefault("state", "UNKNOWN")
-            return 201, self.store.create(table, 0, clean)
-
-        return handler
-
-    def _child_creator(self, kind: str) -> Callable[..., tuple[int, Any]]:
-        del kind
-
-        def handler(m: re.Match[str], _query: dict[str, str], body: Any) -> tuple[int, Any]:
-            parent = _id(m["id"])
-            if isinstance(body, dict) and "registeredModelId" not in body:
-                body = {**body, "registeredModelId": str(parent)}
-            clean = validate("model_version", body, create=True)
-            if clean["registeredModelId"] != str(parent):
-                raise HttpError(400, "registeredModelId does not match the path")
-            return self._create_version(parent, clean)
-
-        return handler
-
-    def _create_version(self, parent: int, clean: dict[str, Any]) -> tuple[int, Any]:
-        if self.store.get("registered_model", parent) is None:
-            raise HttpError(404, f"registered model {parent} not found")
-        clean.setdefault("state", "LIVE")
-        return 201, self.store.create("model_version", parent, clean)
-
-    def _patcher(self, kind: str) -> Callable[..., tuple[int, Any]]:
-        def handler(m: re.Match[str], _query: dict[str, str], body: Any) -> tuple[int, Any]:
-            table, artifact_type = self._table(kind)
-            ident = _id(m["id"])
-            current = self.store.get(table, ident)
-            if current is None or (artifact_type and current.get("artifactType") != artifact_type):
-                raise HttpError(404, f"{kind.replace('_', ' ')} {ident} not found")
-            if isinstance(body, dict):
-                body = {k: v for k, v in body.items() if k != "id" or v == m["id"]}
-            current_type = current.get("artifactType")
-            if (
-                table == "artifact"
-                and isinstance(body, dict)
-                and body.get("artifactType", current_type) != current_type
-            ):
-                raise HttpError(400, "artifactType cannot change")
-            clean = validate(table, body, create=False, artifact_type=current_type)
-            return 200, self.store.update(table, ident, clean)
-
-        return handler
-
-    def _upsert_version_artifact(self, m: re.Match[str], _query: dict[str, str], body: Any) -> tuple[int, Any]:
-        version = _id(m["id"])
-        if self.store.get("model_version", version) is None:
-            raise HttpError(404, f"model version {version} not found")
-        if isinstance(body, dict) and body.get("id") is not None:
-            ident = _id(str(body["id"]))
-            current = self.store.get("artifact", ident)
-            if current is None:
-                raise HttpError(404, f"artifact {ident} not found")
-            patch = {
-                k: v
-                for k, v in body.items()
-                if k not in ("id", "name", "createTimeSinceEpoch", "lastUpdateTimeSinceEpoch")
-            }
-            clean = validate("artifact", patch, create=False, artifact_type=current.get("artifactType"))
-            return 200, self.store.update("artifact", ident, clean, parent=version)
-        clean = validate("artifact", body, create=True)
-        clean.setdefault("state", "UNKNOWN")
-        return 201, self.store.create("artifact", version, clean)
-
-    # -- dispatch ----------------------------------------------------------------------------------------
-    def dispatch(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
-        allowed = False
-        for route_method, pattern, handler in self.routes:
-            match = pattern.match(path)
-            if match is None:
-                continue
-            allowed = True
-            if route_method == method:
-                try:
-                    return handler(match, query, body)
-                except BadRequest as exc:
-                    raise HttpError(400, str(exc)) from None
-                except Conflict as exc:
-                    raise HttpError(409, str(exc)) from None
-                except NotFound as exc:
-                    raise HttpError(404, str(exc)) from None
-        if UNIMPLEMENTED.match(path):
-            raise HttpError(501, f"{method} {path} is not implemented by mr-registry-lite")
-        if allowed:
-            raise HttpError(405, f"{method} is not allowed on {path}")
-        raise HttpError(404, f"no such resource: {path}")
+# A refused (413) body is still read, up to this much and for this long, before the connection closes:
+# closing with unread data makes the kernel send a reset, and a client still writing never sees the 413.
+MAX_DRAIN = 64 * 1024 * 1024
+DRAIN_SECONDS = 10.0
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -268,19 +33,49 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.server.verbose:
             super().log_message(format, *args)
 
+    extra_headers: tuple[tuple[str, str], ...] = ()
+    body_read = False
+    unread = 0  # bytes of a refused body still to drain
+
     def _send(self, status: int, payload: Any) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        for name, value in self.extra_headers:
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
 
-    def _error(self, status: int, message: str) -> None:
-        self._send(status, {"code": _CODES.get(status, str(status)), "message": message})
+    def _error(self, status: int, message: str, code: str | None = None) -> None:
+        self._send(status, {"code": code or CODES.get(status, str(status)), "message": message})
+
+    def _drain(self) -> None:
+        """Read (and drop) a refused body, bounded in size and time, so that closing does not reset."""
+        todo, self.unread = min(self.unread, MAX_DRAIN), 0
+        deadline = time.monotonic() + DRAIN_SECONDS
+        with contextlib.suppress(OSError):
+            self.wfile.flush()
+            while todo > 0 and (left := deadline - time.monotonic()) > 0:
+                self.connection.settimeout(left)
+                chunk = self.rfile.read1(min(todo, 65536))
+                if not chunk:
+                    break
+                todo -= len(chunk)
+
+    def _skip_body(self) -> None:
+        """An answer given before the body was read (401, 404, 410 …): drain the body, then close, so that
+        it is never taken for the next request on a kept-alive connection."""
+        length = self.headers.get("Content-Length", "0") or "0"
+        if not self.body_read and length.isascii() and length.isdigit() and int(length) > 0:
+            self.close_connection = True
+            self.unread = int(length)
 
     def _read_body(self) -> Any:
+        self.body_read = True
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             self.close_connection = True
             raise HttpError(411, "chunked request bodies are not supported; send Content-Length")
@@ -291,6 +86,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         length = int(length_header)
         if length > MAX_BODY:
             self.close_connection = True
+            self.unread = length
             raise HttpError(413, f"request body larger than {MAX_BODY} bytes")
         raw = self.rfile.read(length) if length else b""
         if not raw:
@@ -301,11 +97,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise HttpError(400, "the request body is not valid JSON") from None
 
     def _handle(self, method: str) -> None:
+        self.extra_headers, self.body_read = (), False
         try:
             split = urlsplit(self.path)
-            path = next((split.path[len(p) :] for p in PREFIXES if split.path.startswith(p + "/")), None)
-            if path is None:
+            found = versions.version_of(split.path, self.server.api_versions)
+            if found is None:
                 raise HttpError(404, f"no such resource: {split.path}")
+            version, path = found
+            if version.name == versions.ALPHA:
+                self.extra_headers = self.server.alpha_headers
+                if self.server.alpha_gone:
+                    raise HttpError(410, f"API {version.name} is gone: use {versions.ROOT}/v1")
             token = self.server.token
             if token is not None:
                 given = self.headers.get("Authorization", "")
@@ -318,15 +120,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
             except ValueError:
                 raise HttpError(400, "invalid query string") from None
             body = self._read_body() if method in ("POST", "PATCH") else None
-            status, payload = self.server.api.dispatch(method, path.rstrip("/") or "/", query, body)
+            status, payload = self.server.api.dispatch(method, path.rstrip("/") or "/", query, body, version)
             self._send(status, payload)
         except HttpError as exc:
-            self._error(exc.status, exc.message)
+            self._skip_body()
+            self._error(exc.status, exc.message, exc.code)
         except Exception as exc:  # a bug: answer 500 with the error body rather than dropping the connection
+            self._skip_body()
             self._error(500, f"internal error: {type(exc).__name__}")
+        if self.unread:
+            self._drain()
 
     def __getattr__(self, name: str) -> Any:
-        # Any other method (HEAD, OPTIONS, TRACE, …): 405 on a known path, 404 elsewhere, as JSON.
+        # Every method (GET, POST, PATCH, and HEAD, PUT, DELETE, OPTIONS, TRACE, …): the routes decide;
+        # a method a path does not have is 405 there, 404 elsewhere, as JSON.
         if name.startswith("do_") and name[3:].isalpha():
             return lambda: self._handle(name[3:])
         raise AttributeError(name)
@@ -336,22 +143,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         del explain
         self.close_connection = True
         with contextlib.suppress(OSError):
-            self._error(code, message or _CODES.get(code, "error"))
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def do_PATCH(self) -> None:
-        self._handle("PATCH")
-
-    def do_PUT(self) -> None:
-        self._handle("PUT")
-
-    def do_DELETE(self) -> None:
-        self._handle("DELETE")
+            self._error(code, message or CODES.get(code, "error"))
 
 
 class RegistryServer(http.server.ThreadingHTTPServer):
@@ -359,9 +151,20 @@ class RegistryServer(http.server.ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(
-        self, address: tuple[str, int], store: Store, *, token: str | None = None, verbose: bool = False
+        self,
+        address: tuple[str, int],
+        store: Store,
+        *,
+        token: str | None = None,
+        verbose: bool = False,
+        api_versions: tuple[str, ...] = tuple(versions.VERSIONS),
+        alpha_sunset: str | None = None,
+        alpha_gone: bool = False,
     ) -> None:
         super().__init__(address, Handler)
         self.api = Api(store)
         self.token = token
         self.verbose = verbose
+        self.api_versions = api_versions
+        self.alpha_headers = versions.sunset_headers(alpha_sunset) if alpha_sunset else ()
+        self.alpha_gone = alpha_gone

@@ -8,10 +8,12 @@ transaction, committed before the HTTP answer, so a stopped server loses nothing
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 SPACES = {"registered_model": "context", "model_version": "context", "artifact": "artifact"}
@@ -86,13 +88,6 @@ class Store:
             row = self._db.execute("SELECT * FROM entities WHERE kind=? AND id=?", (kind, ident)).fetchone()
         return self._row(row) if row else None
 
-    def parent_of(self, kind: str, ident: int) -> int:
-        with self._lock:
-            row = self._db.execute("SELECT parent FROM entities WHERE kind=? AND id=?", (kind, ident)).fetchone()
-        if row is None:
-            raise NotFound(f"{kind} {ident} not found")
-        return int(row[0])
-
     def find(
         self, kind: str, *, name: str | None, external_id: str | None, parent: int | None, artifact_type: str | None
     ) -> dict[str, Any] | None:
@@ -144,12 +139,25 @@ class Store:
         return items, token
 
     # -- writing ---------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _transaction(self, clash: str) -> Iterator[None]:
+        """One write transaction (the caller holds the lock); a unique-index clash is :class:`Conflict`."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except sqlite3.IntegrityError:
+            self._db.execute("ROLLBACK")
+            raise Conflict(clash) from None
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
     def create(self, kind: str, parent: int, body: dict[str, Any]) -> dict[str, Any]:
         name = body["name"]
         with self._lock:
             self._last_ms = now = _now_ms(self._last_ms)
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
+            with self._transaction(f"a {kind.replace('_', ' ')} named {name!r} (or with that externalId) exists"):
                 space = SPACES[kind]
                 self._db.execute("INSERT OR IGNORE INTO counters VALUES (?, 0)", (space,))
                 self._db.execute("UPDATE counters SET value = value + 1 WHERE space=?", (space,))
@@ -159,13 +167,6 @@ class Store:
                     "INSERT INTO entities VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (kind, ident, parent, name, body.get("externalId"), now, now, json.dumps(stored)),
                 )
-                self._db.execute("COMMIT")
-            except sqlite3.IntegrityError:
-                self._db.execute("ROLLBACK")
-                raise Conflict(f"a {kind.replace('_', ' ')} named {name!r} (or with that externalId) exists") from None
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
         created = self.get(kind, ident)
         assert created is not None
         return created
@@ -178,20 +179,12 @@ class Store:
             body = json.loads(row[0])
             body.update(patch)
             self._last_ms = now = _now_ms(self._last_ms)
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
+            with self._transaction(f"that externalId or name is taken by another {kind.replace('_', ' ')}"):
                 self._db.execute(
                     "UPDATE entities SET body=?, mtime=?, external_id=?, parent=COALESCE(?, parent) "
                     "WHERE kind=? AND id=?",
                     (json.dumps(body), now, body.get("externalId"), parent, kind, ident),
                 )
-                self._db.execute("COMMIT")
-            except sqlite3.IntegrityError:
-                self._db.execute("ROLLBACK")
-                raise Conflict(f"that externalId or name is taken by another {kind.replace('_', ' ')}") from None
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
         updated = self.get(kind, ident)
         assert updated is not None
         return updated

@@ -10,33 +10,19 @@ from __future__ import annotations
 
 import mimetypes
 import os
-import posixpath
 import shutil
 import stat
 import tarfile
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from mr_storage_initializer.errors import ArchiveError
+from mr_storage_initializer.paths import remove, safe_relpath
+from mr_storage_initializer.settings import Limits
+
+__all__ = ["Limits", "archive_kind", "extract"]
 
 _CHUNK = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_bytes: int = 1 << 40  # 1 TiB expanded
-    max_ratio: float = 200.0  # expanded / compressed
-    max_members: int = 1_000_000
-
-    @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Limits:
-        env = os.environ if environ is None else environ
-        return cls(
-            max_bytes=int(env.get("MODEL_REGISTRY_ARCHIVE_MAX_BYTES", cls.max_bytes)),
-            max_ratio=float(env.get("MODEL_REGISTRY_ARCHIVE_MAX_RATIO", cls.max_ratio)),
-            max_members=int(env.get("MODEL_REGISTRY_ARCHIVE_MAX_MEMBERS", cls.max_members)),
-        )
 
 
 def archive_kind(name: str) -> str | None:
@@ -54,10 +40,7 @@ def archive_kind(name: str) -> str | None:
 
 
 def _safe_name(name: str, what: str) -> str:
-    normalized = posixpath.normpath(name.replace("\\", "/"))
-    if name.startswith(("/", "\\")) or normalized.startswith("../") or normalized == ".." or ":" in normalized[:2]:
-        raise ArchiveError(f"archive member {name!r} would be written outside the model directory ({what})")
-    return normalized.lstrip("./") if normalized != "." else ""
+    return safe_relpath(name, f"{what} member", error=ArchiveError, empty_ok=True)
 
 
 def _inside(root: Path, path: Path, member: str) -> None:
@@ -170,7 +153,7 @@ def extract(path: Path, dest: Path, *, limits: Limits | None = None) -> None:
     kind = archive_kind(path.name)
     if kind is None:
         raise ArchiveError(f"{path.name!r} is not a tar or zip archive")
-    budget = _Budget(path.stat().st_size, limits or Limits.from_env())
+    budget = _Budget(path.stat().st_size, limits or Limits())
     before = set(dest.iterdir())
     try:
         if kind == "tar":
@@ -192,7 +175,4 @@ def extract(path: Path, dest: Path, *, limits: Limits | None = None) -> None:
 
 def _remove_new(dest: Path, before: set[Path]) -> None:
     for entry in set(dest.iterdir()) - before:
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
+        remove(entry, ignore_errors=True)

@@ -1,4 +1,9 @@
-"""Command line: ``mr-storage-initializer SOURCE_URI DEST_PATH`` (what KServe runs), and the exit codes.
+"""Command line: ``mr-storage-initializer SOURCE_URI DEST_PATH [SOURCE_URI DEST_PATH …]`` (what KServe runs).
+
+Each pair's flow (resolve → policy → download → verify → commit) is :mod:`mr_storage_initializer.pipeline`;
+several pairs run side by side in :mod:`mr_storage_initializer.pairs`; this module parses, orchestrates,
+reports (one ERROR line per failed pair, then a summary line when there are several) and writes the
+termination message (:mod:`mr_storage_initializer.termination`).
 
 Exit codes: 0 ok · 1 unexpected · 2 usage/bad URI · 3 not found or refused in registry · 4 registry
 unreachable/auth/bad answer · 5 storage/download/integrity/archive · 6 destination.
@@ -12,30 +17,40 @@ import logging
 import os
 import signal
 import sys
-import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from mr_storage_initializer import __version__
 from mr_storage_initializer.errors import InitializerError, InterruptedByUser, UsageError
+from mr_storage_initializer.redact import redact_url
+
+if TYPE_CHECKING:
+    from mr_storage_initializer.pipeline import Pair
 
 log = logging.getLogger("mr_storage_initializer")
 
 
+USAGE = "usage: mr-storage-initializer SOURCE_URI DEST_PATH [SOURCE_URI DEST_PATH ...]"
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message}; usage: mr-storage-initializer SOURCE_URI DEST_PATH")
+        raise UsageError(f"{message}; {USAGE}")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="mr-storage-initializer",
-        description="Install the model a model-registry:// URI names into DEST_PATH (KServe storage initializer).",
+        description="Install the model each SOURCE_URI names into its DEST_PATH (KServe storage initializer).",
     )
-    parser.add_argument("source_uri", metavar="SOURCE_URI", help="model-registry://[HOST[:PORT]/]MODEL[/VERSION]")
-    parser.add_argument("dest_path", metavar="DEST_PATH", nargs="?", help="directory to install into")
+    parser.add_argument(
+        "uris",
+        metavar="SOURCE_URI DEST_PATH",
+        nargs="*",
+        help="model-registry://[HOST[:PORT]/]MODEL[/VERSION] (or any URI KServe downloads) and its directory",
+    )
     parser.add_argument("--resolve-only", action="store_true", help="print the resolution as JSON; download nothing")
     parser.add_argument("--log-format", choices=("text", "json"), default="text", help="log line format")
     parser.add_argument("--debug", action="store_true", help="debug logs, with tracebacks for unexpected errors")
@@ -56,118 +71,130 @@ def _default_signals_in_child() -> None:
 os.register_at_fork(after_in_child=_default_signals_in_child)
 
 
-def _run(args: argparse.Namespace) -> int:
-    from mr_storage_initializer import install, integrity, transfer
-    from mr_storage_initializer.provenance import build_record, fingerprint
-    from mr_storage_initializer.resolve import resolve
+def _pairs(args: argparse.Namespace) -> list[Pair]:
+    """The command line's ``SOURCE_URI DEST_PATH`` pairs; DESTs must be distinct and not nested."""
+    from mr_storage_initializer.pipeline import Pair
+
+    uris: list[str] = args.uris
+    if not uris:
+        raise UsageError(f"SOURCE_URI is missing; {USAGE}")
+    if len(uris) == 1:
+        if not args.resolve_only:
+            raise UsageError(f"DEST_PATH is missing; {USAGE}")
+        return [Pair(0, uris[0], None)]
+    if len(uris) % 2:
+        raise UsageError(f"{len(uris)} arguments are not SOURCE_URI DEST_PATH pairs; {USAGE}")
+    pairs = [Pair(i // 2, uris[i], Path(uris[i + 1])) for i in range(0, len(uris), 2)]
+    seen: list[tuple[Path, str]] = []
+    for pair in pairs:
+        assert pair.dest is not None
+        where = Path(os.path.abspath(pair.dest)).resolve()
+        for other, name in seen:
+            if where == other or where.is_relative_to(other) or other.is_relative_to(where):
+                relation = "is named twice" if where == other else "and another DEST_PATH are nested"
+                raise UsageError(f"DEST_PATH {pair.dest} {relation} ({name}); each pair needs a directory of its own")
+        seen.append((where, str(pair.dest)))
+    return pairs
+
+
+def _run(args: argparse.Namespace, outcome: dict[str, Any], env: Mapping[str, str]) -> int:
+    from mr_storage_initializer import pipeline
     from mr_storage_initializer.settings import Settings
-    from mr_storage_initializer.uri import parse_uri
 
-    started = time.monotonic()
-    settings = Settings.from_env()
-    parsed = parse_uri(args.source_uri)
-    if parsed.ambiguous:
-        log.info("%s is HOST/MODEL or MODEL/VERSION; probing", args.source_uri, extra={"step": "parsed"})
-    else:
-        log.info("%s is %s", args.source_uri, parsed.readings[0].describe(), extra={"step": "parsed"})
-    if not args.resolve_only and not args.dest_path:
-        raise UsageError("DEST_PATH is missing; usage: mr-storage-initializer SOURCE_URI DEST_PATH")
-
-    resolution = resolve(parsed, settings)
-    artifact = resolution.artifact
-    log.info(
-        "model %s version %s artifact %s",
-        resolution.model.name,
-        resolution.version.name,
-        artifact.name,
-        extra={
-            "step": "resolved",
-            "registry": resolution.registry_url,
-            "artifact_id": artifact.id,
-            "uri": artifact.uri,
-            "seconds": round(time.monotonic() - started, 3),
-        },
-    )
+    pairs = _pairs(args)
+    settings = Settings.from_env(env)
+    outcome["settings"] = settings
     if args.resolve_only:
-        sys.stdout.write(json.dumps(resolution.to_json(), indent=2) + "\n")
+        found = [pipeline.resolve_pair(pair, settings).to_json() for pair in pairs]
+        sys.stdout.write(json.dumps(found[0] if len(found) == 1 else found, indent=2) + "\n")
         sys.stdout.flush()
         return 0
+    if len(pairs) == 1:  # in the main thread, as it always was: a signal removes its staging on the way out
+        (pair,) = pairs
+        done = pipeline.install_pair(pair, pipeline.resolve_pair(pair, settings), settings, exclusive=True)
+        outcome["installed"] = [done]
+        return 0
+    from mr_storage_initializer import pairs as several
 
-    inputs = transfer.fingerprint_inputs(artifact.uri, timeout=settings.timeout)
-    wanted = fingerprint(resolution, inputs)
-    with install.open_destination(Path(args.dest_path), lock_timeout=settings.lock_timeout) as dest:
-        if dest.installed(wanted) is not None:
-            log.info("already installed in %s; nothing to download", dest.root, extra={"step": "installed"})
-            return 0
-        with dest.scratch_tmpdir(), dest.staging() as staging:
-            log.info("%s", artifact.uri, extra={"step": "downloading", "into": str(dest.root)})
-            t0 = time.monotonic()
-            result = transfer.download(artifact.uri, staging, settings.transfer, timeout=settings.timeout)
-            took = time.monotonic() - t0
-            log.info(
-                "%d files, %d bytes in %.2fs",
-                result.files,
-                result.bytes,
-                took,
-                extra={
-                    "step": "downloaded",
-                    "engine": result.engine,
-                    "mb_per_s": round(result.bytes / 1e6 / max(took, 1e-6), 1),
-                },
-            )
-            verified = integrity.verify(resolution, staging)
-            record = build_record(resolution, result, seconds=time.monotonic() - started, inputs=inputs)
-            record = dest.commit(staging, {**record, "verified_sha256": verified})
-    log.info(
-        "%s version %s into %s",
-        resolution.model.name,
-        resolution.version.name,
-        dest.root,
-        extra={
-            "step": "installed",
-            "files": len(record["files"]),
-            "bytes": result.bytes,
-            "seconds": record["seconds"],
-        },
+    installed, failures = several.run(pairs, settings)
+    outcome["installed"] = installed
+    if not failures:
+        log.info("%d pairs installed", len(installed), extra={"step": "installed", "pairs": len(pairs)})
+        return 0
+    lines = []
+    for pair, exc in failures:
+        lines.append(f"pair {pair.index + 1} ({redact_url(pair.source_uri)} -> {pair.dest}): {exc.message}")
+        log.error("%s", lines[-1], extra={"step": "failed", "exit_code": exc.exit_code, "error": exc.kind})
+    first_pair, first = failures[0]
+    summary = (
+        f"{len(installed)} of {len(pairs)} pairs installed, {len(failures)} failed; "
+        f"first failure: pair {first_pair.index + 1}, exit {first.exit_code}"
     )
-    return 0
+    log.error("%s", summary, extra={"step": "failed", "exit_code": first.exit_code, "error": "pairs"})
+    outcome["lines"] = [*lines, summary]
+    return first.exit_code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from mr_storage_initializer import logs
     from mr_storage_initializer.redact import register_env_secrets
+    from mr_storage_initializer.settings import environment
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    # A first guess, so that a bad command line is reported in the format asked for; argparse decides below.
     log_format = "json" if "--log-format=json" in argv or _after(argv, "--log-format") == "json" else "text"
     debug = "--debug" in argv
     logs.configure(log_format, level=logging.DEBUG if debug else logging.INFO)
-    register_env_secrets()
+    env = environment()  # the one read of the environment; Settings.from_env parses it in _run
+    register_env_secrets(env)
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    outcome: dict[str, Any] = {}
+    code = 1
     try:
-        args = _parser().parse_args(argv)
-        return _run(args)
+        args = _parser().parse_intermixed_args(argv)
+        if (args.log_format, args.debug) != (log_format, debug):  # abbreviations: --log-form json, --deb
+            log_format, debug = args.log_format, args.debug
+            logs.configure(log_format, level=logging.DEBUG if debug else logging.INFO)
+        outcome["report"] = not args.resolve_only
+        code = _run(args, outcome, env)
     except InterruptedByUser as exc:
-        log.error("%s", exc.message, extra={"step": "failed", "exit_code": exc.exit_code, "error": exc.kind})
-        return exc.exit_code
+        code = _failed(exc.message, exc.exit_code, exc.kind, outcome)
     except InitializerError as exc:
-        log.error("%s", exc.message, extra={"step": "failed", "exit_code": exc.exit_code, "error": exc.kind})
+        code = _failed(exc.message, exc.exit_code, exc.kind, outcome)
         if debug and exc.__cause__ is not None:
             log.debug("cause", exc_info=exc.__cause__)
-        return exc.exit_code
     except SystemExit as exc:  # --help and --version
         return int(exc.code or 0)
     except Exception as exc:
-        log.error(
-            "unexpected %s: %s (run with --debug for the traceback)",
-            type(exc).__name__,
-            exc,
-            extra={"step": "failed", "exit_code": 1, "error": "unexpected"},
-        )
+        message = f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)"
+        code = _failed(message, 1, "unexpected", outcome)
         log.debug("traceback", exc_info=exc)
-        return 1
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    _report(code, outcome)
+    return code
+
+
+def _failed(message: str, code: int, kind: str, outcome: dict[str, Any]) -> int:
+    log.error("%s", message, extra={"step": "failed", "exit_code": code, "error": kind})
+    outcome["lines"] = [message]
+    return code
+
+
+def _report(code: int, outcome: dict[str, Any]) -> None:
+    """The termination message for ``kubectl describe pod`` (only where Kubernetes reads one)."""
+    if not outcome.get("report", True):
+        return
+    from mr_storage_initializer import termination
+    from mr_storage_initializer.settings import termination_log_path
+
+    settings = outcome.get("settings")
+    path = settings.termination_log if settings is not None else termination_log_path()
+    if code == 0:
+        termination.write(path, termination.success_message(outcome.get("installed", [])))
+    elif outcome.get("lines"):
+        termination.write(path, termination.failure_message(outcome["lines"]))
 
 
 def _after(argv: list[str], flag: str) -> str | None:

@@ -123,3 +123,15 @@ def destination_errno(exc: BaseException) -> int | None:
                 return int(match.group(1))
         current = current.__cause__ or current.__context__
     return None
+
+
+class ArtifactRefusedError(RefusedError):
+    """The artifact's URI breaks the artifact policy (allow-list, metadata or link-local block): exit 3."""
+
+    kind = "refused-artifact"
+
+
+class RedirectRefusedError(StorageError):
+    """A download was redirected (or its host re-resolved) to a place the artifact policy refuses: exit 5."""
+
+    kind = "redirect-refused"

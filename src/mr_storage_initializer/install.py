@@ -2,8 +2,11 @@
 
 A model is downloaded into a staging directory inside DEST_PATH (same file system), then its top-level
 entries are renamed into DEST_PATH and the provenance file is written last: its presence means the
-install is complete. Before the renames a journal lists them, so a run killed half-way is rolled back by
-the next run. Entries DEST_PATH already had that are not ours are never touched; a name clash is an error.
+install is complete. A replaced install's entries are renamed aside into a trash directory, removed only
+once the new provenance is written; a journal lists both sides first, so the next run finishes or undoes a
+run killed at any step (:mod:`.journal`). Entries DEST_PATH already had that are not ours are never
+touched: a name clash, or a file of the user's inside a directory a replacement would remove, is an error
+found before the download (:meth:`Destination.check_names`, :meth:`Destination.check_replaceable`).
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mr_storage_initializer import lock
 from mr_storage_initializer.errors import DestinationError, StorageError
+from mr_storage_initializer.journal import TRASH_PREFIX, checkpoint, settle
+from mr_storage_initializer.paths import remove as _remove
+from mr_storage_initializer.staged import StagedFile, StagedTree, walk
 
 log = logging.getLogger("mr_storage_initializer.install")
 
@@ -30,12 +35,10 @@ JOURNAL = ".model-registry.pending.json"
 STAGING_PREFIX = ".mr-staging-"
 SCRATCH_PREFIX = ".mr-scratch-"
 RESERVED = frozenset({PROVENANCE, LOCK, JOURNAL})
+_OUR_PREFIXES = (STAGING_PREFIX, SCRATCH_PREFIX, TRASH_PREFIX, f".{PROVENANCE}.", f".{JOURNAL}.")
 
 
-@dataclass(frozen=True)
-class FileEntry:
-    path: str
-    size: int
+FileEntry = StagedFile  # one entry of the staged tree (path, size, link)
 
 
 def prepare(dest: Path) -> Path:
@@ -53,15 +56,8 @@ def prepare(dest: Path) -> Path:
 
 
 def list_files(root: Path) -> list[FileEntry]:
-    """Regular files below ``root`` with their sizes, sorted; symlinks are listed by their own path."""
-    entries: list[FileEntry] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in sorted(filenames):
-            full = Path(dirpath, name)
-            size = 0 if full.is_symlink() else full.stat().st_size
-            entries.append(FileEntry(full.relative_to(root).as_posix(), size))
-    return entries
+    """Every file below ``root`` with its size, sorted; symlinks are listed by their own path (size 0)."""
+    return list(walk(root).files)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -72,8 +68,8 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+def _write_json_atomically(path: Path, data: dict[str, Any], step: str = "") -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # swept by recover() if we die
     try:
         os.fchmod(fd, 0o644)  # the model server may run as another uid
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -81,18 +77,12 @@ def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
             handle.write("\n")
             handle.flush()
             os.fsync(handle.fileno())
+        checkpoint(f"{step}-temp-written")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    else:
-        path.unlink(missing_ok=True)
 
 
 class Destination:
@@ -133,25 +123,66 @@ class Destination:
 
     # -- writing --------------------------------------------------------------------------------------
     def recover(self) -> None:
-        """Undo what a killed predecessor left: its staging directories and a half-done install."""
-        for prefix in (STAGING_PREFIX, SCRATCH_PREFIX):
-            for leftover in self.root.glob(f"{prefix}*"):
-                log.info("removing leftover directory %s", leftover.name, extra={"step": "recover"})
-                _remove(leftover)
+        """Finish or undo what a killed predecessor left (:func:`.journal.settle`), then sweep its leftovers:
+        staging, scratch and trash directories and half-written temp files of the provenance or journal."""
+        from mr_storage_initializer.transfer.resume import keep_leftover
+
         journal = self.root / JOURNAL
         try:
-            pending = json.loads(journal.read_text(encoding="utf-8"))
+            pending: Any = json.loads(journal.read_text(encoding="utf-8"))
         except FileNotFoundError:
+            pending = None
+        except (OSError, ValueError):  # cannot happen (written atomically): drop it, touch nothing else
+            log.warning("ignoring an unreadable %s", journal.name, extra={"step": "recover"})
+            journal.unlink(missing_ok=True)
+            pending = None
+        if pending is not None:
+            settle(self.root, pending, provenance=PROVENANCE, reserved=RESERVED)
+            _fsync_dir(self.root)
+            journal.unlink(missing_ok=True)
+            _fsync_dir(self.root)
+        for prefix in _OUR_PREFIXES:
+            for leftover in self.root.glob(f"{prefix}*"):
+                if keep_leftover(leftover):  # a killed download of an artifact, kept to resume it
+                    continue
+                log.info("removing leftover %s", leftover.name, extra={"step": "recover"})
+                _remove(leftover)
+
+    def check_names(self, paths: list[str]) -> None:
+        """Refuse, before anything is downloaded or moved, an artifact whose top-level names are reserved
+        for the installer or taken in DEST by something that is not from a previous install."""
+        entries = sorted({p.strip("/").split("/", 1)[0] for p in paths if p.strip("/")})
+        reserved = [n for n in entries if n in RESERVED or n.startswith(_OUR_PREFIXES)]
+        if reserved:
+            raise StorageError(f"the artifact contains {reserved[0]!r}, a name reserved for the installer")
+        previous = self.provenance()
+        ours = _top_level_names(previous) if previous else set()
+        clashes = [n for n in entries if os.path.lexists(self.root / n) and n not in ours]
+        if clashes:
+            raise DestinationError(
+                f"destination {self.root} already has {clashes[0]!r}, which is not from a previous install; "
+                "empty the directory or choose another one"
+            )
+
+    def check_replaceable(self) -> None:
+        """Refuse to replace a previous install whose directories hold files it did not install (the user's):
+        a replacement removes those directories whole. Called before the download and again at commit."""
+        previous = self.provenance()
+        if not previous:
             return
-        except (OSError, ValueError):
-            pending = {}
-        names = pending.get("entries", []) if isinstance(pending, dict) else []
-        log.warning("rolling back an interrupted install of %d entries", len(names), extra={"step": "recover"})
-        for name in names:
-            if isinstance(name, str) and name and "/" not in name and name not in RESERVED:
-                _remove(self.root / name)
-        (self.root / PROVENANCE).unlink(missing_ok=True)
-        journal.unlink()
+        listed = {str(i.get("path")) for i in previous.get("files") or [] if isinstance(i, dict)}
+        for name in sorted(_top_level_names(previous)):
+            top = self.root / name
+            if not top.is_dir() or top.is_symlink():
+                continue
+            for entry in list_files(top):
+                path = f"{name}/{entry.path}"
+                if path not in listed:
+                    raise DestinationError(
+                        f"destination {self.root} has {path!r} inside {name!r}, which the previous install put "
+                        f"there but did not list; replacing that install would delete it: move it out of "
+                        f"{name!r} (or empty the directory) and run again"
+                    )
 
     @contextmanager
     def staging(self, prefix: str = STAGING_PREFIX) -> Iterator[Path]:
@@ -181,39 +212,53 @@ class Destination:
                     os.environ["TMPDIR"] = saved
                 tempfile.tempdir = None
 
-    def commit(self, staging: Path, record: dict[str, Any]) -> dict[str, Any]:
-        """Move the staged model into place and write the provenance ``record`` (plus the file list) last."""
+    def commit(self, staging: Path, record: dict[str, Any], tree: StagedTree | None = None) -> dict[str, Any]:
+        """Move the staged model into place and write the provenance ``record`` last; a record without a
+        file list gets the staged tree's (``tree``, walked here when not given).
+
+        Crash-safe at every step (see :mod:`.journal`): the previous install goes to a trash directory and is
+        removed only after the new provenance is written."""
         entries = sorted(p.name for p in staging.iterdir())
-        reserved = [n for n in entries if n in RESERVED or n.startswith((STAGING_PREFIX, SCRATCH_PREFIX))]
-        if reserved:
-            raise StorageError(f"the artifact contains {reserved[0]!r}, a name reserved for the installer")
-        files = list_files(staging)
+        self.check_names(entries)
+        self.check_replaceable()
+        files = (tree or walk(staging)).files
         previous = self.provenance()
-        ours = _top_level_names(previous) if previous else set()
-        clashes = [n for n in entries if (self.root / n).exists() and n not in ours]
-        if clashes:
-            raise DestinationError(
-                f"destination {self.root} already has {clashes[0]!r}, which is not from a previous install; "
-                "empty the directory or choose another one"
-            )
-        journal = self.root / JOURNAL
-        _write_json_atomically(journal, {"entries": entries})
+        old = sorted(_top_level_names(previous)) if previous else []
+        had_provenance = os.path.lexists(self.root / PROVENANCE)
         try:
-            (self.root / PROVENANCE).unlink(missing_ok=True)
-            for name in sorted(ours):
-                _remove(self.root / name)
+            trash = Path(tempfile.mkdtemp(prefix=TRASH_PREFIX, dir=self.root))
+            pending = {"old": old, "new": entries, "trash": trash.name, "had_provenance": had_provenance}
+            _write_json_atomically(self.root / JOURNAL, pending, "journal")
+            checkpoint("journal-written")
+            if had_provenance:
+                os.rename(self.root / PROVENANCE, trash / PROVENANCE)
+                checkpoint("provenance-moved")
+            for name in old:
+                if os.path.lexists(self.root / name):
+                    os.rename(self.root / name, trash / name)
+                    checkpoint("old-entry-moved")
+            checkpoint("old-entries-moved")
             for name in entries:
                 os.rename(staging / name, self.root / name)
+                checkpoint("new-entry-moved")
             _fsync_dir(self.root)
-            record = {**record, "files": [{"path": f.path, "size": f.size} for f in files]}
-            _write_json_atomically(self.root / PROVENANCE, record)
-        except BaseException as exc:  # an OSError, or a signal between two renames: undo at once
+            checkpoint("new-entries-moved")
+            if "files" not in record:
+                record = {**record, "files": [{"path": f.path, "size": f.size} for f in files]}
+            _write_json_atomically(self.root / PROVENANCE, record, "provenance")
+            checkpoint("provenance-written")
+            (self.root / JOURNAL).unlink()
+            _fsync_dir(self.root)
+            checkpoint("journal-removed")
+            for leftover in sorted(trash.iterdir()):
+                _remove(leftover)
+                checkpoint("trash-entry-removed")
+            trash.rmdir()
+        except BaseException as exc:  # an OSError, or a signal between two steps: finish or undo at once
             self.recover()
             if isinstance(exc, OSError):
                 raise DestinationError(f"installing into {self.root} failed: {exc.strerror}") from exc
             raise
-        journal.unlink()
-        _fsync_dir(self.root)
         return record
 
 

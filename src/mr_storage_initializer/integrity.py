@@ -23,6 +23,7 @@ from typing import Any
 
 from mr_storage_initializer.errors import IntegrityError
 from mr_storage_initializer.resolve import Resolution
+from mr_storage_initializer.staged import StagedTree, walk
 
 log = logging.getLogger("mr_storage_initializer.integrity")
 _HEX = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -61,17 +62,14 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _files(root: Path) -> list[str]:
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and not p.is_symlink())
-
-
-def verify(resolution: Resolution, staging: Path) -> int:
-    """Check ``staging`` against the digests the registry gives; returns how many files were verified."""
+def verify(resolution: Resolution, staging: Path, tree: StagedTree | None = None) -> int:
+    """Check ``staging`` (whose walk is ``tree``, walked here when not given) against the digests the
+    registry gives; returns how many files were verified. Links are not files with content: not counted."""
     found = expected_digests(resolution)
     if found is None:
         return 0
     key, value, where = found
-    files = _files(staging)
+    files = (tree or walk(staging)).regular
     if key == "sha256":
         if not _HEX.match(value):
             raise IntegrityError(f"the {where}'s sha256 property is not a hex SHA-256: {value[:80]!r}")

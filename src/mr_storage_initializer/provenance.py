@@ -2,8 +2,8 @@
 
 It is written last into ``DEST_PATH/.model-registry.json``; its presence means the install is complete.
 The artifact URI is stored without userinfo or query string; the fingerprint (a SHA-256 over the registry,
-the artifact id and the full URI) lets a restarted init container recognise the same artifact without
-storing a signed URL.
+the artifact id and the full URI, plus the allow/ignore patterns when set and an hf:// commit) lets a
+restarted init container recognise the same artifact without storing a signed URL.
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from mr_storage_initializer import __version__
 from mr_storage_initializer.resolve import Resolution
+from mr_storage_initializer.staged import StagedFile
 from mr_storage_initializer.transfer import TransferResult
 
 FORMAT = "mr-storage-initializer/provenance/v1"
@@ -28,16 +30,57 @@ def fingerprint(resolution: Resolution, inputs: Mapping[str, str] | None = None)
     return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
 
 
+@dataclass(frozen=True)
+class Record:
+    """The provenance record, built in one place (:func:`build_record`) and written as :meth:`to_json`."""
+
+    resolution: Mapping[str, Any]  # Resolution.to_json(): registry, model, version, artifact (URI redacted)
+    fingerprint: str
+    engine: str
+    transfer_files: int
+    transfer_bytes: int
+    seconds: float
+    installed_at: str
+    verified_files: int  # how many files matched a registry digest (sha256 / sha256sums); 0 when none given
+    files: tuple[StagedFile, ...]
+    revision: str | None = None  # the source's version installed (hf://: the commit sha), when it has one
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "initializer_version": __version__,
+            **self.resolution,
+            "fingerprint": self.fingerprint,
+            "transfer": {
+                "engine": self.engine,
+                "files": self.transfer_files,
+                "bytes": self.transfer_bytes,
+                **({"revision": self.revision} if self.revision else {}),
+            },
+            "seconds": self.seconds,
+            "installed_at": self.installed_at,
+            "verified_files": self.verified_files,
+            "files": [{"path": f.path, "size": f.size} for f in self.files],
+        }
+
+
 def build_record(
-    resolution: Resolution, transfer: TransferResult, *, seconds: float, inputs: Mapping[str, str] | None = None
-) -> dict[str, Any]:
-    moved = {"revision": transfer.revision} if transfer.revision else {}
-    return {
-        "format": FORMAT,
-        "initializer_version": __version__,
-        **resolution.to_json(),
-        "fingerprint": fingerprint(resolution, inputs),
-        "transfer": {"engine": transfer.engine, "files": transfer.files, "bytes": transfer.bytes, **moved},
-        "seconds": round(seconds, 3),
-        "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
+    resolution: Resolution,
+    transfer: TransferResult,
+    *,
+    seconds: float,
+    verified_files: int = 0,
+    inputs: Mapping[str, str] | None = None,
+) -> Record:
+    return Record(
+        resolution=resolution.to_json(),
+        fingerprint=fingerprint(resolution, inputs),
+        engine=transfer.engine,
+        transfer_files=transfer.files,
+        transfer_bytes=transfer.bytes,
+        seconds=round(seconds, 3),
+        installed_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        verified_files=verified_files,
+        files=transfer.tree.files,
+        revision=transfer.revision,
+    )

@@ -1,24 +1,27 @@
 """A small synchronous client for the Model Registry REST API (v1alpha3), on urllib3.
 
 urllib3 is already in the image (under ``requests`` and ``botocore``), so this adds no HTTP stack.
-Only GETs are made. Transient failures (connection errors, timeouts, 429, 5xx) are retried inside one
-deadline; 4xx are final. Redirects are not followed: a token must never be sent to another host.
+Only GETs are made. Transient failures (connection errors, timeouts, 429, 5xx) are retried; 4xx are final.
+One deadline (``MODEL_REGISTRY_TIMEOUT``) bounds the whole conversation by the wall clock, reads included:
+each exchange runs in a daemon thread the caller stops waiting for at the deadline, so a registry that
+trickles its headers or body a byte at a time is given up in time. Redirects are not followed: a token must
+never be sent to another host.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import ssl
+import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import urllib3
 
-from mr_storage_initializer import __version__, retry
+from mr_storage_initializer import __version__, retry, tls
 from mr_storage_initializer.errors import (
     RegistryAuthError,
     RegistryError,
@@ -27,25 +30,43 @@ from mr_storage_initializer.errors import (
     UsageError,
 )
 from mr_storage_initializer.redact import redact_text, register_secret
+from mr_storage_initializer.settings import DEFAULT_TIMEOUT
 
 API_PREFIX = "/api/model_registry/v1alpha3"
 MAX_BODY_BYTES = 16 * 1024 * 1024
 MAX_PAGES = 200
+PROBE_MAX_BYTES = 64 * 1024  # a registry's answer to ?pageSize=1 is small; more is not a registry
 log = logging.getLogger("mr_storage_initializer.registry")
 
 Json = dict[str, Any]
 
 
 def read_token_file(path: Path) -> str:
+    """The token in ``path``: its first line that is neither empty nor a ``#`` comment, stripped."""
+    where = f"the registry token file {path} (MODEL_REGISTRY_TOKEN_PATH)"
     try:
-        token = path.read_text(encoding="utf-8").strip()
+        raw = path.read_bytes()
     except OSError as exc:
-        raise RegistryAuthError(
-            f"cannot read the registry token file {path} (MODEL_REGISTRY_TOKEN_PATH): {exc.strerror}"
-        ) from None
+        raise RegistryAuthError(f"cannot read {where}: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RegistryAuthError(f"{where} is not UTF-8 text; write the token as plain text") from None
+    lines = (line.strip() for line in text.splitlines())
+    token = next((line for line in lines if line and not line.startswith("#")), "")
     if not token:
-        raise RegistryAuthError(f"the registry token file {path} (MODEL_REGISTRY_TOKEN_PATH) is empty")
+        raise RegistryAuthError(f"{where} is empty (or holds only # comments)")
+    return header_token(token, where)
+
+
+def header_token(token: str, where: str) -> str:
+    """``token`` if it can go into an ``Authorization`` header; else a sentence naming ``where``, never the value."""
     register_secret(token)
+    if any(ord(c) > 0xFF or (ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in token):
+        raise RegistryAuthError(
+            f"{where} holds a token that cannot be sent in an HTTP header "
+            "(a line break, a control character or a character outside Latin-1); check its content"
+        )
     return token
 
 
@@ -59,19 +80,22 @@ class RegistryClient:
         token: str | None = None,
         token_path: Path | None = None,
         ca_bundle: Path | None = None,
-        deadline: float = 60.0,
+        deadline: float = DEFAULT_TIMEOUT,
         request_timeout: float = 30.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._token_path = token_path
-        self._token = token or (read_token_file(token_path) if token_path else None)
-        register_secret(self._token)
+        if token:
+            self._token: str | None = header_token(token, "MODEL_REGISTRY_TOKEN")
+        else:
+            self._token = read_token_file(token_path) if token_path else None
         self._deadline = deadline
+        self._end = time.monotonic() + deadline  # the whole conversation, every GET of it
         self._request_timeout = request_timeout
         self._pool = urllib3.PoolManager(
             num_pools=2,
             maxsize=2,
-            ssl_context=_ssl_context(ca_bundle) if self.base_url.startswith("https://") else None,
+            ssl_context=tls.registry_context(ca_bundle) if self.base_url.startswith("https://") else None,
             retries=False,
             headers={"Accept": "application/json", "User-Agent": f"mr-storage-initializer/{__version__}"},
         )
@@ -82,22 +106,43 @@ class RegistryClient:
         url = f"{self.base_url}{API_PREFIX}{path}"
         if params:
             url += "?" + urlencode(params)
-        started = time.monotonic()
         refreshed = False
 
         def once() -> Json | None:
             nonlocal refreshed
-            remaining = self._deadline - (time.monotonic() - started)
-            status, body = self._request(url, timeout=max(0.5, min(self._request_timeout, remaining)))
+            status, body = self._request(url)
             if status == 401 and self._token_path is not None and not refreshed:
                 refreshed = True  # a rotated service-account token: read the file again, once
                 self._token = read_token_file(self._token_path)
-                status, body = self._request(url, timeout=max(0.5, min(self._request_timeout, remaining)))
-            return self._interpret(url, status, body, missing_ok=missing_ok)
+                status, body = self._request(url)
+            return self._interpret(url, status, body, missing_ok=missing_ok, sent_token=bool(self._token))
 
-        return retry.call(once, deadline=self._deadline)
+        return retry.call(once, deadline=self._end - time.monotonic(), max_attempts=None)
 
-    def _request(self, url: str, *, timeout: float) -> tuple[int, bytes]:
+    def _request(self, url: str) -> tuple[int, bytes]:
+        """One GET and its whole body, given up at the conversation's deadline however slowly it trickles."""
+        remaining = self._end - time.monotonic()
+        outcome: list[tuple[int, bytes] | BaseException] = []
+        if remaining > 0:
+            per_read = min(self._request_timeout, remaining)
+            worker = threading.Thread(
+                target=lambda: outcome.append(_catch(lambda: self._exchange(url, per_read))),
+                name="registry-request",
+                daemon=True,
+            )
+            worker.start()
+            worker.join(remaining)
+        if not outcome:
+            raise RegistryUnreachableError(
+                f"the model registry at {redact_text(url)} did not answer within MODEL_REGISTRY_TIMEOUT="
+                f"{self._deadline:g}s (the bound of the whole registry conversation, retries and slow answers "
+                "included); check the registry, or raise MODEL_REGISTRY_TIMEOUT"
+            )
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
+        return outcome[0]
+
+    def _exchange(self, url: str, timeout: float) -> tuple[int, bytes]:
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
         where = redact_text(url)
         try:
@@ -132,11 +177,16 @@ class RegistryClient:
         return response.status, body
 
     @staticmethod
-    def _interpret(url: str, status: int, body: bytes, *, missing_ok: bool) -> Json | None:
+    def _interpret(url: str, status: int, body: bytes, *, missing_ok: bool, sent_token: bool = True) -> Json | None:
         where = redact_text(url)
-        if status in (429, 500, 502, 503, 504):
+        if retry.transient_status(status):
             final = RegistryError(f"the model registry answered HTTP {status} for {where}: {_error_message(body)}")
             raise retry.TransientError(f"the model registry answered HTTP {status} for {where}", final)
+        if status == 401 and not sent_token:
+            raise RegistryAuthError(
+                f"the model registry requires credentials (HTTP 401) for {where}: {_error_message(body)}; "
+                "none were sent: set MODEL_REGISTRY_TOKEN or MODEL_REGISTRY_TOKEN_PATH"
+            )
         if status in (401, 403):
             what = "rejected the credentials" if status == 401 else "denied access"
             raise RegistryAuthError(
@@ -219,31 +269,36 @@ def probe(base_url: str, *, timeout: float, ca_bundle: Path | None = None) -> bo
     Name resolution is not covered by socket timeouts, so the GET runs in a daemon thread joined with
     ``timeout``.
     """
-    import threading
-
     outcome: list[bool] = []
 
     def attempt() -> None:
         try:
             pool = urllib3.PoolManager(
                 retries=False,
-                ssl_context=_ssl_context(ca_bundle) if base_url.startswith("https://") else None,
+                ssl_context=tls.registry_context(ca_bundle) if base_url.startswith("https://") else None,
             )
             response = pool.request(
                 "GET",
                 f"{base_url}{API_PREFIX}/registered_models?pageSize=1",
                 timeout=urllib3.Timeout(total=timeout),
                 redirect=False,
+                preload_content=False,
             )
         except (urllib3.exceptions.HTTPError, OSError, UsageError):
             outcome.append(False)
             return
         if response.status in (401, 403):
+            response.close()
             outcome.append(True)
             return
         try:
-            data = json.loads(response.data)
-        except ValueError:
+            body = response.read(PROBE_MAX_BYTES + 1)  # never a whole 100 MB answer in memory
+            data = json.loads(body) if len(body) <= PROBE_MAX_BYTES else None
+        except (urllib3.exceptions.HTTPError, OSError, ValueError):
+            data = None
+        finally:
+            response.close()
+        if data is None:
             outcome.append(False)
             return
         outcome.append(response.status == 200 and isinstance(data, dict) and "items" in data)
@@ -254,14 +309,11 @@ def probe(base_url: str, *, timeout: float, ca_bundle: Path | None = None) -> bo
     return bool(outcome and outcome[0])
 
 
-def _ssl_context(ca_bundle: Path | None) -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    if ca_bundle is not None:
-        try:
-            context.load_verify_locations(cafile=str(ca_bundle))
-        except (OSError, ssl.SSLError) as exc:
-            raise UsageError(f"cannot load MODEL_REGISTRY_CA_BUNDLE={ca_bundle}: {exc}") from None
-    return context
+def _catch(fn: Callable[[], tuple[int, bytes]]) -> tuple[int, bytes] | BaseException:
+    try:
+        return fn()
+    except Exception as exc:  # handed to the waiting caller, which raises it
+        return exc
 
 
 def _reason(exc: BaseException) -> str:

@@ -1,12 +1,15 @@
 """Retries done one way for the whole package: exponential backoff with jitter inside a total deadline.
 
 ``stamina`` does the waiting; this module only decides the shape (what is transient is the caller's
-business: it raises :class:`TransientError` for what may pass) and logs each scheduled retry once.
+business: it raises :class:`TransientError` for what may pass), computes each backoff itself so that none
+ends past the deadline (the retries stop instead), and logs each scheduled retry once.
 """
 
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -15,6 +18,16 @@ from stamina.instrumentation import RetryDetails, set_on_retry_hooks
 
 log = logging.getLogger("mr_storage_initializer.retry")
 T = TypeVar("T")
+
+
+# The one transient-status policy: request timeout, too many requests, and the 5xx answers that mean
+# "try again" (not 501 Not Implemented or 505 HTTP Version Not Supported, which will not change).
+TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def transient_status(status: int) -> bool:
+    """Whether an HTTP answer with ``status`` may succeed when asked again."""
+    return status in TRANSIENT_STATUSES
 
 
 class TransientError(Exception):
@@ -51,16 +64,26 @@ def call(
 ) -> T:
     """Call ``fn`` until it returns; a :class:`TransientError` schedules another try until ``deadline``.
 
+    No backoff sleeps past the deadline: when the next wait would end after it, the retries stop at once.
     When the deadline or the attempts are spent, the last transient error's ``final`` exception is raised.
     """
+    end = time.monotonic() + deadline
+    failures = 0
+
+    def backoff(exc: Exception) -> bool | float:
+        nonlocal failures
+        if not isinstance(exc, TransientError):
+            return False
+        failures += 1
+        jitter = random.uniform(0, min(1.0, wait_max))  # noqa: S311 - jitter, not cryptography
+        wait = min(wait_max, wait_initial * 2 ** min(failures - 1, 32) + jitter)
+        return wait if time.monotonic() + wait < end else False
+
     try:
         for attempt in stamina.retry_context(
-            on=TransientError,
+            on=backoff,
             attempts=max_attempts,
             timeout=max(deadline, 0.001),
-            wait_initial=wait_initial,
-            wait_max=wait_max,
-            wait_jitter=min(1.0, wait_max),
         ):
             with attempt:
                 return fn()

@@ -1,16 +1,54 @@
-"""Configuration from the environment, read once into a frozen value (KServe passes none on the command line)."""
+"""Configuration from the environment, read once into a frozen value (KServe passes none on the command line).
+
+This is the only module that reads ``os.environ`` (``tests/unit/test_settings_read_once.py`` checks it):
+:func:`environment` takes one snapshot at start, :meth:`Settings.from_env` parses and validates every
+setting from it (a bad value is a :class:`UsageError`, exit 2, before any network call), and the other
+modules receive the values they need, KServe's storage variables included (``Settings.storage_env``).
+"""
 
 from __future__ import annotations
 
+import fnmatch
+import json
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from mr_storage_initializer.errors import UsageError
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+DEFAULT_TIMEOUT = 60.0  # MODEL_REGISTRY_TIMEOUT: the registry conversation, and each range's retry budget
+
+# KServe's storage variables (what kserve_storage and the own engine's sources read), by prefix and name;
+# ``<host>-headers`` too. Read once into ``Settings.storage_env``.
+STORAGE_PREFIXES = ("AWS_", "S3_", "AZ_", "AZURE_", "GOOGLE_", "GCS_", "STORAGE_", "CA_BUNDLE_", "HF_", "MODELSCOPE_")
+STORAGE_NAMES = frozenset(
+    {"awsAnonymousCredential", "HOME", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR"}
+    | {"HUGGING_FACE_HUB_TOKEN", "XDG_CACHE_HOME"}  # hf://: the token's old name, the token file's folder
+)
+
+
+def test_fault() -> str:
+    """The test-only fault hook ``MODEL_REGISTRY_TEST_FAULT`` (see ``journal.checkpoint``), read when a step is
+    reached rather than kept in ``Settings``, so that a test can aim it at any step of any run."""
+    return os.environ.get("MODEL_REGISTRY_TEST_FAULT", "")
+
+
+def environment() -> Mapping[str, str]:
+    """One read-only snapshot of the process environment (taken once, at start)."""
+    return MappingProxyType(dict(os.environ))
+
+
+def child_environment(changes: Mapping[str, str], drop: frozenset[str] = frozenset()) -> dict[str, str]:
+    """The environment of a child process (``hf://``'s kserve_storage path): this process's (PATH, proxies,
+    PYTHONPATH…) without ``drop``, with ``changes``."""
+    return {**{k: v for k, v in os.environ.items() if k not in drop}, **changes}
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
@@ -35,6 +73,164 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def parse_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    """A whole number from ``low`` to ``high``; ``default`` when unset."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise UsageError(f"{name}={raw!r} must be a whole number from {low} to {high}")
+    return int(raw)
+
+
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:  # NaN fails too
+        raise UsageError(f"{name}={raw!r} must be a number from {low:g} to {high:g}")
+    return value
+
+
+def _size(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    match = _SIZE.match(raw)
+    value = int(match.group(1)) * _UNITS[(match.group(2) or "")[:1].lower()] if match else 0
+    if not (64 << 10) <= value <= (4 << 30):
+        raise UsageError(f"{name}={raw!r} must be a size from 64KiB to 4GiB, such as 32MiB")
+    return value
+
+
+@dataclass(frozen=True)
+class Tunables:
+    """The own engine's knobs: ranges in flight, range size, tries per range, retry budget, progress."""
+
+    concurrency: int = 8
+    chunk_size: int = 64 << 20
+    attempts: int = 5
+    deadline: float = DEFAULT_TIMEOUT
+    progress_interval: float = 5.0
+    stall_timeout: float = 60.0  # seconds without a new byte before a range gives up (issue #11)
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str], *, deadline: float = DEFAULT_TIMEOUT, attempts_var: str | None = None
+    ) -> Tunables:
+        attempts = parse_int(env, "MODEL_REGISTRY_TRANSFER_ATTEMPTS", 0, 1, 100)
+        if not attempts and attempts_var:  # KServe's per-store knob (S3_MAX_ATTEMPTS) when ours is unset
+            attempts = parse_int(env, attempts_var, 0, 1, 100)
+        return cls(
+            concurrency=parse_int(env, "MODEL_REGISTRY_TRANSFER_CONCURRENCY", cls.concurrency, 1, 256),
+            chunk_size=_size(env, "MODEL_REGISTRY_TRANSFER_CHUNK_SIZE", cls.chunk_size),
+            attempts=attempts or cls.attempts,
+            deadline=deadline,
+            progress_interval=float(
+                parse_int(env, "MODEL_REGISTRY_PROGRESS_INTERVAL", int(cls.progress_interval), 1, 3600)
+            ),
+            stall_timeout=_seconds(env, "MODEL_REGISTRY_TRANSFER_STALL_TIMEOUT", cls.stall_timeout),
+        )
+
+
+@dataclass(frozen=True)
+class Patterns:
+    """KServe's ``STORAGE_ALLOW_PATTERNS`` / ``STORAGE_IGNORE_PATTERNS`` (fnmatch on the relative path)."""
+
+    allow: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Patterns:
+        return cls(_patterns(env, "STORAGE_ALLOW_PATTERNS"), _patterns(env, "STORAGE_IGNORE_PATTERNS"))
+
+    def wants(self, rel: str) -> bool:
+        if self.allow and not any(fnmatch.fnmatch(rel, p) for p in self.allow):
+            return False
+        return not any(fnmatch.fnmatch(rel, p) for p in self.ignore)
+
+
+def _patterns(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """KServe's reading: a JSON list (or one JSON value), else comma-separated; blanks dropped."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return ()
+    try:
+        value = json.loads(raw)
+    except (json.JSONDecodeError, TypeError):
+        return tuple(p.strip() for p in raw.split(",") if p.strip())
+    items = value if isinstance(value, list) else [value]
+    return tuple(str(p).strip() for p in items if str(p).strip())
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Zip-bomb limits of the own archive extraction."""
+
+    max_bytes: int = 1 << 40  # 1 TiB expanded
+    max_ratio: float = 200.0  # expanded / compressed
+    max_members: int = 1_000_000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Limits:
+        return cls(
+            max_bytes=parse_int(env, "MODEL_REGISTRY_ARCHIVE_MAX_BYTES", cls.max_bytes, 1, 1 << 60),
+            max_ratio=_number(env, "MODEL_REGISTRY_ARCHIVE_MAX_RATIO", cls.max_ratio, 1, 1e9),
+            max_members=parse_int(env, "MODEL_REGISTRY_ARCHIVE_MAX_MEMBERS", cls.max_members, 1, 1 << 40),
+        )
+
+
+def _storage_env(env: Mapping[str, str]) -> Mapping[str, str]:
+    """KServe's storage variables, checked where a wrong value would otherwise surface only mid-download."""
+    picked = {k: v for k, v in env.items() if k.startswith(STORAGE_PREFIXES) or k in STORAGE_NAMES}
+    picked.update((k, v) for k, v in env.items() if k.endswith("-headers"))
+    for name in ("STORAGE_CONFIG", "STORAGE_OVERRIDE_CONFIG"):
+        try:
+            spec = json.loads(picked.get(name) or "{}")
+        except json.JSONDecodeError:
+            spec = None
+        if not isinstance(spec, dict):
+            raise UsageError(f"{name} must be a JSON object (KServe's storage spec)")
+    for name, raw in picked.items():
+        if name.endswith("-headers") and raw.strip():
+            try:
+                headers = json.loads(raw)
+            except json.JSONDecodeError:
+                headers = None
+            if not isinstance(headers, dict):
+                raise UsageError(f"{name} must be a JSON object of header names to values")
+    for name in ("S3_CONNECT_TIMEOUT", "S3_READ_TIMEOUT"):
+        parse_int(picked, name, 0, 0, 86_400)
+    parse_int(picked, "S3_MAX_ATTEMPTS", 0, 1, 100)
+    return MappingProxyType(picked)
+
+
+_TERMINATION = "MODEL_REGISTRY_TERMINATION_LOG"
+
+
+def _storage_endpoints(env: Mapping[str, str]) -> tuple[str, ...]:
+    """Endpoints KServe's storage configuration points downloads at (checked by the artifact policy)."""
+    found = [env.get("AWS_ENDPOINT_URL", "").strip()]
+    for name in ("STORAGE_CONFIG", "STORAGE_OVERRIDE_CONFIG"):
+        try:
+            spec = json.loads(env.get(name) or "{}")
+        except ValueError:
+            continue  # reported, as KServe does, by the S3 source that uses it
+        if isinstance(spec, dict) and isinstance(spec.get("endpoint_url"), str):
+            found.append(spec["endpoint_url"].strip())
+    return tuple(dict.fromkeys(e for e in found if e))
+
+
+def termination_log_path(environ: Mapping[str, str] | None = None) -> Path | None:
+    """``MODEL_REGISTRY_TERMINATION_LOG`` alone, for reporting a failure of :meth:`Settings.from_env` itself."""
+    raw = (os.environ if environ is None else environ).get(_TERMINATION, "").strip()
+    return Path(raw) if raw else None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the initializer reads from its environment, with upstream's defaults."""
@@ -47,14 +243,26 @@ class Settings:
     token_path: Path | None = None
     ca_bundle: Path | None = None
     allow_archived: bool = False
-    timeout: float = 60.0
+    timeout: float = DEFAULT_TIMEOUT
     probe_timeout: float = 3.0
     lock_timeout: float = 600.0
     transfer: str = "auto"
+    # Transfer and storage (#14): the own engine's knobs (S3: KServe's S3_MAX_ATTEMPTS when ours is unset),
+    # KServe's patterns, archive limits, and KServe's storage variables as one read-only snapshot.
+    tunables: Tunables = Tunables()
+    s3_tunables: Tunables = Tunables()
+    patterns: Patterns = Patterns()
+    limits: Limits = Limits()
+    storage_env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # Several pairs, node caches, kubectl status, artifact policy (docs/reliability.md "Artifact policy").
+    require_version: bool = False
+    termination_log: Path | None = None
+    allowed_artifact_uri_prefixes: tuple[str, ...] = ()
+    storage_endpoints: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
+        env = environment() if environ is None else environ
         base_url = env.get("MODEL_REGISTRY_BASE_URL", "").strip() or cls.base_url
         scheme = env.get("MODEL_REGISTRY_SCHEME", "").strip().lower() or cls.scheme
         if "://" in base_url:  # tolerate a full URL: its scheme wins
@@ -70,6 +278,8 @@ class Settings:
         transfer = env.get("MODEL_REGISTRY_TRANSFER", "").strip().lower() or cls.transfer
         if transfer not in ("auto", "kserve", "fast"):
             raise UsageError(f"MODEL_REGISTRY_TRANSFER={transfer!r} is not one of auto, fast, kserve")
+        timeout = _seconds(env, "MODEL_REGISTRY_TIMEOUT", cls.timeout)
+        storage_env = _storage_env(env)
         return cls(
             base_url=base_url,
             scheme=scheme,
@@ -79,11 +289,27 @@ class Settings:
             token_path=Path(token_path) if token_path else None,
             ca_bundle=Path(ca_bundle) if ca_bundle else None,
             allow_archived=_flag(env, "MODEL_REGISTRY_ALLOW_ARCHIVED"),
-            timeout=_seconds(env, "MODEL_REGISTRY_TIMEOUT", cls.timeout),
+            timeout=timeout,
             probe_timeout=_seconds(env, "MODEL_REGISTRY_PROBE_TIMEOUT", cls.probe_timeout),
             lock_timeout=_seconds(env, "MODEL_REGISTRY_LOCK_TIMEOUT", cls.lock_timeout),
             transfer=transfer,
+            tunables=Tunables.from_env(env, deadline=timeout),
+            s3_tunables=Tunables.from_env(env, deadline=timeout, attempts_var="S3_MAX_ATTEMPTS"),
+            patterns=Patterns.from_env(env),
+            limits=Limits.from_env(env),
+            storage_env=storage_env,
+            require_version=_flag(env, "MODEL_REGISTRY_REQUIRE_VERSION"),
+            termination_log=termination_log_path(env),
+            # upstream's variable and parsing: comma-separated, blanks dropped, plain string prefixes
+            allowed_artifact_uri_prefixes=tuple(
+                p.strip() for p in env.get("ALLOWED_ARTIFACT_URI_PREFIXES", "").split(",") if p.strip()
+            ),
+            storage_endpoints=_storage_endpoints(env),
         )
+
+    def tunables_for(self, scheme: str) -> Tunables:
+        """The own engine's knobs for a source: S3 honours KServe's ``S3_MAX_ATTEMPTS`` when ours is unset."""
+        return self.s3_tunables if scheme == "s3" else self.tunables
 
     def base_port(self) -> str:
         """The port of the base URL (upstream's rule for ``?namespace=``: default 8080)."""

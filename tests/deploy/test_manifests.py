@@ -54,6 +54,8 @@ def _validate_against_crd(specs_dir: Path, document: dict[str, Any]) -> None:
     crds = {
         ("serving.kserve.io/v1alpha1", "ClusterStorageContainer"): "serving.kserve.io_clusterstoragecontainers.yaml",
         ("serving.kserve.io/v1beta1", "InferenceService"): "serving.kserve.io_inferenceservices.yaml",
+        ("serving.kserve.io/v1alpha1", "LocalModelCache"): "serving.kserve.io_localmodelcaches.yaml",
+        ("serving.kserve.io/v1alpha1", "LocalModelNodeGroup"): "serving.kserve.io_localmodelnodegroups.yaml",
     }
     schema = _crd_schema(specs_dir, crds[(group_version, kind)], group_version.split("/")[1])
     schema = _strict(schema)
@@ -110,15 +112,25 @@ def test_crd_validation_rejects_a_broken_manifest(specs_dir: Path) -> None:
     document["spec"]["container"]["imagePullPolicyy"] = "Always"
     with pytest.raises(jsonschema.ValidationError):
         _validate_against_crd(specs_dir, document)
+    cache = [d for d in _documents(DEPLOY / "examples" / "local-model-cache.yaml") if d["kind"] == "LocalModelCache"]
+    del cache[0]["spec"]["nodeGroups"]
+    with pytest.raises(jsonschema.ValidationError):
+        _validate_against_crd(specs_dir, cache[0])
+    (isvc,) = _documents(DEPLOY / "examples" / "multi-model.yaml")
+    isvc["spec"]["predictor"]["storageUris"][0]["mountPath"] = "relative/path"
+    with pytest.raises(jsonschema.ValidationError):
+        _validate_against_crd(specs_dir, isvc)
 
 
 def test_every_kustomization_renders_and_validates(specs_dir: Path) -> None:
     rendered = _rendered()
     assert set(rendered) == set(KUSTOMIZATIONS)
     for documents in rendered.values():
-        (csc,) = [d for d in documents if d["kind"] == "ClusterStorageContainer"]
-        _validate_against_crd(specs_dir, csc)
-        assert csc["spec"]["supportedUriFormats"] == [{"prefix": "model-registry://"}]
+        cscs = [d for d in documents if d["kind"] == "ClusterStorageContainer"]
+        assert cscs
+        for csc in cscs:
+            _validate_against_crd(specs_dir, csc)
+            assert csc["spec"]["supportedUriFormats"] == [{"prefix": "model-registry://"}]
 
 
 def _container_as_pod(container: dict[str, Any]) -> dict[str, Any]:
@@ -129,16 +141,15 @@ def test_container_spec_validates_against_the_kubernetes_core_schema() -> None:
     import kubernetes_validate
 
     for documents in _rendered().values():
-        (csc,) = [d for d in documents if d["kind"] == "ClusterStorageContainer"]
-        kubernetes_validate.validate(_container_as_pod(csc["spec"]["container"]), K8S_VERSION, strict=True)
+        for csc in [d for d in documents if d["kind"] == "ClusterStorageContainer"]:
+            kubernetes_validate.validate(_container_as_pod(csc["spec"]["container"]), K8S_VERSION, strict=True)
     broken = _container_as_pod({"name": "x", "image": "y", "resources": {"limits": {"memory": ["1Gi"]}}})
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(broken, K8S_VERSION, strict=True)
 
 
 def test_container_is_hardened_and_takes_kserves_two_arguments() -> None:
-    for documents in _rendered().values():
-        (csc,) = [d for d in documents if d["kind"] == "ClusterStorageContainer"]
+    for csc in [d for docs in _rendered().values() for d in docs if d["kind"] == "ClusterStorageContainer"]:
         container = csc["spec"]["container"]
         # KServe appends SOURCE_URI and DEST_PATH as args: the image's ENTRYPOINT must take them as they come.
         assert "command" not in container
@@ -159,10 +170,47 @@ def test_container_is_hardened_and_takes_kserves_two_arguments() -> None:
 def test_authenticated_overlay_uses_the_service_account_token_and_a_ca_bundle() -> None:
     documents = _rendered()[DEPLOY / "overlays" / "authenticated"]
     (csc,) = [d for d in documents if d["kind"] == "ClusterStorageContainer"]
+    assert csc["spec"]["supportsMultiModelDownload"] is True
     env = {e["name"]: e["value"] for e in csc["spec"]["container"]["env"]}
     assert env["MODEL_REGISTRY_SCHEME"] == "https"
     assert env["MODEL_REGISTRY_TOKEN_PATH"] == "/var/run/secrets/kubernetes.io/serviceaccount/token"
     assert env["MODEL_REGISTRY_CA_BUNDLE"].startswith("/etc/ssl/custom-certs/")
+
+
+def test_base_declares_multi_model_download_for_storage_uris() -> None:
+    (csc,) = _rendered()[DEPLOY / "base"]
+    assert csc["spec"]["supportsMultiModelDownload"] is True
+    assert csc["spec"].get("workloadType", "initContainer") == "initContainer"
+    (isvc,) = _documents(DEPLOY / "examples" / "multi-model.yaml")
+    entries = isvc["spec"]["predictor"]["storageUris"]
+    assert len(entries) >= 2
+    assert entries[0]["uri"].startswith("model-registry://")  # KServe picks the container by the first URI
+    assert len({e["mountPath"] for e in entries}) == len(entries)
+    assert "storageUri" not in isvc["spec"]["predictor"]["model"]
+
+
+def test_local_model_cache_overlay_adds_the_download_job_container() -> None:
+    documents = _rendered()[DEPLOY / "overlays" / "local-model-cache"]
+    by_type = {d["spec"].get("workloadType", "initContainer"): d for d in documents}
+    assert set(by_type) == {"initContainer", "localModelDownloadJob"}
+    job, pod = by_type["localModelDownloadJob"], by_type["initContainer"]
+    assert job["spec"]["container"]["image"] == pod["spec"]["container"]["image"]
+    assert job["spec"]["supportedUriFormats"] == pod["spec"]["supportedUriFormats"]
+    assert job["spec"]["container"]["terminationMessagePolicy"] == "FallbackToLogsOnError"
+    env = {e["name"]: e["value"] for e in job["spec"]["container"]["env"]}
+    assert env["MODEL_REGISTRY_REQUIRE_VERSION"] == "true"
+    assert "supportsMultiModelDownload" not in job["spec"]  # the Job gets one SOURCE_URI /mnt/models
+
+
+def test_cache_example_caches_a_versioned_uri_the_job_container_serves() -> None:
+    documents = _documents(DEPLOY / "examples" / "local-model-cache.yaml")
+    kinds = {d["kind"]: d for d in documents}
+    cache, group = kinds["LocalModelCache"], kinds["LocalModelNodeGroup"]
+    assert cache["spec"]["nodeGroups"] == [group["metadata"]["name"]]
+    uri = cache["spec"]["sourceModelUri"]
+    assert uri.startswith("model-registry://")
+    assert len(uri.removeprefix("model-registry://").split("/")) == 2  # MODEL/VERSION, never a bare MODEL
+    assert kinds["InferenceService"]["spec"]["predictor"]["model"]["storageUri"] == uri
 
 
 def test_dockerfile_entrypoint_is_the_console_script_and_runs_as_non_root() -> None:

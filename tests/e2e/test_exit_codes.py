@@ -43,7 +43,7 @@ def _assert_failed(result: Any, code: int, *fragments: str) -> None:
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (("s3://bucket/model", "DEST"), "does not start with model-registry://"),
+        (("model-registry://iris", "DEST", "model-registry://x"), "are not SOURCE_URI DEST_PATH pairs"),
         (("model-registry://a/b/c/d", "DEST"), "at most 3 are allowed"),
         (("model-registry://iris",), "DEST_PATH is missing"),
         ((), "SOURCE_URI"),

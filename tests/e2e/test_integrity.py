@@ -29,7 +29,7 @@ def test_single_file_sha256_matches(registry: Any, http_server: HttpFileServer, 
     result = run_cli("model-registry://iris/v1", tmp_path, env={"MODEL_REGISTRY_BASE_URL": registry.host_port})
     assert result.code == 0, result.stderr
     assert "verified: 1 files match the model version's sha256" in result.stderr
-    assert json.loads((tmp_path / ".model-registry.json").read_text())["verified_sha256"] == 1
+    assert json.loads((tmp_path / ".model-registry.json").read_text())["verified_files"] == 1
 
 
 def test_single_file_sha256_mismatch_is_exit_5_and_installs_nothing(

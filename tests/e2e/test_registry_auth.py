@@ -49,7 +49,10 @@ def test_token_from_file(secured: Any, tmp_path: Path) -> None:
 def test_missing_token_is_exit_4_auth(secured: Any, tmp_path: Path) -> None:
     result = run_cli("model-registry://iris/v1", tmp_path, env={"MODEL_REGISTRY_BASE_URL": secured.host_port})
     assert result.code == 4
-    assert "rejected the credentials (HTTP 401)" in result.last_line
+    assert "requires credentials (HTTP 401)" in result.last_line
+    assert "none were sent" in result.last_line
+    assert "rejected" not in result.last_line  # none were sent
+    assert "bearer token" in result.last_line  # the server's own words, not masked
     assert "MODEL_REGISTRY_TOKEN" in result.last_line
     assert list(tmp_path.iterdir()) == []
     assert "retrying" not in result.stderr  # 401 is final

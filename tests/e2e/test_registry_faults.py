@@ -18,7 +18,8 @@ def test_transient_faults_are_retried_and_the_model_installs(
 ) -> None:
     register(registry.url, "iris", http_server.add("m.bin", b"ok"), "v1")
     proxy = fault_proxy(registry.url, [503, "reset", 429, 502, 500, 504])
-    result = run_cli("model-registry://iris/v1", tmp_path, env={"MODEL_REGISTRY_BASE_URL": proxy.host_port})
+    env = {"MODEL_REGISTRY_BASE_URL": proxy.host_port, "MODEL_REGISTRY_TIMEOUT": "40"}  # six backoffs: ~11-17 s
+    result = run_cli("model-registry://iris/v1", tmp_path, env=env)
     assert result.code == 0, result.stderr
     assert tree(tmp_path) == {"m.bin": b"ok"}
     assert result.stderr.count("retry: retrying in") == 6

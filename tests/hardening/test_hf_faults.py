@@ -21,10 +21,12 @@ import sys
 from pathlib import Path
 from mr_storage_initializer import logs
 from mr_storage_initializer.errors import InitializerError
+from mr_storage_initializer.settings import Settings, environment
 from mr_storage_initializer.transfer import download
 logs.configure("text")
 try:
-    download(sys.argv[1], Path(sys.argv[2]), sys.argv[3], timeout=3)
+    env = {**environment(), "MODEL_REGISTRY_TRANSFER": sys.argv[3], "MODEL_REGISTRY_TIMEOUT": "3"}
+    download(sys.argv[1], Path(sys.argv[2]), Settings.from_env(env))
 except InitializerError as exc:
     print(exc.message, file=sys.stderr)
     sys.exit(exc.exit_code)

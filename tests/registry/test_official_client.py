@@ -1,10 +1,22 @@
-"""The official `model-registry` Python client works against the embedded registry unchanged."""
+"""The official `model-registry` Python client (0.3.18, which calls only /api/model_registry/v1) works
+against the embedded registry unchanged: one serving both versions, and one serving v1 alone (a server
+after the alpha sunset)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
+
+from fixtures.registry import RegistryProcess
 from helpers import client_for
+
+
+@pytest.fixture(params=[(), ("--api-versions", "v1")], ids=["both", "v1-only"])
+def registry(request: pytest.FixtureRequest) -> Iterator[RegistryProcess]:
+    with RegistryProcess(*request.param) as process:
+        yield process
 
 
 def test_register_and_read_back(registry: Any) -> None:
@@ -76,3 +88,14 @@ def test_duplicate_version_is_refused_by_the_client(registry: Any) -> None:
     client.register_model("iris", "s3://b/1", model_format_name="sklearn", model_format_version="1", version="v1")
     with pytest.raises(StoreError, match="already exists"):
         client.register_model("iris", "s3://b/2", model_format_name="sklearn", model_format_version="1", version="v1")
+
+
+def test_the_client_needs_v1(start_registry: Any) -> None:
+    """Against a server up to v0.3.14 (v1alpha3 only) the client finds nothing: it never tries the alpha API."""
+    from mr_openapi.exceptions import NotFoundException
+
+    registry = start_registry("--api-versions", "v1alpha3")
+    with pytest.raises(NotFoundException, match="no such resource: /api/model_registry/v1/registered_models"):
+        client_for(registry.url).register_model(
+            "iris", "s3://b/1", model_format_name="sklearn", model_format_version="1", version="v1"
+        )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from rest_client import Rest
 
@@ -98,7 +96,7 @@ def test_ordering(rest: Rest, query: str, expected: list[str]) -> None:
 
 def test_versions_under_their_model_and_artifacts_of_every_type(rest: Rest) -> None:
     rest.call("POST", "/registered_models", {"name": "m"})
-    status, version = rest.call("POST", "/registered_models/1/versions", {"name": "v1"})
+    status, version = rest.call("POST", "/registered_models/1/versions", {"name": "v1", "registeredModelId": "1"})
     assert status == 201
     assert version["registeredModelId"] == "1"
     rest.call("POST", "/model_versions/2/artifacts", {"artifactType": "doc-artifact", "name": "readme", "uri": "x"})
@@ -133,7 +131,10 @@ def test_duplicate_names_are_409_within_their_scope(rest: Rest) -> None:
 
 
 def test_unimplemented_operations_answer_501_with_the_error_body(rest: Rest) -> None:
-    for method, path in (("GET", "/serving_environments"), ("POST", "/experiments"), ("GET", "/inference_services/1")):
+    unimplemented = [("GET", "/serving_environments"), ("GET", "/inference_services/1")]
+    if rest.version == "v1alpha3":  # v1 has no experiments: there they are unknown paths (test_versions.py)
+        unimplemented.append(("POST", "/experiments"))
+    for method, path in unimplemented:
         status, body = rest.call(method, path, {} if method == "POST" else None)
         assert status == 501
         assert set(body) == {"code", "message"}
@@ -142,15 +143,6 @@ def test_unimplemented_operations_answer_501_with_the_error_body(rest: Rest) -> 
 def test_unknown_paths_are_404_and_wrong_methods_405(rest: Rest) -> None:
     assert rest.call("GET", "/nothing_here")[0] == 404
     assert rest.call("DELETE", "/registered_models")[0] == 405
-
-
-def test_v1_path_alias_serves_the_same_data(registry: Any, rest: Rest) -> None:
-    import json
-    import urllib.request
-
-    rest.call("POST", "/registered_models", {"name": "m"})
-    with urllib.request.urlopen(f"{registry.url}/api/model_registry/v1/registered_models") as response:
-        assert [m["name"] for m in json.loads(response.read())["items"]] == ["m"]
 
 
 def test_model_artifacts_endpoint_rejects_other_types(rest: Rest) -> None:

@@ -1,8 +1,8 @@
-"""Every implemented operation's responses validate against the reference spec.
+"""Every implemented operation's responses validate against its version's reference spec (v1 and v1alpha3).
 
 Two ways: openapi-core validates each response of a scripted run through every implemented operation
-(successes and documented errors), and schemathesis generates requests from the spec for all of them and
-checks that none ends in a 5xx or a response that violates the spec.
+(successes and documented errors) against a server serving only that version, and schemathesis generates
+requests from each spec for all of them and checks that none ends in a 5xx or a response that violates it.
 """
 
 from __future__ import annotations
@@ -14,21 +14,31 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rest_client import API, Rest
-from spec_tools import IMPLEMENTED_PATH_REGEX, write_spec
+from rest_client import Rest
+from spec_tools import implemented_path_regex, write_spec
+
+VERSIONS = ("v1", "v1alpha3")
 
 
-@pytest.fixture(scope="module")
-def explicit_spec(specs_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_spec(specs_dir, tmp_path_factory.mktemp("spec") / "model-registry.explicit.yaml")
+@pytest.fixture(scope="module", params=VERSIONS)
+def version(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
-def test_scripted_responses_validate_with_openapi_core(registry: Any, explicit_spec: Path) -> None:
+def _spec(specs_dir: Path, tmp_path: Path, version: str, *, bounded: bool = False) -> Path:
+    return write_spec(specs_dir, tmp_path / f"model-registry-{version}.explicit.yaml", version, bounded=bounded)
+
+
+def test_scripted_responses_validate_with_openapi_core(
+    start_registry: Any, specs_dir: Path, tmp_path: Path, version: str
+) -> None:
     from openapi_core import OpenAPI
     from openapi_core.testing import MockRequest, MockResponse
 
-    openapi = OpenAPI.from_file_path(str(explicit_spec))
-    rest = Rest(registry.url)
+    openapi = OpenAPI.from_file_path(str(_spec(specs_dir, tmp_path, version)))
+    registry = start_registry("--api-versions", version)
+    rest = Rest(registry.url, api=f"/api/model_registry/{version}")
+    step: Any = "3" if version == "v1" else 3  # int64 as a string in v1, an integer in v1alpha3
     model_artifact = {"artifactType": "model-artifact", "name": "ma", "uri": "s3://b/k", "modelFormatName": "onnx"}
     props = {
         "s": {"metadataType": "MetadataStringValue", "string_value": "x"},
@@ -48,6 +58,7 @@ def test_scripted_responses_validate_with_openapi_core(registry: Any, explicit_s
         ("POST", "/registered_models/1/versions", {}, {"name": "v1", "registeredModelId": "1"}),
         ("POST", "/model_versions", {}, {"name": "v2", "registeredModelId": "1", "author": "me"}),
         ("POST", "/model_versions", {}, {"name": 7, "registeredModelId": "1"}),  # 400
+        ("POST", "/model_versions", {}, {"name": "v3"}),  # 422
         ("GET", "/model_versions", {}, None),
         ("GET", "/model_versions/2", {}, None),
         ("PATCH", "/model_versions/2", {}, {"state": "ARCHIVED"}),
@@ -65,34 +76,44 @@ def test_scripted_responses_validate_with_openapi_core(registry: Any, explicit_s
         ("GET", "/artifacts", {"pageSize": "2"}, None),
         ("GET", "/artifacts/2", {}, None),
         ("PATCH", "/artifacts/2", {}, {"artifactType": "doc-artifact", "description": "x"}),
+        ("PATCH", "/artifacts/2", {}, {"artifactType": "model-artifact"}),  # 400
         ("GET", "/artifact", {"name": "d2"}, None),
+        (
+            "POST",
+            "/model_versions/2/artifacts",
+            {},
+            {"artifactType": "metric", "name": "acc", "value": 0.9, "step": step},
+        ),
+        ("POST", "/artifacts", {}, {"artifactType": "parameter", "value": "0.1", "parameterType": "number"}),
+        ("POST", "/model_versions/2/artifacts", {}, {"artifactType": "dataset-artifact", "uri": "s3://d"}),
+        ("PATCH", "/artifacts/5", {}, {"artifactType": "metric", "step": step}),
+        ("GET", "/artifacts", {"artifactType": "metric"}, None),
     ]
     statuses = []
     for method, path, query, body in script:
         qs = "?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else ""
         status, payload = rest.call(method, path + qs, body)
         statuses.append(status)
-        request = MockRequest("http://localhost:8080", method.lower(), API + path, args=query)
+        request = MockRequest("http://localhost:8080", method.lower(), rest.api + path, args=query)
         response = MockResponse(json.dumps(payload).encode(), status_code=status, content_type="application/json")
         openapi.validate_response(request, response)
-    assert statuses.count(409) == 1
-    assert statuses.count(404) == 2
-    assert statuses.count(400) == 1
+    assert [statuses.count(s) for s in (409, 404, 400, 422)] == [1, 2, 2, 1]
+    assert rest.call("GET", "/artifacts/5")[1]["step"] == step
 
 
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(
-    registry: Any, explicit_spec: Path, tmp_path: Path
+    registry: Any, specs_dir: Path, tmp_path: Path, version: str
 ) -> None:
     report = tmp_path / "report.json"
     proc = subprocess.run(
         [
             str(Path(sys.executable).parent / "schemathesis"),
             "run",
-            str(explicit_spec),
+            str(_spec(specs_dir, tmp_path, version, bounded=True)),
             "--url",
             registry.url,
             "--include-path-regex",
-            IMPLEMENTED_PATH_REGEX,
+            implemented_path_regex(version),
             "--checks",
             "not_a_server_error,response_schema_conformance",
             "--max-examples",
@@ -115,6 +136,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
         text=True,
         timeout=150,
         check=False,
+        cwd=tmp_path,  # schemathesis keeps a crash cache (.schemathesis/) in its working directory
     )
     assert proc.returncode == 0, proc.stdout[-8000:] + proc.stderr[-2000:]
     assert "API Operations" in proc.stdout

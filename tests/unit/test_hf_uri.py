@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mr_storage_initializer.errors import UsageError
+from mr_storage_initializer.errors import ArtifactRefusedError, UsageError
+from mr_storage_initializer.settings import Settings
 from mr_storage_initializer.transfer import fingerprint_inputs
 from mr_storage_initializer.transfer.hf import HfRef, hf_token, hub_endpoint, parse_hf_uri
 
@@ -51,6 +52,22 @@ def test_token_order(tmp_path: Path) -> None:
     assert hf_token({"XDG_CACHE_HOME": str(tmp_path / "none")}) is None
 
 
+def test_token_file_paths_expand_from_the_settings_snapshot_not_the_process(tmp_path: Path) -> None:
+    (tmp_path / ".cache" / "huggingface").mkdir(parents=True)
+    (tmp_path / ".cache" / "huggingface" / "token").write_text("from-home-dir")
+    (tmp_path / "alt").mkdir()
+    (tmp_path / "alt" / "token").write_text("from-var")
+    assert hf_token({"HOME": str(tmp_path)}) == "from-home-dir"  # ~/.cache/huggingface/token, HOME from env
+    assert hf_token({"HOME": str(tmp_path), "HF_HOME": "~/alt"}) == "from-var"
+    assert hf_token({"HF_BASE": str(tmp_path), "HF_TOKEN_PATH": "${HF_BASE}/alt/token"}) == "from-var"
+    assert hf_token({"HOME": str(tmp_path / "nowhere")}) is None
+
+
+def test_old_token_name_and_cache_folder_reach_the_settings_snapshot() -> None:
+    env = Settings.from_env({"HUGGING_FACE_HUB_TOKEN": "t", "XDG_CACHE_HOME": "/c", "HF_HOME": "/h"}).storage_env
+    assert dict(env) == {"HUGGING_FACE_HUB_TOKEN": "t", "XDG_CACHE_HOME": "/c", "HF_HOME": "/h"}
+
+
 def test_endpoint_must_be_http() -> None:
     assert hub_endpoint({}) == "https://huggingface.co"
     assert hub_endpoint({"HF_ENDPOINT": "http://hub.local:8080/"}) == "http://hub.local:8080"
@@ -58,13 +75,20 @@ def test_endpoint_must_be_http() -> None:
         hub_endpoint({"HF_ENDPOINT": "hub.local"})
 
 
+@pytest.mark.parametrize(
+    "endpoint", ["http://169.254.169.254", "http://metadata.google.internal", "http://[fe80::1]:80"]
+)
+def test_endpoint_on_a_metadata_or_link_local_host_is_refused(endpoint: str) -> None:
+    with pytest.raises(ArtifactRefusedError, match="HF_ENDPOINT"):
+        hub_endpoint({"HF_ENDPOINT": endpoint})
+
+
 def test_fingerprint_inputs_only_when_set() -> None:
-    assert fingerprint_inputs("s3://b/m", env={}) == {}
-    assert fingerprint_inputs("s3://b/m", env={"STORAGE_ALLOW_PATTERNS": '["*.json", "*.bin"]'}) == {
-        "allow_patterns": "*.json\n*.bin"
-    }
+    assert fingerprint_inputs("s3://b/m", Settings.from_env({})) == {}
+    allowed = Settings.from_env({"STORAGE_ALLOW_PATTERNS": '["*.json", "*.bin"]'})
+    assert fingerprint_inputs("s3://b/m", allowed) == {"allow_patterns": "*.json\n*.bin"}
     sha = "c" * 40
-    assert fingerprint_inputs(f"hf://o/m:{sha}", env={"STORAGE_IGNORE_PATTERNS": "*.md"}) == {
+    assert fingerprint_inputs(f"hf://o/m:{sha}", Settings.from_env({"STORAGE_IGNORE_PATTERNS": "*.md"})) == {
         "ignore_patterns": "*.md",
         "revision": sha,
     }

@@ -80,3 +80,57 @@ def test_json_log_lines_are_one_object_each() -> None:
 def test_per_host_header_values_are_secrets() -> None:
     register_env_secrets({"models.example.com-headers": '{"X-Api-Key": "k-777-secret", "Accept": "*/*"}'})
     assert "k-777-secret" not in redact_text("sent X-Api-Key k-777-secret")
+
+
+# -- hardening round 2 (issue #11, case 8) -------------------------------------------------------------------
+def test_short_secrets_are_not_masked_as_free_text() -> None:
+    register_env_secrets({"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"})
+    text = "model iris version latest from s3://test-models/latest/m.bin: contest"
+    assert redact_text(text) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "AWS_SECRET_ACCESS_KEY=test",
+        "aws_secret_access_key = 'test'",
+        '{"secret_access_key": "test", "bucket": "b"}',
+        "endpoint=https://h key=test",
+        "Authorization: Bearer test",
+        "bearer test",
+    ],
+)
+def test_short_secrets_are_masked_where_they_stand_as_a_whole_value(text: str) -> None:
+    register_env_secrets({"AWS_SECRET_ACCESS_KEY": "test"})
+    assert "test" not in redact_text(text).replace("https", "")
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://user:p@ss#w?rd@host:8080/m.bin", "http://***@host:8080/m.bin"),
+        ("https://u:a?b@c#d@h/x?sig=1", "https://***@h/x?***"),
+        ("s3://b//k?X-Amz-Signature=abc123&X-Amz-Credential=k", "s3://b//k?***"),
+        ("https://h/p%3FX-Amz-Signature%3Dabc123", "https://h/p%3F***"),
+        ("gs://b/k#frag-secret", "gs://b/k#***"),
+        ("s3://bucket/models/v1@2x/m.bin", "s3://bucket/models/v1@2x/m.bin"),
+    ],
+)
+def test_url_userinfo_query_and_fragment_are_masked_without_a_valid_url(url: str, shown: str) -> None:
+    assert redact_text(f"failed: {url} (x)") == f"failed: {shown} (x)"
+
+
+def test_signature_parameters_are_masked_without_a_scheme() -> None:
+    text = 'Path "k//x?X-Amz-Signature=abc123def&X-Amz-Credential=AKIA7/x" contained empty path segment'
+    out = redact_text(text)
+    assert "abc123def" not in out and "AKIA7" not in out
+    assert "contained empty path segment" in out
+    encoded = redact_text("HEAD http-less b/k%3FX-Amz-Signature%3Dabc123def%26X-Amz-Date%3D1 failed")
+    assert "abc123def" not in encoded
+
+
+def test_the_english_word_after_bearer_is_kept() -> None:
+    register_secret("tok-3f9c1d2e-registry")
+    assert redact_text("missing or invalid bearer token") == "missing or invalid bearer token"
+    assert redact_text("Authorization: Bearer tok-3f9c1d2e-registry") == "Authorization: Bearer ***"
+    assert redact_text("sent Bearer eyJhbGciOiJSUzI1NiJ9.e30.sig") == "sent Bearer ***"

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mr_storage_initializer.errors import StorageError, UsageError
+from mr_storage_initializer.settings import Settings
 from mr_storage_initializer.transfer import fast_scheme, select_engine
 from mr_storage_initializer.transfer.fast_engine import Tunables
 from mr_storage_initializer.transfer.plan import Patterns, RemoteFile, safe_relpath, split
@@ -87,12 +88,12 @@ def test_the_own_engine_takes_s3_gcs_azure_blob_and_plain_http(uri: str) -> None
 
 
 def test_preference_kserve_always_picks_kserve() -> None:
-    assert select_engine("s3://b/k", "kserve").name == "kserve"
+    assert select_engine("s3://b/k", Settings(transfer="kserve")).name == "kserve"
 
 
 def test_preference_fast_refuses_schemes_it_does_not_serve() -> None:
     with pytest.raises(UsageError, match="serves s3://, gs://, Azure Blob, hf:// and http"):
-        select_engine("oci://registry/image:tag", "fast")
+        select_engine("oci://registry/image:tag", Settings(transfer="fast"))
 
 
 def test_s3_options_follow_kserve_variables() -> None:

@@ -6,6 +6,7 @@
 pvc/local, git, hdfs, …) and every configuration only the cloud SDKs understand goes to ``kserve_storage``,
 with the reason logged. ``MODEL_REGISTRY_TRANSFER`` = ``auto`` (that choice), ``kserve`` (always KServe's
 library) or ``fast`` (the own engine or an error).
+Everything configurable arrives in one :class:`~mr_storage_initializer.settings.Settings`, read at start.
 
 ``download`` maps every failure onto the error hierarchy: a full or read-only local file system is a
 destination error (exit 6), anything else a storage error (exit 5). Engines and SDKs are imported lazily,
@@ -16,10 +17,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from mr_storage_initializer.errors import (
     DestinationError,
@@ -29,6 +30,10 @@ from mr_storage_initializer.errors import (
     destination_errno,
 )
 from mr_storage_initializer.redact import redact_text, redact_url
+from mr_storage_initializer.staged import StagedTree, walk
+
+if TYPE_CHECKING:
+    from mr_storage_initializer.settings import Settings
 
 # kserve_storage's tests, in its order, before the HTTP catch-all.
 _KSERVE_AZURE_BLOB = (
@@ -55,6 +60,7 @@ class TransferResult:
     engine: str
     files: int
     bytes: int
+    tree: StagedTree = field(default_factory=StagedTree)  # the one walk of staging: integrity and commit use it
     revision: str | None = None  # the source's version installed (hf://: the commit sha), when it has one
 
 
@@ -79,19 +85,18 @@ def fast_scheme(uri: str) -> str | None:
     return None
 
 
-def select_engine(
-    uri: str, preference: str = "auto", *, timeout: float = 60.0, env: Mapping[str, str] | None = None
-) -> Engine:
-    """The engine for ``uri`` under ``MODEL_REGISTRY_TRANSFER`` = ``preference``."""
+def select_engine(uri: str, settings: Settings) -> Engine:
+    """The engine for ``uri`` under ``MODEL_REGISTRY_TRANSFER`` = ``settings.transfer``."""
     from mr_storage_initializer.transfer.kserve_engine import KServeEngine
 
-    environ = os.environ if env is None else env
+    preference = settings.transfer
     if preference == "kserve":
         if uri.startswith("hf://"):
             from mr_storage_initializer.transfer.hf_kserve import TamedKServe
 
-            return TamedKServe(environ, timeout)
-        return KServeEngine()
+            return TamedKServe(settings.storage_env, settings.timeout)
+        return KServeEngine(settings.storage_env)
+    environ = settings.storage_env
     scheme = fast_scheme(uri)
     if scheme is None:
         if preference == "fast":
@@ -99,20 +104,16 @@ def select_engine(
                 "MODEL_REGISTRY_TRANSFER=fast serves s3://, gs://, Azure Blob, hf:// and http(s):// files, "
                 f"not {redact_url(uri)}"
             )
-        return KServeEngine()
+        return KServeEngine(settings.storage_env)
 
-    from mr_storage_initializer.transfer.fast_engine import FastEngine, Tunables
-    from mr_storage_initializer.transfer.kserve_engine import instead_of
-    from mr_storage_initializer.transfer.plan import Patterns
+    from mr_storage_initializer.transfer.fast_engine import FastEngine
     from mr_storage_initializer.transfer.source import Source, Unsupported
 
     if scheme == "s3":
         from mr_storage_initializer.transfer.s3 import storage_spec_env
 
         environ = storage_spec_env(environ)
-    # S3_MAX_ATTEMPTS is KServe's S3 knob; it counts when MODEL_REGISTRY_TRANSFER_ATTEMPTS is unset.
-    attempts_var = "S3_MAX_ATTEMPTS" if scheme == "s3" else None
-    tunables = Tunables.from_env(environ, deadline=timeout, attempts_var=attempts_var)
+    tunables = settings.tunables_for(scheme)
     source: Source
     try:
         if scheme == "s3":
@@ -127,9 +128,9 @@ def select_engine(
             from mr_storage_initializer.transfer.hf import HfSource, hub_patterns
             from mr_storage_initializer.transfer.hf_engine import HfEngine
 
-            patterns = hub_patterns(Patterns.from_env(environ))
-            hf = HfSource(uri, environ, connections=tunables.concurrency, timeout=timeout, patterns=patterns)
-            return HfEngine(hf, tunables, patterns, environ, strict=preference == "fast")
+            patterns = hub_patterns(settings.patterns)
+            hf = HfSource(uri, environ, connections=tunables.concurrency, timeout=settings.timeout, patterns=patterns)
+            return HfEngine(hf, tunables, patterns, settings.limits)
         elif scheme == "gcs":
             from mr_storage_initializer.transfer.gcs import GcsSource
 
@@ -139,17 +140,40 @@ def select_engine(
 
             source = HttpSource(uri, environ, connections=tunables.concurrency)
     except Unsupported as reason:
-        if preference == "fast":
-            raise UsageError(f"MODEL_REGISTRY_TRANSFER=fast cannot serve {redact_url(uri)}: {reason}") from None
-        return instead_of(uri, reason)
-    return FastEngine(source, tunables, Patterns.from_env(environ))
+        return fall_back(uri, reason, settings)
+    return FastEngine(source, tunables, settings.patterns, settings.limits)
 
 
-def download(uri: str, dest: Path, preference: str = "auto", *, timeout: float = 60.0) -> TransferResult:
+def fall_back(uri: str, reason: BaseException, settings: Settings) -> Engine:
+    """The one place that decides what happens when the own engine cannot serve ``uri``: with
+    ``MODEL_REGISTRY_TRANSFER=fast`` a usage error (exit 2), else ``kserve_storage``, with the reason logged
+    (``hf://``: :mod:`.hf_kserve`, in a child process, pinned to the commit the listing resolved)."""
+    if settings.transfer == "fast":
+        raise UsageError(f"MODEL_REGISTRY_TRANSFER=fast cannot serve {redact_url(uri)}: {reason}") from None
+    if uri.startswith("hf://"):  # pinned to the commit the listing resolved, in a child process
+        from mr_storage_initializer.transfer.hf_kserve import instead_of as tamed_instead_of
+
+        return tamed_instead_of(uri, reason, settings.storage_env, settings.timeout)
+    from mr_storage_initializer.transfer.kserve_engine import instead_of
+
+    return instead_of(uri, reason, settings.storage_env)
+
+
+def download(
+    uri: str, dest: Path, settings: Settings, *, before_fetch: Callable[[list[str]], None] | None = None
+) -> TransferResult:
+    """``before_fetch`` sees the paths the own engine listed before it fetches a byte (name clashes in DEST)."""
+    from mr_storage_initializer.transfer.source import Unsupported
+
     try:
-        engine = select_engine(uri, preference, timeout=timeout)
-        used = engine.download(uri, dest)
-        revision = getattr(engine, "revision", None)
+        engine = select_engine(uri, settings)
+        if before_fetch is not None and hasattr(engine, "before_fetch"):  # the own engine's (fast, hf)
+            engine.before_fetch = before_fetch
+        try:
+            used = engine.download(uri, dest)
+        except Unsupported as reason:  # found by the listing, before any byte was written
+            engine = fall_back(uri, reason, settings)
+            used = engine.download(uri, dest)
     except InitializerError:
         raise
     except Exception as exc:
@@ -160,19 +184,18 @@ def download(uri: str, dest: Path, preference: str = "auto", *, timeout: float =
                 "free space or fix permissions on the destination volume"
             ) from exc
         raise StorageError(f"downloading {redact_url(uri)} failed: {_describe(exc)}") from exc
-    files, size = _tree_size(dest)
-    if files == 0:
+    tree = walk(dest)
+    if not tree.regular:
         raise StorageError(f"downloading {redact_url(uri)} produced no files; check that the artifact uri exists")
-    return TransferResult(engine=used, files=files, bytes=size, revision=revision)
+    return TransferResult(
+        engine=used, files=tree.count, bytes=tree.bytes, tree=tree, revision=getattr(engine, "revision", None)
+    )
 
 
-def fingerprint_inputs(uri: str, *, timeout: float = 60.0, env: Mapping[str, str] | None = None) -> dict[str, str]:
+def fingerprint_inputs(uri: str, settings: Settings) -> dict[str, str]:
     """What, besides the artifact, decides the installed bytes: the allow/ignore patterns (only when set)
     and, for ``hf://``, the commit the revision names now (asked of the Hub; none when the URI pins a sha)."""
-    from mr_storage_initializer.transfer.plan import Patterns
-
-    environ = os.environ if env is None else env
-    patterns = Patterns.from_env(environ)
+    patterns = settings.patterns
     inputs: dict[str, str] = {}
     if patterns.allow:
         inputs["allow_patterns"] = "\n".join(patterns.allow)
@@ -185,13 +208,12 @@ def fingerprint_inputs(uri: str, *, timeout: float = 60.0, env: Mapping[str, str
         if ref.pinned:
             inputs["revision"] = ref.revision
         else:
-            from mr_storage_initializer.transfer.fast_engine import Tunables
             from mr_storage_initializer.transfer.hf import HfSource
             from mr_storage_initializer.transfer.hf_engine import pin
 
-            source = HfSource(uri, environ, connections=1, timeout=timeout)
+            source = HfSource(uri, settings.storage_env, connections=1, timeout=settings.timeout)
             try:
-                inputs["revision"] = pin(source, Tunables.from_env(environ, deadline=timeout))
+                inputs["revision"] = pin(source, settings.tunables_for("hf"))
             finally:
                 source.close()
     return inputs
@@ -202,12 +224,3 @@ def _describe(exc: BaseException) -> str:
     if len(text) > 400:
         text = text[:400] + "…"
     return redact_text(text)
-
-
-def _tree_size(root: Path) -> tuple[int, int]:
-    files = size = 0
-    for path in root.rglob("*"):
-        if path.is_file() and not path.is_symlink():
-            files += 1
-            size += path.stat().st_size
-    return files, size

@@ -18,13 +18,12 @@ Left to ``kserve_storage`` (logged): ``AZURE_CLIENT_ID`` alone (managed identity
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from mr_storage_initializer.errors import StorageError
+from mr_storage_initializer.tls import extra_roots
 from mr_storage_initializer.transfer.objectstore import ObstoreSource
 from mr_storage_initializer.transfer.source import Unsupported
 
@@ -47,13 +46,6 @@ def _credentials(env: Mapping[str, str], sas: str) -> dict[str, str | bool]:
     return {"skip_signature": True}
 
 
-def _extra_roots(env: Mapping[str, str]) -> bytes:
-    from mr_storage_initializer.transfer.http import global_ca_bundle
-
-    paths = [env.get("SSL_CERT_FILE", ""), env.get("REQUESTS_CA_BUNDLE", ""), global_ca_bundle(env) or ""]
-    return b"".join(Path(p).read_bytes() + b"\n" for p in dict.fromkeys(paths) if p and os.path.isfile(p))
-
-
 def store_options(uri: str, env: Mapping[str, str]) -> tuple[dict[str, Any], str]:
     """(obstore ``AzureStore`` keyword arguments, path inside the container) for ``uri``."""
     parts = urlsplit(uri)
@@ -64,7 +56,7 @@ def store_options(uri: str, env: Mapping[str, str]) -> tuple[dict[str, Any], str
     config: dict[str, Any] = {"account_name": account, "endpoint": f"https://{parts.netloc}"}
     config.update(_credentials(env, parts.query))
     client: dict[str, Any] = {"connect_timeout": "30s", "timeout": "3600s", "pool_idle_timeout": "30s"}
-    roots = _extra_roots(env)
+    roots = extra_roots(env)
     if roots:
         client["root_certificate"] = roots
     options = {

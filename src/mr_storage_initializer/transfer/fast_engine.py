@@ -17,84 +17,41 @@ import errno
 import functools
 import logging
 import os
-import re
 import threading
+import time
 from collections import deque
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 from mr_storage_initializer import retry
-from mr_storage_initializer.errors import StorageError, UsageError
+from mr_storage_initializer.errors import StorageError
 from mr_storage_initializer.redact import redact_url
+from mr_storage_initializer.settings import Limits, Tunables
 from mr_storage_initializer.transfer.plan import Part, Patterns, RemoteFile, split
 from mr_storage_initializer.transfer.progress import Progress
-from mr_storage_initializer.transfer.source import Source, SourceError, Unsupported, escalate
+from mr_storage_initializer.transfer.resume import Ledger
+from mr_storage_initializer.transfer.source import Source, SourceError, escalate
 
 log = logging.getLogger("mr_storage_initializer.transfer")
-
-_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?)?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-
-
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise UsageError(f"{name}={raw!r} must be a whole number from {low} to {high}")
-    return int(raw)
-
-
-def _size(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    match = _SIZE.match(raw)
-    value = int(match.group(1)) * _UNITS[(match.group(2) or "")[:1].lower()] if match else 0
-    if not (64 << 10) <= value <= (4 << 30):
-        raise UsageError(f"{name}={raw!r} must be a size from 64KiB to 4GiB, such as 32MiB")
-    return value
-
-
-@dataclass(frozen=True)
-class Tunables:
-    concurrency: int = 8
-    chunk_size: int = 64 << 20
-    attempts: int = 5
-    deadline: float = 60.0
-    progress_interval: float = 5.0
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str], *, deadline: float = 60.0, attempts_var: str | None = None) -> Tunables:
-        attempts = _int(env, "MODEL_REGISTRY_TRANSFER_ATTEMPTS", 0, 1, 100)
-        if not attempts and attempts_var:  # KServe's per-store knob (S3_MAX_ATTEMPTS) when ours is unset
-            attempts = _int(env, attempts_var, 0, 1, 100)
-        return cls(
-            concurrency=_int(env, "MODEL_REGISTRY_TRANSFER_CONCURRENCY", cls.concurrency, 1, 256),
-            chunk_size=_size(env, "MODEL_REGISTRY_TRANSFER_CHUNK_SIZE", cls.chunk_size),
-            attempts=attempts or cls.attempts,
-            deadline=deadline,
-            progress_interval=float(_int(env, "MODEL_REGISTRY_PROGRESS_INTERVAL", int(cls.progress_interval), 1, 3600)),
-        )
 
 
 class FastEngine:
     name = "fast"
+    before_fetch: Callable[[list[str]], None] | None = None  # sees the listed paths before any byte is fetched
 
-    def __init__(self, source: Source, tunables: Tunables, patterns: Patterns | None = None) -> None:
+    def __init__(
+        self, source: Source, tunables: Tunables, patterns: Patterns | None = None, limits: Limits | None = None
+    ) -> None:
         self.source = source
         self.tunables = tunables
         self.patterns = patterns or Patterns()
+        self.limits = limits or Limits()
 
     def download(self, uri: str, dest: Path) -> str:
         try:
-            try:
-                files = self._list(uri)
-            except Unsupported as reason:
-                from mr_storage_initializer.transfer.kserve_engine import instead_of
-
-                return instead_of(uri, reason).download(uri, dest)
+            files = self._list(uri)  # Unsupported propagates: transfer.fall_back decides what follows
+            if self.before_fetch is not None and not (len(files) == 1 and _is_archive(files[0].rel)):
+                self.before_fetch([f.rel for f in files])  # a single archive's names are known once unpacked
             _Run(self.source, files, dest, self.tunables, redact_url(uri)).run()
         finally:
             self.source.close()
@@ -103,7 +60,7 @@ class FastEngine:
 
             if archive_kind(files[0].rel) is not None:
                 log.info("unpacking %s", files[0].rel, extra={"step": "unpacking"})
-                extract(dest / files[0].rel, dest)
+                extract(dest / files[0].rel, dest, limits=self.limits)
         return self.name
 
     def _list(self, uri: str) -> list[RemoteFile]:
@@ -130,6 +87,12 @@ class FastEngine:
         return files
 
 
+def _is_archive(rel: str) -> bool:
+    from mr_storage_initializer.archive import archive_kind
+
+    return archive_kind(rel) is not None
+
+
 class _Cancelled(Exception):
     pass
 
@@ -150,8 +113,14 @@ class _Run:
         self.finished = threading.Event()
         self.failure: BaseException | None = None
         self.running = 0
+        self.ledger: Ledger | None = None
 
     def run(self) -> None:
+        self.ledger = Ledger.open(self.dest, self.files, self.tunables.chunk_size)
+        if self.ledger is not None:
+            kept = [part for part in self.parts if self.ledger.has(part)]
+            self.parts = deque(part for part in self.parts if not self.ledger.has(part))
+            self.progress.add(sum(part.size for part in kept))
         self._create_files()
         workers = min(self.tunables.concurrency, len(self.parts))
         self.running = workers
@@ -168,9 +137,13 @@ class _Run:
             raise self.failure
         self.progress.finish()
         self._check_sizes()
+        if self.ledger is not None:
+            self.ledger.finish()
 
     def _create_files(self) -> None:
         for remote in self.files:
+            if self.ledger is not None and remote.rel in self.ledger.kept:
+                continue  # kept from an interrupted run, at its full size already
             path = self.dest / remote.rel
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -188,6 +161,8 @@ class _Run:
                         break
                     part = self.parts.popleft()
                 self._fetch(part)
+                if self.ledger is not None:
+                    self.ledger.done(part)
         except _Cancelled:
             pass
         except BaseException as exc:
@@ -207,11 +182,12 @@ class _Run:
             return
         remote = part.file
         fd = os.open(self.dest / remote.rel, os.O_WRONLY)
+        stall = _Stall(remote, part.start, self.tunables.stall_timeout)
         try:
             written = 0
             while written < part.size:
                 written = retry.call(
-                    functools.partial(self._attempt, fd, part, written),
+                    functools.partial(self._attempt, fd, part, written, stall),
                     deadline=self.tunables.deadline,
                     max_attempts=self.tunables.attempts,
                 )
@@ -226,23 +202,27 @@ class _Run:
         finally:
             os.close(fd)
 
-    def _attempt(self, fd: int, part: Part, written: int) -> int:
-        """Fetch what is left of ``part`` from ``written``; return how far it got (progress ends a retry budget)."""
+    def _attempt(self, fd: int, part: Part, written: int, stall: _Stall) -> int:
+        """Fetch what is left of ``part`` from ``written``; return how far it got (progress ends a retry budget).
+
+        Progress is a byte beyond the furthest one ever written: a source without ranges starts over at 0,
+        and the bytes it sends again are no progress (``stall`` bounds the time without any)."""
         remote = part.file
         if not remote.ranges and written:  # a source without ranges starts over
             self.progress.add(-written)
             written = 0
-        start = written
+        best = stall.best
         chunks = iter(self.source.read(remote, part.start + written, part.end))
         while True:
             if self.stop.is_set():
                 raise _Cancelled
+            stall.check(written)
             try:
                 chunk = next(chunks)
             except StopIteration:
                 break
             except SourceError as exc:
-                if exc.transient and written > start:
+                if exc.transient and written > best:
                     return written  # progress was made: resume at the new offset with a fresh budget
                 message = f"downloading {remote.rel} from {self.shown} failed: {exc.message}"
                 raise escalate(exc, message, subject=remote.rel) from exc
@@ -254,7 +234,8 @@ class _Run:
             _pwrite_all(fd, chunk, part.start + written)
             written += n
             self.progress.add(n)
-        if written < part.size and written == start:
+            stall.check(written)
+        if written < part.size and written <= best:
             final = StorageError(
                 f"{remote.rel}: got {part.start + written} of {remote.size} bytes; the object is shorter than listed"
             )
@@ -266,6 +247,27 @@ class _Run:
             actual = (self.dest / remote.rel).stat().st_size
             if actual != remote.size:
                 raise StorageError(f"{remote.rel}: {actual} bytes on disk, {remote.size} listed; refusing the model")
+
+
+class _Stall:
+    """The furthest byte of one range written so far, and since when no byte went further."""
+
+    def __init__(self, remote: RemoteFile, start: int, timeout: float) -> None:
+        self.remote = remote
+        self.start = start
+        self.timeout = timeout
+        self.best = 0
+        self.since = time.monotonic()
+
+    def check(self, written: int) -> None:
+        now = time.monotonic()
+        if written > self.best:
+            self.best, self.since = written, now
+        elif now - self.since > self.timeout:
+            raise StorageError(
+                f"{self.remote.rel}: no progress for {self.timeout:g}s (stuck at byte {self.start + self.best} of "
+                f"{self.remote.size}; MODEL_REGISTRY_TRANSFER_STALL_TIMEOUT); giving up"
+            )
 
 
 def _reserve(fd: int, size: int) -> None:

@@ -23,8 +23,8 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from mr_storage_initializer.errors import StorageError
+from mr_storage_initializer.tls import http_context
 from mr_storage_initializer.transfer import wire
-from mr_storage_initializer.transfer.http import ssl_context
 from mr_storage_initializer.transfer.plan import RemoteFile, safe_relpath
 from mr_storage_initializer.transfer.source import SourceError
 
@@ -51,7 +51,7 @@ class GcsSource:
             self.base = emulator if "://" in emulator else f"http://{emulator}"
         else:
             self.base = "https://storage.googleapis.com"
-        self.pool = wire.new_pool(connections, ssl_context(env) if self.base.startswith("https") else None)
+        self.pool = wire.new_pool(connections, http_context(env) if self.base.startswith("https") else None)
         self._credentials: Any = None
         self._lock = threading.Lock()
 
@@ -102,7 +102,7 @@ class GcsSource:
         files: list[RemoteFile] = []
         token = ""
         while True:
-            query = {"prefix": prefix, "maxResults": "1000", "fields": "items(name,size),nextPageToken"}
+            query = {"prefix": prefix, "maxResults": "1000", "fields": "items(name,size,generation),nextPageToken"}
             if token:
                 query["pageToken"] = token
             page = self._json(f"{self.base}/storage/v1/b/{quote(self.bucket, safe='')}/o?{urlencode(query)}")
@@ -111,7 +111,8 @@ class GcsSource:
                 rel = name[len(self.path) :].lstrip("/") if self.path else name
                 if not rel.strip() or rel.endswith("/"):
                     continue
-                files.append(RemoteFile(name, safe_relpath(rel, "GCS object name"), int(item.get("size", 0))))
+                size, generation = int(item.get("size", 0)), str(item.get("generation", ""))
+                files.append(RemoteFile(name, safe_relpath(rel, "GCS object name"), size, version=generation))
             token = page.get("nextPageToken", "")
             if not token:
                 break
@@ -119,10 +120,13 @@ class GcsSource:
             return files
         meta = self._json(self._object_url(self.path))  # the URI names one object (404: it does not exist)
         name = posixpath.basename(self.path)
-        return [RemoteFile(self.path, safe_relpath(name, "GCS object name"), int(meta.get("size", 0)))]
+        size, generation = int(meta.get("size", 0)), str(meta.get("generation", ""))
+        return [RemoteFile(self.path, safe_relpath(name, "GCS object name"), size, version=generation)]
 
     def read(self, remote: RemoteFile, start: int, end: int) -> Iterator[bytes | memoryview]:
         url = self._object_url(remote.key) + "?alt=media"
+        if remote.version.isdigit():  # pinned to the generation listed: a newer one answers 412
+            url += f"&ifGenerationMatch={remote.version}"
         response = wire.get(self.pool, url, self._headers(), (start, end), denied_hint=_DENIED, tls_hint=_TLS)
         yield from wire.stream(response, start, _READ_CHUNK, _TLS)
 

@@ -11,7 +11,7 @@ The Hub's own HTTP API, as ``huggingface_hub`` 2.4 speaks it (so results match `
 
 Xet-backed files take the plain-HTTP path ``huggingface_hub`` itself falls back to without ``hf_xet``
 (the resolve URL's redirect); a file over 50 GB, which the Hub serves only over Xet, is :class:`Unsupported`
-and the download goes to ``kserve_storage`` (see :mod:`.hf_fallback`). Errors name the repository and the
+and the download goes to ``kserve_storage`` (see :mod:`.hf_kserve`). Errors name the repository and the
 revision: repository not found, revision not found, gated, refused (401/403).
 """
 
@@ -29,6 +29,7 @@ from urllib.parse import quote, unquote, urljoin, urlsplit
 from mr_storage_initializer import __version__
 from mr_storage_initializer.errors import StorageError, UsageError
 from mr_storage_initializer.redact import redact_url, register_secret
+from mr_storage_initializer.tls import http_context
 from mr_storage_initializer.transfer import wire
 from mr_storage_initializer.transfer.plan import Patterns, RemoteFile, safe_relpath
 from mr_storage_initializer.transfer.source import SourceError, Unsupported
@@ -40,6 +41,7 @@ _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 _READ_CHUNK = 1 << 20
 _TLS = "check REQUESTS_CA_BUNDLE or the CA bundle"
 _MAX_REDIRECTS = 5
+_VARIABLE = re.compile(r"\$(?:(\w+)|\{(\w+)\})")
 # (endpoint, repo, revision) → commit: a revision is resolved once per run, though the fingerprint asks first.
 _PINNED: dict[tuple[str, str, str], str] = {}
 
@@ -71,7 +73,8 @@ def parse_hf_uri(uri: str) -> HfRef:
 
 def hf_token(env: Mapping[str, str]) -> str | None:
     """The token ``huggingface_hub`` would send: HF_TOKEN, HUGGING_FACE_HUB_TOKEN, else the token file
-    (HF_TOKEN_PATH, else $HF_HOME/token, else $XDG_CACHE_HOME/huggingface/token, else ~/.cache/huggingface/token)."""
+    (HF_TOKEN_PATH, else $HF_HOME/token, else $XDG_CACHE_HOME/huggingface/token, else ~/.cache/huggingface/token).
+    ``env`` is ``Settings.storage_env``: ``~`` and ``$NAME`` are expanded from it, never from the process."""
     token = (env.get("HF_TOKEN") or env.get("HUGGING_FACE_HUB_TOKEN") or "").strip()
     if token:
         return token
@@ -79,11 +82,12 @@ def hf_token(env: Mapping[str, str]) -> str | None:
     if not path:
         home = env.get("HF_HOME", "").strip()
         if not home:
-            cache = env.get("XDG_CACHE_HOME", "").strip() or os.path.join(os.path.expanduser("~"), ".cache")
+            cache = env.get("XDG_CACHE_HOME", "").strip() or os.path.join("~", ".cache")
             home = os.path.join(cache, "huggingface")
-        path = os.path.join(os.path.expanduser(os.path.expandvars(home)), "token")
+        path = os.path.join(home, "token")
+    path = _expand(path, env)
     try:
-        with open(os.path.expanduser(os.path.expandvars(path)), encoding="utf-8") as handle:
+        with open(path, encoding="utf-8") as handle:
             token = handle.read().strip()
     except FileNotFoundError:
         return None
@@ -92,10 +96,30 @@ def hf_token(env: Mapping[str, str]) -> str | None:
     return token or None
 
 
+def _expand(path: str, env: Mapping[str, str]) -> str:
+    """``$NAME``/``${NAME}`` from ``env`` (left as they are when unset), then a leading ``~`` as ``env``'s HOME."""
+    path = _VARIABLE.sub(lambda m: env.get(m.group(1) or m.group(2), m.group(0)), path)
+    if path == "~" or path.startswith("~/"):
+        home = env.get("HOME", "").strip()
+        if not home:
+            import pwd
+
+            try:
+                home = pwd.getpwuid(os.getuid()).pw_dir
+            except KeyError:
+                home = "/"
+        path = home + path[1:]
+    return path
+
+
 def hub_endpoint(env: Mapping[str, str]) -> str:
+    """``HF_ENDPOINT`` (else huggingface.co), refused (exit 3) when the artifact policy blocks its host."""
+    from mr_storage_initializer.policy import check_endpoint
+
     endpoint = (env.get("HF_ENDPOINT", "").strip() or DEFAULT_ENDPOINT).rstrip("/")
     if urlsplit(endpoint).scheme not in ("http", "https") or not urlsplit(endpoint).netloc:
         raise UsageError(f"HF_ENDPOINT={endpoint!r} must be an http(s):// URL such as {DEFAULT_ENDPOINT}")
+    check_endpoint(endpoint, "the Hugging Face endpoint (HF_ENDPOINT)")
     return endpoint
 
 
@@ -130,10 +154,6 @@ class HfSource:
         timeout: float = wire.TIMEOUT,
         patterns: Patterns | None = None,
     ) -> None:
-        import urllib3
-
-        from mr_storage_initializer.transfer.http import ssl_context
-
         self.ref = parse_hf_uri(uri)
         self.endpoint = hub_endpoint(env)
         self.token = hf_token(env)
@@ -148,13 +168,9 @@ class HfSource:
         # chunk before it asks for the next): lets the LFS digests be computed while the download runs.
         self.on_delivered: Callable[[RemoteFile, int, int], None] | None = None
         bound = max(1.0, min(wire.TIMEOUT, timeout / 3))  # a stall leaves time to retry within the deadline
-        self.pool = urllib3.PoolManager(
-            num_pools=8,
-            maxsize=connections,
-            ssl_context=ssl_context(env),
-            timeout=urllib3.Timeout(connect=bound, read=bound),
-            retries=False,
-        )
+        # wire's pool: the artifact policy checks every host it connects to (the Hub, each CDN host); the
+        # redirects are followed here, one by one, so that a CDN URL can be remembered and re-asked.
+        self.pool = wire.new_pool(connections, http_context(env))
         self.timeout = bound
 
     # -- naming -------------------------------------------------------------------------------------
@@ -214,7 +230,13 @@ class HfSource:
             headers["Range"] = f"bytes={byte_range[0]}-{byte_range[1] - 1}"
         try:
             return self.pool.request(
-                "GET", url, headers=headers, preload_content=False, decode_content=False, redirect=False
+                "GET",
+                url,
+                headers=headers,
+                preload_content=False,
+                decode_content=False,
+                redirect=False,
+                timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout),
             )
         except urllib3.exceptions.HTTPError as exc:
             reason = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason else exc
@@ -292,7 +314,9 @@ class HfSource:
         if lfs and re.match(r"^[0-9a-f]{64}$", str(lfs.get("oid", ""))):
             self.lfs[path] = str(lfs["oid"])
         big = lfs is not None or bool(entry.get("xetHash"))
-        return RemoteFile(path, safe_relpath(path, "Hub file path"), size, ranges=big)
+        # the content's id (git blob, LFS SHA-256): a resumed download keeps a file's ranges only when it matches
+        version = str((lfs or {}).get("oid") or entry.get("oid") or self.commit or "")
+        return RemoteFile(path, safe_relpath(path, "Hub file path"), size, ranges=big, version=version)
 
     def _resolve_url(self, path: str) -> str:
         return f"{self.endpoint}/{self.ref.repo_id}/resolve/{self.commit}/{quote(path, safe='/')}"

@@ -6,18 +6,19 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
 from mr_storage_initializer import retry
-from mr_storage_initializer.errors import StorageError, UsageError
+from mr_storage_initializer.errors import StorageError
 from mr_storage_initializer.redact import redact_url
-from mr_storage_initializer.transfer.fast_engine import FastEngine, Tunables
+from mr_storage_initializer.settings import Limits, Tunables
+from mr_storage_initializer.transfer.fast_engine import FastEngine
 from mr_storage_initializer.transfer.hf import HfSource
 from mr_storage_initializer.transfer.plan import Patterns, RemoteFile
-from mr_storage_initializer.transfer.source import SourceError, Unsupported
+from mr_storage_initializer.transfer.source import SourceError, escalate
 
 log = logging.getLogger("mr_storage_initializer.transfer")
 T = TypeVar("T")
@@ -30,10 +31,7 @@ def _retried(fn: Callable[[], T], tunables: Tunables) -> T:
         try:
             return fn()
         except SourceError as exc:
-            final = StorageError(exc.message)
-            if not exc.transient:
-                raise final from exc
-            raise retry.TransientError(exc.message, final) from exc
+            raise escalate(exc, exc.message) from exc
 
     return retry.call(attempt, deadline=tunables.deadline, max_attempts=tunables.attempts)
 
@@ -44,16 +42,18 @@ def pin(source: HfSource, tunables: Tunables) -> str:
 
 
 class HfEngine:
-    name = "fast"
+    """The own engine on the Hub. An :class:`Unsupported` listing (a file only Xet serves) propagates before
+    any byte is written: ``transfer.fall_back`` decides what follows (exit 2 with ``MODEL_REGISTRY_TRANSFER=fast``,
+    else :mod:`.hf_kserve` pinned to the commit resolved here)."""
 
-    def __init__(
-        self, source: HfSource, tunables: Tunables, patterns: Patterns, env: Mapping[str, str], *, strict: bool = False
-    ) -> None:
-        self.strict = strict  # MODEL_REGISTRY_TRANSFER=fast: no fallback
+    name = "fast"
+    before_fetch: Callable[[list[str]], None] | None = None  # handed to the FastEngine (see FastEngine)
+
+    def __init__(self, source: HfSource, tunables: Tunables, patterns: Patterns, limits: Limits) -> None:
         self.source = source
         self.tunables = tunables
         self.patterns = patterns
-        self.env = env
+        self.limits = limits
         self.revision: str | None = None
 
     def download(self, uri: str, dest: Path) -> str:
@@ -61,22 +61,15 @@ class HfEngine:
         try:
             self.revision = pin(source, self.tunables)
             files = _retried(source.list, self.tunables)
-        except Unsupported as reason:
-            source.close()
-            if self.strict:
-                raise UsageError(f"MODEL_REGISTRY_TRANSFER=fast cannot serve {redact_url(uri)}: {reason}") from None
-            log.warning("handing %s to kserve_storage: %s", redact_url(uri), reason, extra={"step": "fallback"})
-            pinned = f"hf://{source.ref.repo_id}:{self.revision}"
-            from mr_storage_initializer.transfer.hf_kserve import TamedKServe
-
-            return TamedKServe(self.env, self.tunables.deadline).download(pinned, dest)
         except BaseException:
             source.close()
             raise
         log.info("%s is commit %s", redact_url(uri), self.revision, extra={"step": "listed", "revision": self.revision})
         digests = LfsDigests(dest, source, self.patterns)
         source.on_delivered = digests.delivered
-        FastEngine(source, self.tunables, self.patterns).download(uri, dest)
+        engine = FastEngine(source, self.tunables, self.patterns, self.limits)
+        engine.before_fetch = self.before_fetch
+        engine.download(uri, dest)
         digests.verify({f.key: f for f in files})
         return self.name
 

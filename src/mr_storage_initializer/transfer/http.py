@@ -13,20 +13,20 @@ announced, is still checked). A compressed non-archive (``model.bin.gz``) goes t
 
 from __future__ import annotations
 
+import base64
 import json
 import mimetypes
-import os
 import posixpath
-import ssl
 from collections.abc import Iterator, Mapping
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from mr_storage_initializer.errors import StorageError, UsageError
 from mr_storage_initializer.redact import redact_url
+from mr_storage_initializer.tls import http_context
 from mr_storage_initializer.transfer import wire
 from mr_storage_initializer.transfer.plan import RemoteFile, safe_relpath
-from mr_storage_initializer.transfer.source import Unsupported
+from mr_storage_initializer.transfer.source import Unsupported, changed
 
 _READ_CHUNK = 1 << 20
 _ZIP_TYPES = ("application/x-zip-compressed", "application/zip", "application/zip-compressed")
@@ -53,29 +53,10 @@ def host_headers(env: Mapping[str, str], host: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
-def global_ca_bundle(env: Mapping[str, str]) -> str | None:
-    """KServe's global CA bundle (``CA_BUNDLE_CONFIGMAP_NAME``), when it is mounted."""
-    if not env.get("CA_BUNDLE_CONFIGMAP_NAME"):
-        return None
-    bundle = os.path.join(env.get("CA_BUNDLE_VOLUME_MOUNT_POINT", "/etc/ssl/custom-certs"), "cabundle.crt")
-    return bundle if os.path.exists(bundle) else None
-
-
-def ssl_context(env: Mapping[str, str]) -> ssl.SSLContext:
-    explicit = env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE")
-    if explicit:
-        return ssl.create_default_context(cafile=explicit)
-    context = ssl.create_default_context()
-    try:
-        import certifi
-
-        context.load_verify_locations(cafile=certifi.where())
-    except ImportError:  # pragma: no cover - certifi comes with kserve-storage
-        pass
-    bundle = global_ca_bundle(env)
-    if bundle is not None:
-        context.load_verify_locations(cafile=bundle)
-    return context
+def _validator(response: Any) -> str:
+    """What identifies this version of the file: its ETag, else its Last-Modified date ("" if neither)."""
+    headers = response.headers
+    return str(headers.get("ETag") or headers.get("Last-Modified") or "")
 
 
 _DENIED = "check the headers set in <host>-headers"
@@ -86,8 +67,13 @@ class HttpSource:
     label = "http"
 
     def __init__(self, url: str, env: Mapping[str, str], *, connections: int = 8) -> None:
-        self.url = url
         parts = urlsplit(url)
+        userinfo = None
+        if parts.username is not None or parts.password is not None:  # user:pw@host: Basic auth, that host only
+            userinfo = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+            netloc = parts.netloc.rpartition("@")[2]
+            parts = parts._replace(netloc=netloc)
+        self.url = urlunsplit(parts)
         self.shown = redact_url(url)
         self.name = posixpath.basename(unquote(parts.path))
         if not self.name:
@@ -96,10 +82,16 @@ class HttpSource:
         if encoding is not None and self.mimetype != "application/x-tar":
             raise Unsupported(f"{self.name} is {encoding}-compressed; KServe's downloader decompresses it")
         self.headers = host_headers(env, parts.hostname or "")
-        self.pool = wire.new_pool(connections, ssl_context(env) if parts.scheme == "https" else None)
+        if userinfo is not None and not any(k.lower() == "authorization" for k in self.headers):
+            self.headers["Authorization"] = "Basic " + base64.b64encode(userinfo.encode()).decode("ascii")
+        context = http_context(env) if parts.scheme == "https" else None
+        self.pool = wire.new_pool(connections, context, private=self.headers)
 
-    def _get(self, byte_range: tuple[int, int] | None) -> Any:
-        return wire.get(self.pool, self.url, self.headers, byte_range, denied_hint=_DENIED, tls_hint=_TLS)
+    def _get(self, byte_range: tuple[int, int] | None, pinned: str = "") -> Any:
+        headers = self.headers
+        if pinned and byte_range is not None and not pinned.startswith("W/"):
+            headers = {**headers, "If-Range": pinned}  # another version answers 200 (whole), never its bytes
+        return wire.get(self.pool, self.url, headers, byte_range, denied_hint=_DENIED, tls_hint=_TLS)
 
     # -- Source ---------------------------------------------------------------------------------------
     def list(self) -> list[RemoteFile]:
@@ -112,11 +104,13 @@ class HttpSource:
                     raise Unsupported("the server's Content-Range gives no total size")
                 response.read()
                 response.release_conn()
-                return [RemoteFile(self.url, safe_relpath(self.name, "URL file name"), got[1], ranges=True)]
+                rel = safe_relpath(self.name, "URL file name")
+                return [RemoteFile(self.url, rel, got[1], ranges=True, version=_validator(response))]
             length = response.headers.get("Content-Length")
             if length is None or not length.isdigit():
                 raise Unsupported("the server announces no length and no ranges")
-            return [RemoteFile(self.url, safe_relpath(self.name, "URL file name"), int(length), ranges=False)]
+            rel = safe_relpath(self.name, "URL file name")
+            return [RemoteFile(self.url, rel, int(length), ranges=False, version=_validator(response))]
         finally:
             response.close()  # a 200's body is never read here: that connection is dropped, not reused
 
@@ -134,7 +128,13 @@ class HttpSource:
             )
 
     def read(self, remote: RemoteFile, start: int, end: int) -> Iterator[bytes | memoryview]:
-        response = self._get((start, end) if remote.ranges else None)
+        response = self._get((start, end) if remote.ranges else None, remote.version)
+        now = _validator(response)
+        # a compliant server answers If-Range with 200 when the file changed; a validator that differs is
+        # a change whatever the status (one left out of a 206 is not: If-Range already vouched for it)
+        if remote.version and ((now and now != remote.version) or (remote.ranges and response.status == 200)):
+            response.close()
+            raise changed(remote, now or "a whole answer to a range request")
         yield from wire.stream(response, start if remote.ranges else None, _READ_CHUNK, _TLS)
 
     def close(self) -> None:

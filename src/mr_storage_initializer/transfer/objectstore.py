@@ -7,9 +7,10 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from mr_storage_initializer import retry
 from mr_storage_initializer.errors import StorageError
 from mr_storage_initializer.transfer.plan import RemoteFile, safe_relpath
-from mr_storage_initializer.transfer.source import SourceError
+from mr_storage_initializer.transfer.source import CHANGED, SourceError, changed
 
 _READ_CHUNK = 256 << 10  # what a cut connection can lose; resumes start at a chunk boundary
 
@@ -43,12 +44,13 @@ class ObstoreSource:
                     if size == 0:  # KServe skips empty objects and folder markers
                         continue
                     rel = key[len(prefix) :].lstrip("/") if prefix else key
-                    files.append(RemoteFile(key, safe_relpath(rel, what), size))
+                    files.append(RemoteFile(key, safe_relpath(rel, what), size, version=str(meta.get("e_tag") or "")))
             if not files and prefix and not self.prefix.endswith("/"):
                 meta = obstore.head(self.store, self.prefix)  # the URI names one object
                 if int(meta["size"]):
                     name = self.prefix.rsplit("/", 1)[-1]
-                    files.append(RemoteFile(self.prefix, safe_relpath(name, what), int(meta["size"])))
+                    version = str(meta.get("e_tag") or "")
+                    files.append(RemoteFile(self.prefix, safe_relpath(name, what), int(meta["size"]), version=version))
         except Exception as exc:
             if isinstance(exc, FileNotFoundError):  # obstore raises the built-in for a missing object
                 return files
@@ -58,8 +60,14 @@ class ObstoreSource:
     def read(self, remote: RemoteFile, start: int, end: int) -> Iterator[bytes | memoryview]:
         import obstore
 
+        options: dict[str, Any] = {"range": (start, end)}
+        if remote.version:
+            options["if_match"] = remote.version  # pinned: a newer version answers 412, never its bytes
         try:
-            result = obstore.get(self.store, remote.key, options={"range": (start, end)})
+            result = obstore.get(self.store, remote.key, options=options)  # type: ignore[arg-type]
+            now = str(result.meta.get("e_tag") or "")
+            if remote.version and now and now.strip('"') != remote.version.strip('"'):  # Azure lists it unquoted
+                raise changed(remote, now)
             for chunk in result.stream(min_chunk_size=_READ_CHUNK):
                 yield memoryview(chunk)
         except Exception as exc:
@@ -69,14 +77,22 @@ class ObstoreSource:
         pass
 
     def error(self, exc: BaseException, where: str) -> SourceError:
-        """Sort an obstore failure: denied and missing are final; network trouble, 429 and 5xx may pass."""
-        from obstore.exceptions import InvalidPathError, PermissionDeniedError, UnauthenticatedError
+        """Sort an obstore failure: denied and missing are final; network trouble and the statuses
+        ``retry.transient_status`` names may pass."""
+        from obstore.exceptions import (
+            InvalidPathError,
+            PermissionDeniedError,
+            PreconditionError,
+            UnauthenticatedError,
+        )
 
         if isinstance(exc, SourceError | StorageError):
             raise exc
         text = " ".join(str(exc).split())
-        first_line = text[:300]
+        first_line = readable(str(exc))
         at = f"{where}: " if where else ""
+        if isinstance(exc, PreconditionError):
+            return SourceError(f"{at}{CHANGED}", transient=False)
         if isinstance(exc, FileNotFoundError):
             return SourceError(f"{at}it does not exist (HTTP 404)", transient=False)
         if isinstance(exc, PermissionDeniedError | UnauthenticatedError):
@@ -88,11 +104,27 @@ class ObstoreSource:
                 f"{at}the object key {shown!r} is not a safe path below the model directory", transient=False
             )
         status = _status(text)
-        if status is not None and 400 <= status < 500 and status not in (408, 429):
+        if status is not None and status >= 400 and not retry.transient_status(status):
             return SourceError(f"{at}HTTP {status} ({first_line})", transient=False)
         if "certificate" in text.lower() or "invalid peer" in text.lower():
             return SourceError(f"{at}TLS failed ({first_line}); {self.tls_hint}", transient=False)
         return SourceError(f"{at}{first_line}", transient=True)
+
+
+def readable(text: str, limit: int = 300) -> str:
+    """One sentence from an obstore error: its summary line, plus the innermost causes its Rust debug dump
+    quotes (``tcp connect error: Connection refused``), cut at a word boundary, never mid-token."""
+    summary, _, debug = text.partition("Debug source:")
+    sentence = " ".join(summary.split())
+    causes: list[str] = []
+    for quoted in re.findall(r'"([^"\n]{3,200})"', debug):
+        if " " in quoted and quoted not in causes and quoted not in sentence:
+            causes.append(quoted)
+    if causes:
+        sentence = f"{sentence} ({': '.join(causes[-2:])})"
+    if len(sentence) > limit:
+        sentence = sentence[:limit].rsplit(" ", 1)[0].rstrip(",;:(") + " …"
+    return sentence
 
 
 def _status(text: str) -> int | None:

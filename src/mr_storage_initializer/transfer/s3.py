@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from mr_storage_initializer.errors import StorageError, UsageError
+from mr_storage_initializer.settings import parse_int
+from mr_storage_initializer.tls import s3_ca_bundle
 from mr_storage_initializer.transfer.objectstore import ObstoreSource
 from mr_storage_initializer.transfer.source import Unsupported
 
@@ -68,15 +70,6 @@ def _true(env: Mapping[str, str], name: str) -> bool:
     return env.get(name, "false").lower() == "true"  # KServe's reading: only "true" is true
 
 
-def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit():
-        raise UsageError(f"{name}={raw!r} must be a whole number of seconds")
-    return int(raw)
-
-
 def store_options(env: Mapping[str, str]) -> dict[str, Any]:
     """The obstore ``S3Store`` keyword arguments for KServe's variables, or :class:`Unsupported`."""
     if _true(env, "S3_USE_ACCELERATE"):
@@ -107,8 +100,8 @@ def store_options(env: Mapping[str, str]) -> dict[str, Any]:
     config["virtual_hosted_style_request"] = virtual
 
     client: dict[str, Any] = {
-        "connect_timeout": f"{_seconds(env, 'S3_CONNECT_TIMEOUT', 15)}s",
-        "read_timeout": f"{_seconds(env, 'S3_READ_TIMEOUT', 30)}s",
+        "connect_timeout": f"{parse_int(env, 'S3_CONNECT_TIMEOUT', 15, 0, 86_400)}s",
+        "read_timeout": f"{parse_int(env, 'S3_READ_TIMEOUT', 30, 0, 86_400)}s",
         "timeout": "3600s",  # a whole range may take long on a slow link; stalls are caught by read_timeout
         "allow_http": endpoint.startswith("http://"),
         "pool_idle_timeout": "30s",
@@ -117,22 +110,10 @@ def store_options(env: Mapping[str, str]) -> dict[str, Any]:
     if verify and verify.lower() in ("0", "false"):
         client["allow_invalid_certificates"] = True
     else:
-        bundle = _ca_bundle(env)
+        bundle = s3_ca_bundle(env)
         if bundle is not None:
             client["root_certificate"] = bundle.read_bytes()
     return {"config": config, "client_options": client, "retry_config": {"max_retries": 0}}
-
-
-def _ca_bundle(env: Mapping[str, str]) -> Path | None:
-    if env.get("AWS_CA_BUNDLE"):
-        path = Path(env["AWS_CA_BUNDLE"])
-    elif env.get("CA_BUNDLE_CONFIGMAP_NAME"):
-        path = Path(env.get("CA_BUNDLE_VOLUME_MOUNT_POINT", "")) / "cabundle.crt"
-    else:
-        return None
-    if not path.is_file():
-        raise StorageError(f"the CA bundle {path} does not exist; check AWS_CA_BUNDLE or the CA bundle ConfigMap")
-    return path
 
 
 class S3Source(ObstoreSource):

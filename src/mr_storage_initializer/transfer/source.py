@@ -2,7 +2,8 @@
 
 A source raises :class:`SourceError` for every failure of the service, saying whether another attempt may
 succeed, and :class:`Unsupported` from ``list`` when it meets something only KServe's library handles;
-the engine then hands the whole download to ``kserve_storage`` and logs the reason.
+``transfer.fall_back`` then hands the whole download to ``kserve_storage`` (logging the reason), or, with
+``MODEL_REGISTRY_TRANSFER=fast``, refuses with exit 2.
 """
 
 from __future__ import annotations
@@ -34,6 +35,14 @@ def escalate(exc: SourceError, final_message: str, subject: str = "") -> Excepti
     return TransientError(f"{subject}: {exc.message}" if subject else exc.message, final)
 
 
+CHANGED = "it changed on the server during the download; refusing a file stitched from two versions (run again)"
+
+
+def changed(remote: RemoteFile, now: str) -> SourceError:
+    """The object is no longer the version listed (``remote.version``); ``now`` is what the server has."""
+    return SourceError(f"{CHANGED} (listed as {remote.version}, now {now})", transient=False)
+
+
 class Unsupported(Exception):
     """This artifact needs a feature only ``kserve_storage`` has; the message says which."""
 
@@ -45,7 +54,8 @@ class Source(Protocol):
         """The files of the artifact, with sizes, relative paths already made safe."""
 
     def read(self, remote: RemoteFile, start: int, end: int) -> Iterator[bytes | memoryview]:
-        """The bytes ``[start, end)`` of ``remote``, in chunks, as they arrive."""
+        """The bytes ``[start, end)`` of ``remote``, in chunks, as they arrive. A chunk may be a view of a
+        buffer the source reuses: it is valid until the next chunk is asked for."""
 
     def close(self) -> None:
         """Release connections."""

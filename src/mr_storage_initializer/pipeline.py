@@ -1,0 +1,242 @@
+"""One ``SOURCE_URI DEST_PATH`` pair, start to end: resolve → policy → download → verify → commit.
+
+:func:`resolve_pair` says what the pair names (a ``model-registry://`` URI through the registry, any other
+URI as itself, as KServe's own initializer would take it) and checks the artifact policy;
+:func:`install_pair` installs it into its DEST atomically, with its own lock, staging directory and
+provenance. :mod:`mr_storage_initializer.cli` runs several pairs side by side; what they share in the
+process (``TMPDIR``, ``kserve_storage``'s environment) is serialised by :data:`PROCESS_STATE`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mr_storage_initializer.errors import UsageError
+from mr_storage_initializer.redact import redact_url
+from mr_storage_initializer.resolve import Artifact, Entity, Resolution
+from mr_storage_initializer.settings import Settings
+
+log = logging.getLogger("mr_storage_initializer")
+SCHEME = "model-registry://"
+
+# Held while a download may run kserve_storage, which reads and changes process-wide state (TMPDIR, the
+# storage environment, HF_HOME): such downloads run one at a time; the own engine's run side by side.
+PROCESS_STATE = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Pair:
+    index: int
+    source_uri: str
+    dest: Path | None
+
+
+@dataclass(frozen=True)
+class Installed:
+    """What one pair installed (or found installed), for the logs and the termination message."""
+
+    pair: Pair
+    resolution: Resolution
+    fingerprint: str
+    files: int
+    bytes: int
+    seconds: float
+    downloaded: bool
+    replaced: str | None = None
+    record: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+def direct(uri: str) -> Resolution:
+    """A pair whose SOURCE_URI is not ``model-registry://``: the artifact is the URI itself."""
+    name = redact_url(uri)
+    return Resolution(
+        source_uri=uri,
+        registry_url="",
+        model=Entity(id="", name=name, state=None),
+        version=Entity(id="", name="", state=None),
+        artifact=Artifact(id="", name=name, state=None, uri=uri),
+    )
+
+
+def is_registry_uri(uri: str) -> bool:
+    return uri.startswith(SCHEME)
+
+
+def resolve_pair(pair: Pair, settings: Settings) -> Resolution:
+    """What the pair names, with the artifact policy checked (exit 3 when refused; nothing downloaded)."""
+    from mr_storage_initializer import policy
+
+    started = time.monotonic()
+    if is_registry_uri(pair.source_uri):
+        resolution = _resolve_registry(pair.source_uri, settings)
+    else:
+        log.info(
+            "%s is not a model-registry:// URI: downloading it directly",
+            redact_url(pair.source_uri),
+            extra={"step": "parsed"},
+        )
+        resolution = direct(pair.source_uri)
+    artifact = resolution.artifact
+    policy.check_artifact(artifact.uri, settings.allowed_artifact_uri_prefixes, settings.storage_endpoints)
+    if not resolution.registry_url:
+        return resolution
+    log.info(
+        "model %s version %s artifact %s",
+        resolution.model.name,
+        resolution.version.name,
+        artifact.name,
+        extra={
+            "step": "resolved",
+            "registry": resolution.registry_url,
+            "artifact_id": artifact.id,
+            "uri": artifact.uri,
+            "seconds": round(time.monotonic() - started, 3),
+        },
+    )
+    return resolution
+
+
+def _resolve_registry(source_uri: str, settings: Settings) -> Resolution:
+    from mr_storage_initializer.resolve import registry_url_for, resolve
+    from mr_storage_initializer.uri import parse_uri
+
+    parsed = parse_uri(source_uri)
+    if parsed.ambiguous:
+        log.info("%s is HOST/MODEL or MODEL/VERSION; probing", source_uri, extra={"step": "parsed"})
+    else:
+        log.info("%s is %s", source_uri, parsed.readings[0].describe(), extra={"step": "parsed"})
+    unversioned = [r for r in parsed.readings if r.version is None]
+    if settings.require_version and len(unversioned) == len(parsed.readings):
+        raise _version_required(source_uri)
+    resolution = resolve(parsed, settings)
+    if settings.require_version and unversioned and parsed.ambiguous:
+        host_model, model_version = parsed.readings  # which one the probe chose: the names tell
+        if host_model.model != model_version.model:
+            taken_as_host = resolution.model.name == host_model.model
+        else:
+            url = resolution.registry_url
+            taken_as_host = registry_url_for(host_model, settings) == url != registry_url_for(model_version, settings)
+        if taken_as_host:
+            raise _version_required(source_uri)
+    return resolution
+
+
+def _version_required(source_uri: str) -> UsageError:
+    return UsageError(
+        f"{source_uri} names no model version, and MODEL_REGISTRY_REQUIRE_VERSION=true: a cache or pod keyed "
+        "by a URI without a version would serve whichever version was newest when it ran; "
+        "use model-registry://MODEL/VERSION"
+    )
+
+
+def fingerprint_of(resolution: Resolution, inputs: Mapping[str, str] | None = None) -> str:
+    """``inputs``: :func:`~mr_storage_initializer.transfer.fingerprint_inputs` (patterns, an hf:// commit)."""
+    from mr_storage_initializer.provenance import fingerprint
+
+    return fingerprint(resolution, inputs)
+
+
+def may_use_kserve(uri: str, settings: Settings) -> bool:
+    """Whether this download may run ``kserve_storage`` (and so needs the process to itself)."""
+    from mr_storage_initializer import transfer
+
+    return settings.transfer == "kserve" or transfer.fast_scheme(uri) is None
+
+
+def install_pair(pair: Pair, resolution: Resolution, settings: Settings, *, exclusive: bool) -> Installed:
+    """Download, verify and commit one pair into its DEST. ``exclusive``: this pair owns the process's TMPDIR."""
+    from mr_storage_initializer import install, integrity, transfer
+    from mr_storage_initializer.provenance import build_record
+    from mr_storage_initializer.transfer import resume
+
+    assert pair.dest is not None
+    started = time.monotonic()
+    artifact = resolution.artifact
+    inputs = transfer.fingerprint_inputs(artifact.uri, settings)  # hf://: the commit the revision names now
+    wanted = fingerprint_of(resolution, inputs)
+    with install.open_destination(pair.dest, lock_timeout=settings.lock_timeout) as dest:
+        found = dest.installed(wanted)
+        if found is not None:
+            log.info("already installed in %s; nothing to download", dest.root, extra={"step": "installed"})
+            files = found.get("files") or []
+            size = sum(int(f.get("size", 0)) for f in files if isinstance(f, dict))
+            return Installed(pair, resolution, wanted, len(files), size, 0.0, downloaded=False, record=found)
+        dest.check_replaceable()  # a user's file in the previous install's directories: exit 6 before downloading
+        shared = may_use_kserve(artifact.uri, settings)
+        with (
+            _process_state(shared or exclusive),
+            _scratch(dest, shared or exclusive),
+            resume.staging(dest.root, wanted) as staging,
+        ):
+            log.info("%s", artifact.uri, extra={"step": "downloading", "into": str(dest.root)})
+            t0 = time.monotonic()
+            result = transfer.download(artifact.uri, staging, settings, before_fetch=dest.check_names)
+            took = time.monotonic() - t0
+            log.info(
+                "%d files, %d bytes in %.2fs",
+                result.files,
+                result.bytes,
+                took,
+                extra={
+                    "step": "downloaded",
+                    "engine": result.engine,
+                    "mb_per_s": round(result.bytes / 1e6 / max(took, 1e-6), 1),
+                },
+            )
+            verified = integrity.verify(resolution, staging, result.tree)
+            built = build_record(
+                resolution, result, seconds=time.monotonic() - started, verified_files=verified, inputs=inputs
+            )
+            replaced = _replaced(dest.provenance(), resolution, pair.source_uri)
+            record = dest.commit(staging, built.to_json(), result.tree)
+    log.info(
+        "%s version %s into %s" if resolution.registry_url else "%s%s into %s",
+        resolution.model.name,
+        resolution.version.name,
+        dest.root,
+        extra={"step": "installed", "files": len(record["files"]), "bytes": result.bytes, "seconds": record["seconds"]},
+    )
+    seconds = time.monotonic() - started
+    return Installed(
+        pair, resolution, wanted, len(record["files"]), result.bytes, seconds, True, replaced=replaced, record=record
+    )
+
+
+def _process_state(needed: bool) -> Any:
+    import contextlib
+
+    return PROCESS_STATE if needed else contextlib.nullcontext()
+
+
+def _scratch(dest: Any, needed: bool) -> Any:
+    import contextlib
+
+    return dest.scratch_tmpdir() if needed else contextlib.nullcontext()
+
+
+def _replaced(previous: dict[str, Any] | None, resolution: Resolution, source_uri: str) -> str | None:
+    """Log which install the new one replaces (a warning when the URI names no version); return its version."""
+    if not previous:
+        return None
+    model = previous.get("registered_model") if isinstance(previous.get("registered_model"), dict) else {}
+    version = previous.get("model_version") if isinstance(previous.get("model_version"), dict) else {}
+    old = str(version.get("name") or "") if isinstance(version, dict) else ""
+    old_model = str(model.get("name") or "") if isinstance(model, dict) else ""
+    unversioned = is_registry_uri(source_uri) and old != resolution.version.name
+    level = logging.WARNING if unversioned else logging.INFO
+    log.log(
+        level,
+        "replacing %s version %s (installed %s) with version %s",
+        old_model or "an earlier install",
+        old or "?",
+        previous.get("installed_at", "at an unknown time"),
+        resolution.version.name or redact_url(resolution.artifact.uri),
+        extra={"step": "replacing", "replaced_version": old or None},
+    )
+    return old or None

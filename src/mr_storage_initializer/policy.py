@@ -1,0 +1,194 @@
+"""Which artifacts may be fetched at all: upstream's allow-list, and an always-on block of metadata endpoints.
+
+Upstream's Go initializer (kubeflow/hub PR #2968, ``uri_validator.go``) has the same two rules, and the
+same variable:
+
+- ``ALLOWED_ARTIFACT_URI_PREFIXES``: comma-separated; blanks ignored; an artifact URI must start with one
+  of the entries, as a plain string (so ``s3://my-bucket`` also admits ``s3://my-bucket-evil/…``, while
+  ``s3://my-bucket/`` does not). Empty or unset: every URI is allowed.
+- always refused, whatever the allow-list says: the cloud metadata endpoints (``169.254.169.254``,
+  ``fd00:ec2::254``, ``metadata.google.internal``, ``metadata.goog``; case and a trailing dot ignored)
+  and link-local addresses (``169.254.0.0/16``, ``fe80::/10``, and their IPv4-mapped forms).
+
+Upstream checks the URI's literal host only. Here the block also applies to the addresses an ``http(s)``
+host resolves to, to endpoints the configuration supplies (``AWS_ENDPOINT_URL``, ``STORAGE_CONFIG``'s
+``endpoint_url``; :func:`check_endpoint` is the entry point for any other), and to every host a download
+connects to after a redirect: the own engine's HTTP pools (:func:`guard_pool`) and ``requests``' redirects
+inside ``kserve_storage`` (:func:`requests_redirect_guard`). A refusal before the download is
+:class:`ArtifactRefusedError` (exit 3); one during the download is :class:`RedirectRefusedError` (exit 5).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from mr_storage_initializer.errors import ArtifactRefusedError, RedirectRefusedError
+from mr_storage_initializer.redact import redact_url
+
+METADATA_HOSTS = frozenset({"169.254.169.254", "fd00:ec2::254", "metadata.google.internal", "metadata.goog"})
+ALLOW_LIST_VARIABLE = "ALLOWED_ARTIFACT_URI_PREFIXES"
+
+
+def host_of(uri: str) -> str:
+    """The URI's host, lower-case, without brackets, port or trailing dot ('' when it has none)."""
+    try:
+        host = urlsplit(uri).hostname or ""
+    except ValueError:
+        return ""
+    return host.lower().rstrip(".")
+
+
+def blocked_host(host: str) -> str | None:
+    """Why the literal ``host`` (``HOST``, ``HOST:PORT``, ``[V6]:PORT``) is blocked, or None."""
+    bare = host.strip().lower()
+    if bare.startswith("["):
+        bare = bare[1 : bare.find("]")] if "]" in bare else bare[1:]
+    elif bare.count(":") == 1:
+        bare = bare.split(":", 1)[0]
+    bare = bare.rstrip(".")
+    if not bare:
+        return None
+    if bare in METADATA_HOSTS:
+        return f"{bare} is a cloud metadata endpoint"
+    return blocked_address(bare)
+
+
+def blocked_address(address: str) -> str | None:
+    """Why the IP ``address`` is blocked (metadata or link-local), or None (also for a non-address)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if str(ip) in METADATA_HOSTS:
+        return f"{ip} is a cloud metadata endpoint"
+    if ip.is_link_local:
+        return f"{ip} is a link-local address"
+    return None
+
+
+def resolved_block(host: str, port: int | None = None) -> str | None:
+    """Why one of the addresses ``host`` resolves to is blocked, or None (also when it does not resolve)."""
+    if not host or _is_ip(host):
+        return None  # a literal address was checked as such
+    try:
+        infos = socket.getaddrinfo(host, port or 0, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return None  # the download reports an unresolvable host in its own words
+    for info in infos:
+        reason = blocked_address(str(info[4][0]))
+        if reason is not None:
+            return f"{host} resolves to {reason.split(' ', 1)[0]}, which {reason.split(' ', 1)[1]}"
+    return None
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _network_reason(url: str) -> str | None:
+    """The block reason for ``url``'s literal host, else for the addresses it resolves to."""
+    host = host_of(url)
+    reason = blocked_host(host)
+    if reason is None and urlsplit(url).scheme in ("http", "https"):
+        try:
+            port = urlsplit(url).port
+        except ValueError:
+            port = None
+        reason = resolved_block(host, port)
+    return reason
+
+
+def check_artifact(uri: str, allowed_prefixes: tuple[str, ...], endpoints: tuple[str, ...] = ()) -> None:
+    """Refuse (exit 3) an artifact URI the policy does not allow; nothing has been downloaded yet."""
+    shown = redact_url(uri)
+    reason = _network_reason(uri)
+    if reason is not None:
+        raise ArtifactRefusedError(
+            f"refused artifact {shown}: {reason}, and those are never fetched (cloud metadata and "
+            "link-local addresses are blocked); fix the model artifact's uri in the registry"
+        )
+    allowed = tuple(p for p in allowed_prefixes if p)
+    if allowed and not any(uri.startswith(prefix) for prefix in allowed):
+        raise ArtifactRefusedError(
+            f"refused artifact {shown}: it starts with none of {ALLOW_LIST_VARIABLE} "
+            f"({', '.join(allowed)}); register the artifact under an allowed prefix or extend the list"
+        )
+    if uri.startswith("s3://"):
+        for endpoint in endpoints:
+            check_endpoint(endpoint, "the S3 endpoint (AWS_ENDPOINT_URL / STORAGE_CONFIG endpoint_url)")
+
+
+def check_endpoint(endpoint: str, what: str) -> None:
+    """Refuse (exit 3) an endpoint that configuration supplies for a download (``what`` names its origin)."""
+    url = endpoint if "://" in endpoint else f"http://{endpoint}"
+    reason = _network_reason(url)
+    if reason is not None:
+        raise ArtifactRefusedError(
+            f"refused {what} {redact_url(endpoint)}: {reason}, and those are never fetched (cloud metadata "
+            "and link-local addresses are blocked); fix the storage configuration"
+        )
+
+
+def check_redirect(url: str) -> None:
+    """Refuse (exit 5) a host a download reaches after a redirect."""
+    reason = _network_reason(url)
+    if reason is not None:
+        raise RedirectRefusedError(
+            f"refused to follow the download to {redact_url(url)}: {reason}, and those are never fetched "
+            "(cloud metadata and link-local addresses are blocked); nothing was installed"
+        )
+
+
+def guard_pool(pool: Any) -> Any:
+    """Make a urllib3 ``PoolManager`` check every host it connects to (the first and each redirect's)."""
+    original: Callable[..., Any] = pool.connection_from_host
+    checked: dict[tuple[str, int | None, str], bool] = {}
+    lock = threading.Lock()
+
+    def connection_from_host(host: str, port: int | None = None, scheme: str = "http", **kwargs: Any) -> Any:
+        key = (host, port, scheme)
+        with lock:
+            known = key in checked
+        if not known:
+            bare = host.strip("[]")
+            netloc = f"[{bare}]" if ":" in bare else bare
+            check_redirect(f"{scheme}://{netloc}{f':{port}' if port else ''}/")
+            with lock:
+                checked[key] = True
+        return original(host, port=port, scheme=scheme, **kwargs)
+
+    pool.connection_from_host = connection_from_host
+    return pool
+
+
+@contextlib.contextmanager
+def requests_redirect_guard() -> Iterator[None]:
+    """While ``kserve_storage`` runs: every redirect ``requests`` would follow is checked first."""
+    import requests.sessions
+
+    session_class: Any = requests.sessions.Session
+    original = session_class.get_redirect_target
+
+    def get_redirect_target(self: Any, resp: Any) -> Any:
+        target = original(self, resp)
+        if target:
+            check_redirect(urljoin(resp.url, target))
+        return target
+
+    session_class.get_redirect_target = get_redirect_target
+    try:
+        yield
+    finally:
+        session_class.get_redirect_target = original

@@ -1,0 +1,54 @@
+"""The staging tree, walked once after the download: the one list of what will be installed.
+
+Its result feeds every later step: the transfer's file and byte counts (and its "no files" check), the
+integrity check (regular files only: a link has no content of its own), and the provenance's file list.
+Rule: every entry that is not a directory is listed by its own path; a symbolic link (to a file or to a
+directory, from an unpacked tar) is listed with size 0 and ``link=True`` and never followed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    path: str  # relative, with ``/``
+    size: int
+    link: bool = False
+
+
+@dataclass(frozen=True)
+class StagedTree:
+    files: tuple[StagedFile, ...] = ()
+
+    @property
+    def count(self) -> int:
+        return len(self.files)
+
+    @property
+    def bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+    @property
+    def regular(self) -> list[str]:
+        """The relative paths of the regular files (what has content to verify)."""
+        return [f.path for f in self.files if not f.link]
+
+
+def walk(root: Path) -> StagedTree:
+    """Every non-directory entry below ``root``, sorted by path."""
+    found: list[StagedFile] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        linked_dirs = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+        dirnames[:] = sorted(d for d in dirnames if d not in linked_dirs)
+        for name in filenames + linked_dirs:
+            full = os.path.join(dirpath, name)
+            rel = Path(full).relative_to(root).as_posix()
+            if os.path.islink(full):
+                found.append(StagedFile(rel, 0, link=True))
+            else:
+                found.append(StagedFile(rel, os.stat(full).st_size))
+    return StagedTree(tuple(sorted(found, key=lambda f: f.path)))

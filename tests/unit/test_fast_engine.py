@@ -1,0 +1,187 @@
+"""The own engine in process, against a FakeSource: workers, resume, retries, cancel, size checks, listing."""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import stamina
+
+from fakes import Block, Cut, Extra, Fail, FakeSource, Short
+from mr_storage_initializer.errors import ArchiveError, StorageError
+from mr_storage_initializer.settings import Limits, Patterns, Tunables
+from mr_storage_initializer.transfer.fast_engine import FastEngine, _Run
+from mr_storage_initializer.transfer.source import Unsupported
+
+DATA = os.urandom(1000)
+
+
+@pytest.fixture(autouse=True)
+def no_backoff() -> Iterator[None]:
+    """Retries keep their attempt counts but do not sleep."""
+    with stamina.set_testing(True, attempts=1000, cap=True):
+        yield
+
+
+def _engine(source: FakeSource, **tunables: int) -> FastEngine:
+    settings = {"concurrency": 1, "chunk_size": 1000, "attempts": 3, **tunables}
+    return FastEngine(source, Tunables(deadline=30, progress_interval=3600, **settings))
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_every_byte_lands_with_many_workers_and_short_reads(tmp_path: Path) -> None:
+    files = {"a.bin": DATA, "sub/b.bin": DATA[:333], "c.bin": b""}
+    source = FakeSource(files, chunk=7)
+    assert _engine(source, concurrency=4, chunk_size=100).download("fake://m", tmp_path) == "fast"
+    assert _tree(tmp_path) == files
+    assert sorted(start for rel, start, _ in source.reads if rel == "a.bin") == list(range(0, 1000, 100))
+    assert source.closed
+
+
+def test_a_cut_resumes_at_the_last_byte_written_with_a_fresh_budget(tmp_path: Path) -> None:
+    source = FakeSource({"a.bin": DATA})
+    source.fault(Cut(at=300), Cut(at=600))
+    _engine(source, attempts=1).download("fake://m", tmp_path)  # one attempt each: progress renews the budget
+    assert _tree(tmp_path) == {"a.bin": DATA}
+    assert source.reads == [("a.bin", 0, 1000), ("a.bin", 300, 1000), ("a.bin", 600, 1000)]
+
+
+def test_a_transient_failure_without_progress_is_retried_then_fails_with_the_final_message(tmp_path: Path) -> None:
+    source = FakeSource({"a.bin": DATA})
+    source.fault(Fail(transient=True), Fail(transient=True), Fail(transient=True))
+    with pytest.raises(StorageError, match=r"downloading a.bin from fake://m failed: the server answered HTTP 503"):
+        _engine(source, attempts=3).download("fake://m", tmp_path)
+    assert len(source.reads) == 3
+    assert source.closed
+
+
+def test_a_transient_failure_is_retried_until_it_passes(tmp_path: Path) -> None:
+    source = FakeSource({"a.bin": DATA})
+    source.fault(Fail(transient=True), Fail(transient=True))
+    _engine(source, attempts=3).download("fake://m", tmp_path)
+    assert _tree(tmp_path) == {"a.bin": DATA}
+    assert len(source.reads) == 3
+
+
+def test_a_final_failure_is_not_retried(tmp_path: Path) -> None:
+    source = FakeSource({"a.bin": DATA})
+    source.fault(Fail(transient=False, message="access was denied (HTTP 403)"))
+    with pytest.raises(StorageError, match="access was denied"):
+        _engine(source, attempts=5).download("fake://m", tmp_path)
+    assert len(source.reads) == 1
+
+
+def test_a_source_without_ranges_starts_over_after_a_cut(tmp_path: Path) -> None:
+    source = FakeSource({"a.bin": DATA}, ranges=False)
+    source.fault(Cut(at=400))
+    _engine(source, chunk_size=100).download("fake://m", tmp_path)  # one part: no ranges to split into
+    assert _tree(tmp_path) == {"a.bin": DATA}
+    assert source.reads == [("a.bin", 0, 1000), ("a.bin", 0, 1000)]
+
+
+def test_more_bytes_than_listed_are_refused(tmp_path: Path) -> None:
+    source = FakeSource({"a.bin": DATA})
+    source.fault(Extra())
+    with pytest.raises(StorageError, match="sent more than the 1000 bytes it listed"):
+        _engine(source).download("fake://m", tmp_path)
+
+
+def test_an_object_shorter_than_listed_fails_once_the_attempts_without_progress_are_spent(tmp_path: Path) -> None:
+    source = FakeSource({"a.bin": DATA})
+    source.fault(Short(), Short(), Short(), Short())
+    with pytest.raises(StorageError, match="got 999 of 1000 bytes; the object is shorter than listed"):
+        _engine(source, attempts=3).download("fake://m", tmp_path)
+    # the first read made progress (999 bytes); then three reads from 999 made none
+    assert source.reads == [("a.bin", 0, 1000)] + [("a.bin", 999, 1000)] * 3
+
+
+def test_a_failure_stops_the_other_workers_at_their_next_chunk(tmp_path: Path) -> None:
+    release = threading.Event()
+    source = FakeSource({"big.bin": DATA, "small.bin": DATA[:500]}, chunk=10)
+    block = Block(release)
+    source.fault(block, rel="big.bin")  # one chunk, then it waits
+    denied = Fail(transient=False, message="access was denied (HTTP 403)", after=block.waiting)
+    source.fault(denied, rel="small.bin")  # fails while big.bin's read is waiting
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            _engine(source, concurrency=2).download("fake://m", tmp_path)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    runner = threading.Thread(target=run)
+    runner.start()
+    runner.join(timeout=30)
+    assert not runner.is_alive(), "the engine waited for a blocked worker instead of failing"
+    assert isinstance(outcome[0], StorageError) and "access was denied" in outcome[0].message
+    release.set()  # the blocked worker wakes up, sees the stop, and ends without reading on
+    for thread in [t for t in threading.enumerate() if t.name.startswith("fetch-")]:
+        thread.join(timeout=30)
+        assert not thread.is_alive()
+    # the chunk it was waiting for is written; nothing after it, and no new read was started
+    assert (tmp_path / "big.bin").read_bytes()[20:] == bytes(980)
+    assert [r for r in source.reads if r[0] == "big.bin"] == [("big.bin", 0, 1000)]
+
+
+def test_sizes_on_disk_are_checked_against_the_listing(tmp_path: Path) -> None:
+    source = FakeSource({"a.bin": DATA})
+    run = _Run(source, source.list(), tmp_path, Tunables(progress_interval=3600), "fake://m")
+    run.run()
+    os.truncate(tmp_path / "a.bin", 10)
+    with pytest.raises(StorageError, match=r"a\.bin: 10 bytes on disk, 1000 listed"):
+        run._check_sizes()
+
+
+def test_the_listing_is_retried_when_transient_and_final_otherwise(tmp_path: Path) -> None:
+    source = FakeSource({"a.bin": DATA})
+    source.list_faults(Fail(transient=True), Fail(transient=False, message="it does not exist (HTTP 404)"))
+    with pytest.raises(StorageError, match="downloading fake://m failed: it does not exist"):
+        _engine(source).download("fake://m", tmp_path)
+    assert source.lists == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unsupported_is_left_to_the_caller_with_nothing_written(tmp_path: Path) -> None:
+    source = FakeSource({"a.bin": DATA})
+    source.unsupported = "the server announces no length and no ranges"
+    with pytest.raises(Unsupported):
+        _engine(source).download("fake://m", tmp_path)
+    assert source.closed and list(tmp_path.iterdir()) == []
+
+
+def test_patterns_filter_the_listing_and_nothing_left_is_an_error(tmp_path: Path) -> None:
+    source = FakeSource({"a.bin": DATA, "notes.txt": b"x"})
+    FastEngine(source, Tunables(), Patterns(allow=("*.bin",))).download("fake://m", tmp_path / "one")
+    assert _tree(tmp_path / "one") == {"a.bin": DATA}
+    (tmp_path / "none").mkdir()
+    with pytest.raises(StorageError, match="no model files there"):
+        FastEngine(source, Tunables(), Patterns(ignore=("*",))).download("fake://m", tmp_path / "none")
+
+
+def _tar(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def test_a_single_archive_is_unpacked_within_the_limits_given(tmp_path: Path) -> None:
+    source = FakeSource({"model.tar.gz": _tar({"a.bin": DATA, "b.bin": DATA})})
+    _engine(source).download("fake://m", tmp_path / "ok")
+    assert _tree(tmp_path / "ok") == {"a.bin": DATA, "b.bin": DATA}
+    (tmp_path / "refused").mkdir()
+    engine = FastEngine(source, Tunables(), limits=Limits(max_members=1))
+    with pytest.raises(ArchiveError, match="more than 1 members"):
+        engine.download("fake://m", tmp_path / "refused")

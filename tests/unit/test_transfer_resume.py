@@ -1,0 +1,81 @@
+"""The resume ledger and the obstore error sentence, without servers: what is kept, what is removed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mr_storage_initializer.transfer.objectstore import readable
+from mr_storage_initializer.transfer.plan import RemoteFile, split
+from mr_storage_initializer.transfer.resume import PREFIX, STATE, Ledger, keep_leftover, staging
+
+A = RemoteFile("m/a.bin", "a.bin", 8, version='"e1"')
+B = RemoteFile("m/sub/b.bin", "sub/b.bin", 8, version='"e2"')
+
+
+def _interrupted(root: Path) -> Path:
+    """A staging directory as a killed run leaves it: both files allocated, a.bin's first range written."""
+    dest = root / f"{PREFIX}0123456789abcdef"
+    dest.mkdir(parents=True)
+    ledger = Ledger.open(dest, [A, B], 4)
+    assert ledger is not None
+    (dest / "sub").mkdir()
+    (dest / "a.bin").write_bytes(b"AAAA\0\0\0\0")
+    (dest / "sub" / "b.bin").write_bytes(bytes(8))
+    (dest / "stray.tmp").write_bytes(b"x")
+    ledger.done(split([A], 4)[0])
+    return dest
+
+
+def test_unchanged_objects_keep_their_completed_ranges(tmp_path: Path) -> None:
+    dest = _interrupted(tmp_path)
+    ledger = Ledger.open(dest, [A, B], 4)
+    assert ledger is not None and ledger.kept == {"a.bin": {0}}
+    assert [ledger.has(p) for p in split([A], 4)] == [True, False]
+    assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*")) == [STATE, "a.bin"]
+
+
+def test_a_changed_validator_size_or_range_size_keeps_nothing(tmp_path: Path) -> None:
+    for changed, chunk in (
+        (RemoteFile(A.key, A.rel, 8, version='"e9"'), 4),
+        (RemoteFile(A.key, A.rel, 9, version=A.version), 4),
+        (RemoteFile(A.key, A.rel, 8, version=""), 4),  # no validator: never resumed
+        (A, 2),
+    ):
+        dest = _interrupted(tmp_path / str(len(list(tmp_path.iterdir()))))
+        ledger = Ledger.open(dest, [changed, B], chunk)
+        assert ledger is not None and ledger.kept == {}, (changed, chunk)
+        assert sorted(p.name for p in dest.iterdir()) == [STATE]
+
+
+def test_no_ledger_outside_a_resumable_staging_directory(tmp_path: Path) -> None:
+    assert Ledger.open(tmp_path, [A], 4) is None
+    assert not (tmp_path / STATE).exists()
+
+
+def test_staging_keeps_its_own_leftover_and_removes_other_artifacts(tmp_path: Path) -> None:
+    mine = _interrupted(tmp_path)
+    other = tmp_path / f"{PREFIX}ffffffffffffffff"
+    other.mkdir()
+    (other / STATE).write_text("{}")
+    assert keep_leftover(mine) and keep_leftover(other)
+    assert not keep_leftover(tmp_path / ".mr-staging-abc")
+    with staging(tmp_path, "0123456789abcdef" + "0" * 48) as path:
+        assert path == mine and (path / "a.bin").exists()
+        assert not other.exists()
+    assert not mine.exists()  # a run that ends, however it ends, removes it; only SIGKILL leaves it
+
+
+def test_obstore_errors_read_as_one_sentence() -> None:
+    text = (
+        "Generic S3 error: Error performing GET http://h/b/k in 1ms - HTTP error: error sending request\n\n"
+        'Debug source:\nGeneric {\n    store: "S3",\n    source: RetryError(\n        RetryErrorImpl {\n'
+        "            uri: Some(\n                http://h/b/k,\n            ),\n"
+        '                                "tcp connect error",\n                    message: "Connection refused",\n'
+    )
+    assert readable(text) == (
+        "Generic S3 error: Error performing GET http://h/b/k in 1ms - HTTP error: error sending request "
+        "(tcp connect error: Connection refused)"
+    )
+    short = readable(text, limit=60)
+    assert short.endswith(" …") and len(short) <= 62
+    assert short == "Generic S3 error: Error performing GET http://h/b/k in 1ms …"

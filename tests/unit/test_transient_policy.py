@@ -1,0 +1,34 @@
+"""One transient-status policy for the registry client and every source: 408, 429, 500, 502, 503, 504."""
+
+from __future__ import annotations
+
+import pytest
+
+from mr_storage_initializer import retry
+from mr_storage_initializer.errors import InitializerError
+from mr_storage_initializer.registry import RegistryClient
+from mr_storage_initializer.transfer import wire
+from mr_storage_initializer.transfer.objectstore import ObstoreSource
+
+TRANSIENT = (408, 429, 500, 502, 503, 504)
+FINAL = (400, 401, 403, 404, 409, 416, 501, 505)
+
+
+@pytest.mark.parametrize("status", TRANSIENT + FINAL)
+def test_registry_http_and_object_stores_agree(status: int) -> None:
+    expected = status in TRANSIENT
+    assert retry.transient_status(status) is expected
+    assert wire.status_error(status, "hint").transient is expected
+    obstore_error = ObstoreSource(None, "").error(RuntimeError(f"Request failed with status: {status}"), "k")
+    assert obstore_error.transient is expected
+    with pytest.raises((retry.TransientError, InitializerError)) as caught:
+        RegistryClient._interpret("http://r/x", status, b"{}", missing_ok=False)
+    assert isinstance(caught.value, retry.TransientError) is expected
+
+
+def test_cut_connections_are_transient_for_every_source() -> None:
+    import urllib3
+
+    cut = urllib3.exceptions.ProtocolError("Connection broken: IncompleteRead")
+    assert wire.transport_error(cut, "hint").transient
+    assert ObstoreSource(None, "").error(RuntimeError("connection reset by peer"), "k").transient
