@@ -103,10 +103,14 @@ def main(models: Path = MODELS) -> int:
 
         if models.exists():
             shutil.rmtree(models)
+        # The artifact's storageKey names an entry of the storage-config secret, passed as KServe's
+        # ClusterStorageContainer would pass it (envFrom, prefix MR_STORAGE_CONFIG_): its own keys and endpoint.
+        entry = {"type": "s3", "endpoint_url": endpoint, "region": "us-east-1", "bucket": "demo-models"}
+        entry.update(access_key_id=s3_env["AWS_ACCESS_KEY_ID"], secret_access_key=s3_env["AWS_SECRET_ACCESS_KEY"])
         env = {
             **os.environ,
-            **s3_env,
-            "AWS_ENDPOINT_URL": endpoint,
+            "S3_VERIFY_SSL": "0",
+            "MR_STORAGE_CONFIG_demo-data-connection": json.dumps(entry),
             "MODEL_REGISTRY_BASE_URL": registry_url.removeprefix("http://"),
         }
         command = ["mr-storage-initializer", "model-registry://iris/v1", str(models)]

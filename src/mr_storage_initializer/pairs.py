@@ -23,6 +23,7 @@ from mr_storage_initializer.settings import Settings
 
 IN_FLIGHT = 4
 log = logging.getLogger("mr_storage_initializer")
+_STOPPED = threading.Event()  # set when the main thread gives up on the pairs (SIGTERM): their lines end there
 
 
 class _Unexpected(InitializerError):
@@ -34,6 +35,8 @@ class _PairTag(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         name = threading.current_thread().name
+        if name.startswith("pair-") and _STOPPED.is_set():
+            return False  # a daemon pair thread still running after the final ERROR line: it is not written
         if name.startswith("pair-") and not hasattr(record, "pair"):
             record.pair = int(name.removeprefix("pair-"))
         return True
@@ -46,6 +49,7 @@ def _one(pair: Pair, settings: Settings) -> Installed:
 
 def run(pairs: Sequence[Pair], settings: Settings) -> tuple[list[Installed], list[tuple[Pair, InitializerError]]]:
     """Install every pair; return what installed and, in argument order, what failed and why."""
+    _STOPPED.clear()
     results: dict[int, Installed | InitializerError] = {}
     slots = threading.BoundedSemaphore(IN_FLIGHT)
     done = threading.Semaphore(0)
@@ -69,8 +73,12 @@ def run(pairs: Sequence[Pair], settings: Settings) -> tuple[list[Installed], lis
     threads = [threading.Thread(target=work, args=(p,), name=f"pair-{p.index + 1}", daemon=True) for p in pairs]
     for thread in threads:
         thread.start()
-    for _ in threads:
-        done.acquire()  # interruptible: SIGTERM's handler runs in this (main) thread
+    try:
+        for _ in threads:
+            done.acquire()  # interruptible: SIGTERM's handler runs in this (main) thread
+    except BaseException:
+        _STOPPED.set()  # the final line is the main thread's; the daemon pair threads log no more
+        raise
     installed = [r for _, r in sorted(results.items()) if isinstance(r, Installed)]
     failures = [(p, r) for p in pairs if isinstance(r := results[p.index], InitializerError)]
     return installed, failures

@@ -21,6 +21,7 @@ from mr_storage_initializer.errors import UsageError
 from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.resolve import Artifact, Entity, Resolution
 from mr_storage_initializer.settings import Settings
+from mr_storage_initializer.storage_config import DownloadPlan, endpoints_of
 
 log = logging.getLogger("mr_storage_initializer")
 SCHEME = "model-registry://"
@@ -83,7 +84,10 @@ def resolve_pair(pair: Pair, settings: Settings) -> Resolution:
         )
         resolution = direct(pair.source_uri)
     artifact = resolution.artifact
-    policy.check_artifact(artifact.uri, settings.allowed_artifact_uri_prefixes, settings.storage_endpoints)
+    plan = download_plan(resolution)
+    policy.check_artifact(artifact.uri or plan.uri, settings.allowed_artifact_uri_prefixes, settings.storage_endpoints)
+    for endpoint, what in endpoints_of(plan):
+        policy.check_endpoint(endpoint, what)
     if not resolution.registry_url:
         return resolution
     log.info(
@@ -142,6 +146,25 @@ def fingerprint_of(resolution: Resolution, inputs: Mapping[str, str] | None = No
     return fingerprint(resolution, inputs)
 
 
+def download_plan(resolution: Resolution) -> DownloadPlan:
+    """What the pair downloads: the plan resolution made (storageKey, ``?endpoint=``), else the artifact uri."""
+    plan = resolution.download
+    return plan if plan.uri else DownloadPlan(resolution.artifact.uri)
+
+
+def with_plan(settings: Settings, plan: DownloadPlan) -> Settings:
+    """``settings`` whose storage variables carry the plan's (set ``env``, drop ``unset``): both engines read
+    them from ``settings.storage_env``; only the kserve engine puts them into the process environment."""
+    if not plan.env and not plan.unset:
+        return settings
+    import dataclasses
+    from types import MappingProxyType
+
+    merged = {name: value for name, value in settings.storage_env.items() if name not in plan.unset}
+    merged.update(plan.env)
+    return dataclasses.replace(settings, storage_env=MappingProxyType(merged))
+
+
 def may_use_kserve(uri: str, settings: Settings) -> bool:
     """Whether this download may run ``kserve_storage`` (and so needs the process to itself)."""
     from mr_storage_initializer import transfer
@@ -157,8 +180,8 @@ def install_pair(pair: Pair, resolution: Resolution, settings: Settings, *, excl
 
     assert pair.dest is not None
     started = time.monotonic()
-    artifact = resolution.artifact
-    inputs = transfer.fingerprint_inputs(artifact.uri, settings)  # hf://: the commit the revision names now
+    plan = download_plan(resolution)
+    inputs = transfer.fingerprint_inputs(plan.uri, with_plan(settings, plan))  # hf://: the commit named now
     wanted = fingerprint_of(resolution, inputs)
     with install.open_destination(pair.dest, lock_timeout=settings.lock_timeout) as dest:
         found = dest.installed(wanted)
@@ -168,15 +191,15 @@ def install_pair(pair: Pair, resolution: Resolution, settings: Settings, *, excl
             size = sum(int(f.get("size", 0)) for f in files if isinstance(f, dict))
             return Installed(pair, resolution, wanted, len(files), size, 0.0, downloaded=False, record=found)
         dest.check_replaceable()  # a user's file in the previous install's directories: exit 6 before downloading
-        shared = may_use_kserve(artifact.uri, settings)
+        shared = may_use_kserve(plan.uri, settings)
         with (
             _process_state(shared or exclusive),
             _scratch(dest, shared or exclusive),
             resume.staging(dest.root, wanted) as staging,
         ):
-            log.info("%s", artifact.uri, extra={"step": "downloading", "into": str(dest.root)})
+            log.info("%s", plan.uri, extra={"step": "downloading", "into": str(dest.root)})
             t0 = time.monotonic()
-            result = transfer.download(artifact.uri, staging, settings, before_fetch=dest.check_names)
+            result = transfer.download(plan.uri, staging, with_plan(settings, plan), before_fetch=dest.check_names)
             took = time.monotonic() - t0
             log.info(
                 "%d files, %d bytes in %.2fs",

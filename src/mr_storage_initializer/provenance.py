@@ -2,8 +2,8 @@
 
 It is written last into ``DEST_PATH/.model-registry.json``; its presence means the install is complete.
 The artifact URI is stored without userinfo or query string; the fingerprint (a SHA-256 over the registry,
-the artifact id and the full URI, plus the allow/ignore patterns when set and an hf:// commit) lets a
-restarted init container recognise the same artifact without storing a signed URL.
+the artifact id, the full URI and, when set, its storageKey and storagePath, the allow/ignore patterns and
+an hf:// commit) lets a restarted init container recognise the same artifact without storing a signed URL.
 """
 
 from __future__ import annotations
@@ -23,10 +23,13 @@ FORMAT = "mr-storage-initializer/provenance/v1"
 
 
 def fingerprint(resolution: Resolution, inputs: Mapping[str, str] | None = None) -> str:
-    """``inputs`` (patterns when set, an hf:// commit) join the hash only when present, so an install made
-    without them keeps the fingerprint it was recorded with."""
-    parts = [resolution.registry_url, resolution.artifact.id, resolution.artifact.uri]
-    parts += [f"{name}={value}" for name, value in sorted((inputs or {}).items())]
+    """``inputs`` (patterns when set, an hf:// commit) join the hash only when present, as storageKey and
+    storagePath do, so an install made without them keeps the fingerprint it was recorded with."""
+    artifact = resolution.artifact
+    parts: tuple[str, ...] = (resolution.registry_url, artifact.id, artifact.uri)
+    if artifact.storage_key or artifact.storage_path:  # absent: the fingerprint of earlier installs holds
+        parts += (artifact.storage_key or "", artifact.storage_path or "")
+    parts += tuple(f"{name}={value}" for name, value in sorted((inputs or {}).items()))
     return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
 
 

@@ -1,4 +1,4 @@
-"""A small synchronous client for the Model Registry REST API (v1alpha3), on urllib3.
+"""A small synchronous client for the Model Registry REST API (v1 or v1alpha3), on urllib3.
 
 urllib3 is already in the image (under ``requests`` and ``botocore``), so this adds no HTTP stack.
 Only GETs are made. Transient failures (connection errors, timeouts, 429, 5xx) are retried; 4xx are final.
@@ -6,6 +6,9 @@ One deadline (``MODEL_REGISTRY_TIMEOUT``) bounds the whole conversation by the w
 each exchange runs in a daemon thread the caller stops waiting for at the deadline, so a registry that
 trickles its headers or body a byte at a time is given up in time. Redirects are not followed: a token must
 never be sent to another host.
+Which API version a client speaks is its ``api_prefix`` (chosen by :mod:`.api_version`); until a real
+answer proves that prefix is served, a 404 is checked against ``GET …/registered_models`` before it may
+mean "no such model".
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import urllib3
@@ -32,13 +35,27 @@ from mr_storage_initializer.errors import (
 from mr_storage_initializer.redact import redact_text, register_secret
 from mr_storage_initializer.settings import DEFAULT_TIMEOUT
 
-API_PREFIX = "/api/model_registry/v1alpha3"
+API_V1 = "/api/model_registry/v1"
+API_V1ALPHA3 = "/api/model_registry/v1alpha3"
+API_PREFIX = API_V1ALPHA3  # the default of a client nobody chose a version for
+NOT_SERVED = frozenset({404, 405, 410, 501})  # answers to a list call that mean "this API is not here"
 MAX_BODY_BYTES = 16 * 1024 * 1024
 MAX_PAGES = 200
 PROBE_MAX_BYTES = 64 * 1024  # a registry's answer to ?pageSize=1 is small; more is not a registry
 log = logging.getLogger("mr_storage_initializer.registry")
 
 Json = dict[str, Any]
+T = TypeVar("T")
+_warned_deprecation: set[str] = set()
+
+
+class _Unconfirmed(Exception):
+    """A 404-like answer on a prefix nothing has shown to be served yet."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
 
 
 def read_token_file(path: Path) -> str:
@@ -82,8 +99,12 @@ class RegistryClient:
         ca_bundle: Path | None = None,
         deadline: float = DEFAULT_TIMEOUT,
         request_timeout: float = 30.0,
+        api_prefix: str = API_PREFIX,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.api_prefix = api_prefix
+        self.api_confirmed = False  # True once an answer showed that api_prefix is served
+        self.api_unserved = f"the model registry at {self.base_url} does not serve {api_prefix}"
         self._token_path = token_path
         if token:
             self._token: str | None = header_token(token, "MODEL_REGISTRY_TOKEN")
@@ -102,20 +123,61 @@ class RegistryClient:
 
     # -- generic ---------------------------------------------------------------------------------------
     def get(self, path: str, params: Mapping[str, str] | None = None, *, missing_ok: bool = False) -> Json | None:
-        """GET ``API_PREFIX + path``; a 404 gives ``None`` when ``missing_ok``, else :class:`RegistryError`."""
-        url = f"{self.base_url}{API_PREFIX}{path}"
+        """GET ``api_prefix + path``; a 404 gives ``None`` when ``missing_ok``, else :class:`RegistryError`.
+
+        While the prefix is unconfirmed, a 404/410 is first checked with :meth:`serves`: an API the
+        registry does not serve is a :class:`RegistryResponseError` (``api_unserved``), never "not found".
+        """
+        url = f"{self.base_url}{self.api_prefix}{path}"
         if params:
             url += "?" + urlencode(params)
+        confirmed = self.api_confirmed
+
+        def interpret(status: int, body: bytes) -> Json | None:
+            if not confirmed and status in NOT_SERVED:
+                raise _Unconfirmed(status, body)
+            return self._interpret(url, status, body, missing_ok=missing_ok, sent_token=bool(self._token))
+
+        try:
+            data = self._call(url, interpret)
+        except _Unconfirmed as answer:
+            if not self.serves(self.api_prefix):
+                raise RegistryResponseError(self.api_unserved) from None
+            data = self._interpret(url, answer.status, answer.body, missing_ok=missing_ok, sent_token=bool(self._token))
+        if data is not None:
+            self.api_confirmed = True
+        return data
+
+    def serves(self, prefix: str) -> bool:
+        """Whether the registry serves ``prefix``: a real ``GET prefix/registered_models?pageSize=1``.
+
+        404, 405, 410 and 501 mean "not served"; a list answer means served; anything else is an error.
+        """
+        url = f"{self.base_url}{prefix}/registered_models?pageSize=1"
+
+        def interpret(status: int, body: bytes) -> bool:
+            if status in NOT_SERVED:
+                return False
+            data = self._interpret(url, status, body, missing_ok=False, sent_token=bool(self._token))
+            return data is not None and "items" in data and isinstance(data["items"], list | None)
+
+        served = self._call(url, interpret)
+        if served and prefix == self.api_prefix:
+            self.api_confirmed = True
+        return served
+
+    def _call(self, url: str, interpret: Callable[[int, bytes], T]) -> T:
+        """One GET of ``url`` with retries inside the deadline and one token re-read on 401."""
         refreshed = False
 
-        def once() -> Json | None:
+        def once() -> T:
             nonlocal refreshed
             status, body = self._request(url)
             if status == 401 and self._token_path is not None and not refreshed:
                 refreshed = True  # a rotated service-account token: read the file again, once
                 self._token = read_token_file(self._token_path)
                 status, body = self._request(url)
-            return self._interpret(url, status, body, missing_ok=missing_ok, sent_token=bool(self._token))
+            return interpret(status, body)
 
         return retry.call(once, deadline=self._end - time.monotonic(), max_attempts=None)
 
@@ -172,6 +234,7 @@ class RegistryClient:
             raise retry.TransientError(f"reading the answer of {where} failed: {_reason(exc)}", final) from None
         finally:
             response.release_conn()
+        _warn_if_deprecated(self.base_url, url, response.headers)
         if len(body) > MAX_BODY_BYTES:
             raise RegistryResponseError(f"the model registry at {where} sent more than {MAX_BODY_BYTES} bytes")
         return response.status, body
@@ -263,13 +326,20 @@ class RegistryClient:
         self._pool.clear()
 
 
-def probe(base_url: str, *, timeout: float, ca_bundle: Path | None = None) -> bool:
-    """Whether a Model Registry answers at ``base_url`` (one bounded GET; 200 JSON or 401/403 count).
+def probe(
+    base_url: str,
+    *,
+    timeout: float,
+    ca_bundle: Path | None = None,
+    prefixes: Sequence[str] = (API_V1, API_V1ALPHA3),
+) -> str | None:
+    """The first of ``prefixes`` at which a Model Registry answers at ``base_url`` (200 list or 401/403), or None.
 
-    Name resolution is not covered by socket timeouts, so the GET runs in a daemon thread joined with
-    ``timeout``.
+    At most one bounded GET per prefix, all within ``timeout``. Name resolution is not covered by socket
+    timeouts, so the GETs run in a daemon thread joined with ``timeout``.
     """
-    outcome: list[bool] = []
+    outcome: list[str] = []
+    started = time.monotonic()
 
     def attempt() -> None:
         try:
@@ -277,36 +347,68 @@ def probe(base_url: str, *, timeout: float, ca_bundle: Path | None = None) -> bo
                 retries=False,
                 ssl_context=tls.registry_context(ca_bundle) if base_url.startswith("https://") else None,
             )
-            response = pool.request(
-                "GET",
-                f"{base_url}{API_PREFIX}/registered_models?pageSize=1",
-                timeout=urllib3.Timeout(total=timeout),
-                redirect=False,
-                preload_content=False,
-            )
+            for prefix in prefixes:
+                remaining = timeout - (time.monotonic() - started)
+                if remaining <= 0:
+                    return
+                response = pool.request(
+                    "GET",
+                    f"{base_url}{prefix}/registered_models?pageSize=1",
+                    timeout=urllib3.Timeout(total=remaining),
+                    redirect=False,
+                    preload_content=False,
+                )
+                if response.status in (401, 403):
+                    response.close()
+                    outcome.append(prefix)
+                    return
+                try:
+                    body = response.read(PROBE_MAX_BYTES + 1)  # never a whole 100 MB answer in memory
+                    data = json.loads(body) if len(body) <= PROBE_MAX_BYTES else None
+                except (urllib3.exceptions.HTTPError, OSError, ValueError):
+                    data = None
+                finally:
+                    response.close()
+                if response.status == 200 and isinstance(data, dict) and "items" in data:
+                    outcome.append(prefix)
+                    return
         except (urllib3.exceptions.HTTPError, OSError, UsageError):
-            outcome.append(False)
             return
-        if response.status in (401, 403):
-            response.close()
-            outcome.append(True)
-            return
-        try:
-            body = response.read(PROBE_MAX_BYTES + 1)  # never a whole 100 MB answer in memory
-            data = json.loads(body) if len(body) <= PROBE_MAX_BYTES else None
-        except (urllib3.exceptions.HTTPError, OSError, ValueError):
-            data = None
-        finally:
-            response.close()
-        if data is None:
-            outcome.append(False)
-            return
-        outcome.append(response.status == 200 and isinstance(data, dict) and "items" in data)
 
     thread = threading.Thread(target=attempt, name="registry-probe", daemon=True)
     thread.start()
     thread.join(timeout)
-    return bool(outcome and outcome[0])
+    return outcome[0] if outcome else None
+
+
+def _warn_if_deprecated(base_url: str, url: str, headers: Mapping[str, str]) -> None:
+    """One warning per registry and API for a ``Deprecation`` or ``Sunset`` answer header (RFC 9745, 8594)."""
+    marks = {name: headers.get(name) for name in ("Deprecation", "Sunset") if headers.get(name)}
+    if not marks:
+        return
+    api = next((p for p in (API_V1ALPHA3, API_V1) if url.startswith(f"{base_url}{p}/")), "")
+    key = f"{base_url}{api}"
+    if key in _warned_deprecation:
+        return
+    _warned_deprecation.add(key)
+    shown = ", ".join(f"{name}: {_printable(value)}" for name, value in marks.items())
+    version = api.rsplit("/", 1)[-1] or "(unknown)"
+    advice = (
+        "; upgrade the registry to one that serves v1, which the initializer prefers" if api == API_V1ALPHA3 else ""
+    )
+    log.warning(
+        "the model registry at %s marks API %s as deprecated (%s)%s",
+        redact_text(base_url),
+        version,
+        shown,
+        advice,
+        extra={"step": "registry", "api": version},
+    )
+
+
+def _printable(value: str | None) -> str:
+    text = "".join(ch for ch in (value or "") if ch.isprintable())[:80]
+    return redact_text(text)
 
 
 def _catch(fn: Callable[[], tuple[int, bytes]]) -> tuple[int, bytes] | BaseException:

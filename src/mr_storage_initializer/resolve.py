@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from mr_storage_initializer import registry
+from mr_storage_initializer import api_version, registry, storage_config
 from mr_storage_initializer.errors import NotFoundError, RefusedError, RegistryResponseError
 from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.settings import Settings
@@ -43,6 +43,8 @@ class Artifact(Entity):
     uri: str = ""
     model_format_name: str | None = None
     model_format_version: str | None = None
+    storage_key: str | None = None
+    storage_path: str | None = None
 
     @property
     def custom_properties(self) -> Mapping[str, Any]:
@@ -59,6 +61,9 @@ class Resolution:
     model: Entity
     version: Entity
     artifact: Artifact
+    download: storage_config.DownloadPlan = field(
+        default_factory=lambda: storage_config.DownloadPlan(""), repr=False, compare=False
+    )
 
     def to_json(self) -> dict[str, Any]:
         """The JSON printed by ``--resolve-only`` and kept in the provenance (no secrets, no raw fields)."""
@@ -93,7 +98,8 @@ def choose_reading(parsed: ParsedUri, settings: Settings) -> ModelRef:
         return parsed.readings[0]
     as_host_model, as_model_version = parsed.readings
     url = registry_url_for(as_host_model, settings)
-    if registry.probe(url, timeout=settings.probe_timeout, ca_bundle=settings.ca_bundle):
+    prefixes = api_version.probe_prefixes(settings.api_version)
+    if registry.probe(url, timeout=settings.probe_timeout, ca_bundle=settings.ca_bundle, prefixes=prefixes):
         chosen, why = as_host_model, f"a model registry answered at {url}"
     else:
         chosen, why = (
@@ -139,6 +145,8 @@ def _artifact(data: Mapping[str, Any]) -> Artifact:
         uri=_text(data, "uri", "model artifact", required=False) or "",
         model_format_name=_text(data, "modelFormatName", "model artifact", required=False),
         model_format_version=_text(data, "modelFormatVersion", "model artifact", required=False),
+        storage_key=_text(data, "storageKey", "model artifact", required=False) or None,
+        storage_path=_text(data, "storagePath", "model artifact", required=False) or None,
     )
 
 
@@ -163,6 +171,7 @@ def resolve(parsed: ParsedUri, settings: Settings) -> Resolution:
         deadline=settings.timeout,
     )
     try:
+        api_version.choose(client, settings.api_version)
         return _resolve_with(client, parsed.raw, ref, settings)
     finally:
         client.close()
@@ -194,7 +203,17 @@ def _resolve_with(client: registry.RegistryClient, raw: str, ref: ModelRef, sett
         version = _latest_version(client, model, settings)
 
     artifact = _model_artifact(client, model, version)
-    return Resolution(source_uri=raw, registry_url=where, model=model, version=version, artifact=artifact)
+    download = storage_config.plan(
+        artifact.uri,
+        storage_key=artifact.storage_key,
+        storage_path=artifact.storage_path,
+        entries=settings.storage_entries,
+        looked=storage_config.where_looked(settings.storage_config_prefix, settings.storage_config_dir),
+        env=settings.storage_env,
+    )
+    return Resolution(
+        source_uri=raw, registry_url=where, model=model, version=version, artifact=artifact, download=download
+    )
 
 
 def _latest_version(client: registry.RegistryClient, model: Entity, settings: Settings) -> Entity:
@@ -224,7 +243,7 @@ def _model_artifact(client: registry.RegistryClient, model: Entity, version: Ent
         if artifact.state in UNUSABLE_ARTIFACT_STATES:
             skipped.append(f"{artifact.name!r} is {artifact.state}")
             continue
-        if not artifact.uri.strip():
+        if not artifact.uri.strip() and not (artifact.storage_key and artifact.storage_path):
             raise NotFoundError(f"model artifact {artifact.name!r} of {label} has no uri")
         return artifact
     detail = f" ({'; '.join(skipped)})" if skipped else ""

@@ -18,6 +18,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from mr_storage_initializer.errors import UsageError
+from mr_storage_initializer.storage_config import DEFAULT_PREFIX, StorageEntry, load_entries
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
@@ -184,10 +185,14 @@ class Limits:
         )
 
 
+def is_storage_variable(name: str) -> bool:
+    """Whether ``name`` is one of KServe's storage variables (what :attr:`Settings.storage_env` holds)."""
+    return name.startswith(STORAGE_PREFIXES) or name in STORAGE_NAMES or name.endswith("-headers")
+
+
 def _storage_env(env: Mapping[str, str]) -> Mapping[str, str]:
     """KServe's storage variables, checked where a wrong value would otherwise surface only mid-download."""
-    picked = {k: v for k, v in env.items() if k.startswith(STORAGE_PREFIXES) or k in STORAGE_NAMES}
-    picked.update((k, v) for k, v in env.items() if k.endswith("-headers"))
+    picked = {k: v for k, v in env.items() if is_storage_variable(k)}
     for name in ("STORAGE_CONFIG", "STORAGE_OVERRIDE_CONFIG"):
         try:
             spec = json.loads(picked.get(name) or "{}")
@@ -259,6 +264,11 @@ class Settings:
     termination_log: Path | None = None
     allowed_artifact_uri_prefixes: tuple[str, ...] = ()
     storage_endpoints: tuple[str, ...] = ()
+    # issue 10: API version, per-model storage credentials (storageKey entries of the storage-config secret)
+    api_version: str = "auto"
+    storage_config_prefix: str = DEFAULT_PREFIX
+    storage_config_dir: Path | None = None
+    storage_entries: Mapping[str, StorageEntry] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -280,6 +290,13 @@ class Settings:
             raise UsageError(f"MODEL_REGISTRY_TRANSFER={transfer!r} is not one of auto, fast, kserve")
         timeout = _seconds(env, "MODEL_REGISTRY_TIMEOUT", cls.timeout)
         storage_env = _storage_env(env)
+        api_version = env.get("MODEL_REGISTRY_API_VERSION", "").strip().lower() or cls.api_version
+        if api_version not in ("auto", "v1", "v1alpha3"):
+            raise UsageError(f"MODEL_REGISTRY_API_VERSION={api_version!r} is not one of auto, v1, v1alpha3")
+        entries_prefix = env.get("MODEL_REGISTRY_STORAGE_CONFIG_PREFIX", DEFAULT_PREFIX).strip()
+        if entries_prefix and not (entries_prefix[0].isalpha() and entries_prefix.isascii()):
+            raise UsageError(f"MODEL_REGISTRY_STORAGE_CONFIG_PREFIX={entries_prefix!r} must start with a letter")
+        entries_dir = Path(raw_dir) if (raw_dir := env.get("MODEL_REGISTRY_STORAGE_CONFIG_DIR", "").strip()) else None
         return cls(
             base_url=base_url,
             scheme=scheme,
@@ -305,6 +322,10 @@ class Settings:
                 p.strip() for p in env.get("ALLOWED_ARTIFACT_URI_PREFIXES", "").split(",") if p.strip()
             ),
             storage_endpoints=_storage_endpoints(env),
+            api_version=api_version,
+            storage_config_prefix=entries_prefix,
+            storage_config_dir=entries_dir,
+            storage_entries=load_entries(env, entries_prefix, entries_dir),
         )
 
     def tunables_for(self, scheme: str) -> Tunables:

@@ -177,6 +177,15 @@ def test_authenticated_overlay_uses_the_service_account_token_and_a_ca_bundle() 
     assert env["MODEL_REGISTRY_CA_BUNDLE"].startswith("/etc/ssl/custom-certs/")
 
 
+def test_authenticated_overlay_passes_the_storage_config_secret_as_prefixed_variables() -> None:
+    from mr_storage_initializer.storage_config import DEFAULT_PREFIX
+
+    documents = _rendered()[DEPLOY / "overlays" / "authenticated"]
+    (csc,) = [d for d in documents if d["kind"] == "ClusterStorageContainer"]
+    (source,) = csc["spec"]["container"]["envFrom"]
+    assert source == {"prefix": DEFAULT_PREFIX, "secretRef": {"name": "storage-config", "optional": True}}
+
+
 def test_base_declares_multi_model_download_for_storage_uris() -> None:
     (csc,) = _rendered()[DEPLOY / "base"]
     assert csc["spec"]["supportsMultiModelDownload"] is True

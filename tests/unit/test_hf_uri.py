@@ -100,6 +100,8 @@ def test_fingerprint_without_inputs_is_the_old_one() -> None:
     class _Artifact:
         id = "7"
         uri = "s3://b/m"
+        storage_key = None
+        storage_path = None
 
     class _Resolution:
         registry_url = "http://r:8080"

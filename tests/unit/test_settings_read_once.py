@@ -12,10 +12,15 @@ from mr_storage_initializer.settings import Limits, Settings, Tunables
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 # The one reader, and the one writer: install.scratch_tmpdir SETS TMPDIR (and restores the previous value)
-# so that kserve_storage's temporary files land inside DEST; it reads nothing else.
+# so that kserve_storage's temporary files land inside DEST; it reads nothing else. The kserve engine sets
+# one download's storage variables around Storage.download and restores them.
 ALLOWED = {
     "mr_storage_initializer/settings.py": "the one reader",
     "mr_storage_initializer/install.py": "sets TMPDIR for kserve_storage and restores it",
+    "mr_storage_initializer/transfer/kserve_engine.py": (
+        "kserve_storage reads credentials from os.environ: around Storage.download the storage variables are "
+        "set to the download's (settings.storage_env with a storageKey / ?endpoint= plan) and restored"
+    ),
 }
 
 

@@ -10,13 +10,20 @@ object key can climb (S3, GCS and Azure keys are at most 1024 bytes, so at most 
 Afterwards every level of the chain must hold only the next level; anything else was written by a key that
 climbed out of the model directory, and the download is refused (exit 5) — the stray file is still inside
 staging, which is removed. The model is then moved up from the bottom of the chain.
+
+``kserve_storage`` reads its credentials from ``os.environ``. The engine is given KServe's storage variables
+as settings read them, with one download's own applied (a ``storageKey`` entry, an ``s3://…?endpoint=``
+URI: :func:`mr_storage_initializer.pipeline.with_plan`); around ``Storage.download`` the process
+environment's storage variables are made exactly those, and restored afterwards. This is the one writer of
+those variables; such downloads run one at a time (``pipeline.PROCESS_STATE``).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from mr_storage_initializer.errors import StorageError
@@ -49,13 +56,34 @@ class KServeEngine:
                 os.unlink(leftover.path)
         inner = _make_jail(dest)
         try:
-            with requests_redirect_guard():  # the artifact policy, after every redirect of an http(s) download
+            with _storage_variables(self.env), requests_redirect_guard():  # the policy, after every redirect
                 Storage.download(uri, out_dir=str(inner))
             _check_jail(dest, uri)
             _release(dest, inner)
         finally:
             shutil.rmtree(dest / JAIL_ROOT, ignore_errors=True)
         return self.name
+
+
+@contextmanager
+def _storage_variables(env: Mapping[str, str]) -> Iterator[None]:
+    """The process's storage variables (settings' selection rule) made exactly ``env``; restored afterwards."""
+    from mr_storage_initializer.settings import is_storage_variable
+
+    stale = [name for name in os.environ if is_storage_variable(name) and name not in env]
+    changed = {name: value for name, value in env.items() if os.environ.get(name) != value}
+    saved = {name: os.environ.get(name) for name in [*stale, *changed]}
+    for name in stale:
+        del os.environ[name]
+    os.environ.update(changed)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _refuse_headers_across_hosts(uri: str, env: Mapping[str, str]) -> None:

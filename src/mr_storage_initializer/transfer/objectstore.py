@@ -103,6 +103,8 @@ class ObstoreSource:
             return SourceError(
                 f"{at}the object key {shown!r} is not a safe path below the model directory", transient=False
             )
+        if "could not parse path" in text.lower():  # obstore refuses the key (empty segment, …): retrying cannot help
+            return SourceError(f"{at}the object key cannot be read by the own engine ({first_line})", transient=False)
         status = _status(text)
         if status is not None and status >= 400 and not retry.transient_status(status):
             return SourceError(f"{at}HTTP {status} ({first_line})", transient=False)

@@ -1,0 +1,65 @@
+"""Which Model Registry REST API a registry is spoken to in: ``/api/model_registry/v1`` or ``v1alpha3``.
+
+``MODEL_REGISTRY_API_VERSION`` = ``auto`` (default), ``v1`` or ``v1alpha3``. In ``auto`` the first
+registry call of a run asks ``GET /api/model_registry/v1/registered_models?pageSize=1``: a list answer
+means v1 is served and used; 404, 405, 410 or 501 mean it is not, and v1alpha3 is used. That is the one
+extra request; the choice is remembered for the registry's URL for the rest of the run. v1alpha3 chosen
+that way, and a pinned version, are confirmed by the first real answer; a 404 before that is checked
+with the same list call, so a registry that serves neither API (or not the pinned one) ends in exit 4
+with that sentence, never in "model not found".
+"""
+
+from __future__ import annotations
+
+import logging
+
+from mr_storage_initializer.registry import API_V1, API_V1ALPHA3, RegistryClient
+
+log = logging.getLogger("mr_storage_initializer.registry")
+
+PREFIXES = {"v1": API_V1, "v1alpha3": API_V1ALPHA3}
+_decided: dict[str, str] = {}  # registry URL -> the prefix auto chose there, for the rest of this run
+
+
+def version_of(prefix: str) -> str:
+    return prefix.rsplit("/", 1)[-1]
+
+
+def probe_prefixes(setting: str) -> tuple[str, ...]:
+    """The API prefixes the ``HOST/MODEL`` probe tries, in order."""
+    return (PREFIXES[setting],) if setting in PREFIXES else (API_V1, API_V1ALPHA3)
+
+
+def choose(client: RegistryClient, setting: str) -> str:
+    """Point ``client`` at the API ``setting`` asks for (asking the registry in ``auto``); return the version."""
+    base = client.base_url
+    if setting in PREFIXES:
+        prefix = PREFIXES[setting]
+        client.api_prefix = prefix
+        client.api_confirmed = False
+        client.api_unserved = (
+            f"the model registry at {base} does not serve API {setting} ({prefix}), which "
+            f"MODEL_REGISTRY_API_VERSION={setting} asks for; set MODEL_REGISTRY_API_VERSION=auto or the version "
+            "the registry serves"
+        )
+        log.info("API %s (MODEL_REGISTRY_API_VERSION=%s)", setting, setting, extra={"step": "registry", "api": setting})
+        return setting
+    client.api_unserved = (
+        f"the model registry at {base} serves neither API v1 ({API_V1}) nor v1alpha3 ({API_V1ALPHA3}): a list of "
+        "registered models was answered 'not here' (HTTP 404, 405, 410 or 501) on both; is MODEL_REGISTRY_BASE_URL "
+        "(or the host in the URI) a Model Registry?"
+    )
+    known = _decided.get(base)
+    if known is not None:
+        client.api_prefix, client.api_confirmed = known, known == API_V1
+        why = "it was decided earlier in this run"
+    elif client.serves(API_V1):
+        client.api_prefix, client.api_confirmed = API_V1, True
+        why = "it serves v1"
+    else:
+        client.api_prefix, client.api_confirmed = API_V1ALPHA3, False
+        why = "it does not serve v1"
+    _decided[base] = client.api_prefix
+    version = version_of(client.api_prefix)
+    log.info("API %s at %s because %s", version, base, why, extra={"step": "registry", "api": version})
+    return version

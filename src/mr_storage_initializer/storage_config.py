@@ -1,0 +1,235 @@
+"""Per-model storage credentials (``storageKey``) and the ``s3://…?endpoint=&defaultRegion=`` URIs.
+
+**Entries.** A model artifact may name a ``storageKey``: a key of the namespace's ``storage-config``
+secret (KServe's storage-spec JSON per key, e.g. ``{"type": "s3", "access_key_id": …, "endpoint_url": …,
+"bucket": …}``; KServe's secret name is ``storageSpecSecretName`` in its config). The entries are read
+once at start-up from two places:
+
+- environment variables ``MODEL_REGISTRY_STORAGE_CONFIG_PREFIX`` + key (default prefix
+  ``MR_STORAGE_CONFIG_``), which ``envFrom: [{secretRef: {name: storage-config, optional: true},
+  prefix: MR_STORAGE_CONFIG_}]`` on the ``ClusterStorageContainer`` makes (the kubelet keeps the key
+  unchanged, dashes included);
+- files in ``MODEL_REGISTRY_STORAGE_CONFIG_DIR`` (one per key, the secret mounted as a volume).
+
+A variable wins over a file of the same key. Every value of every entry is registered as a secret, so
+none appears in any output, except the fields that say where, not how (:data:`LOCATION_FIELDS`: type,
+bucket, region, endpoint, TLS switches): masking those would also mask the bucket in every logged URI and
+in the provenance record, and any ``/mnt/models`` for a bucket named ``models``. An entry that is not
+JSON is masked whole. Only ``type: s3`` entries can be used (KServe's S3 mapping); anything else
+ends the install with exit 5 when an artifact names it.
+
+**One download's environment** (:func:`plan`), strongest first: the URI's ``endpoint=``/``defaultRegion=``
+(what ``model_registry.utils.s3_uri_from`` writes) > the ``storageKey`` entry > ``STORAGE_CONFIG`` /
+``STORAGE_OVERRIDE_CONFIG`` > ``AWS_*``. It is expressed as KServe's own variables (``STORAGE_CONFIG``
+for the effective storage spec, ``AWS_ENDPOINT_URL``/``AWS_DEFAULT_REGION``), so both engines apply it
+the same way. The query is never part of the key: the engines get the URI without it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+from mr_storage_initializer.errors import StorageError, UsageError
+from mr_storage_initializer.redact import redact_url, register_secret
+
+DEFAULT_PREFIX = "MR_STORAGE_CONFIG_"
+USABLE_TYPES = ("s3",)
+S3_QUERY = {"endpoint": "endpoint_url", "defaultRegion": "region"}  # s3_uri_from's parameters -> spec keys
+_MAX_ENTRY_BYTES = 64 * 1024
+LOCATION_FIELDS = frozenset({"type", "bucket", "region", "endpoint_url", "verify_ssl", "anonymous", "ca_bundle"})
+
+
+@dataclass(frozen=True)
+class StorageEntry:
+    """One key of the storage-config secret: its storage spec (or why it is unusable) and where it came from."""
+
+    key: str
+    source: str
+    spec: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class DownloadPlan:
+    """What one download fetches (``uri``, never with a query) and the variables it runs under."""
+
+    uri: str
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)  # set for this download
+    unset: tuple[str, ...] = ()  # removed for this download
+    storage_key: str | None = None
+
+
+def load_entries(env: Mapping[str, str], prefix: str, directory: Path | None) -> dict[str, StorageEntry]:
+    """Every entry of the storage-config secret this pod can see; values registered as secrets."""
+    entries: dict[str, StorageEntry] = {}
+    if directory is not None:
+        if not directory.is_dir():
+            raise UsageError(f"MODEL_REGISTRY_STORAGE_CONFIG_DIR={directory} is not a directory")
+        for path in sorted(directory.iterdir()):
+            if path.name.startswith(".") or not path.is_file():  # the kubelet's ..data links, dotfiles
+                continue
+            try:
+                raw = path.read_bytes()[: _MAX_ENTRY_BYTES + 1].decode("utf-8", "replace")
+            except OSError as exc:
+                raise UsageError(f"cannot read storage-config entry {path}: {exc.strerror}") from None
+            entries[path.name] = _entry(path.name, raw, f"file {path}")
+    for name, raw in env.items():
+        if prefix and name.startswith(prefix) and len(name) > len(prefix):
+            key = name[len(prefix) :]
+            entries[key] = _entry(key, raw, f"variable {name}")
+    return entries
+
+
+def _entry(key: str, raw: str, source: str) -> StorageEntry:
+    if len(raw) > _MAX_ENTRY_BYTES:
+        register_secret(raw)
+        return StorageEntry(key, source, problem=f"it is larger than {_MAX_ENTRY_BYTES} bytes")
+    try:
+        spec = json.loads(raw)
+    except ValueError:
+        spec = None
+    if not isinstance(spec, dict):
+        register_secret(raw)
+        return StorageEntry(key, source, problem="it is not a JSON object (KServe's storage-spec format)")
+    for name, value in spec.items():
+        if name not in LOCATION_FIELDS:
+            register_secret(value if isinstance(value, str) else json.dumps(value))
+    return StorageEntry(key, source, spec=spec)
+
+
+def where_looked(prefix: str, directory: Path | None) -> str:
+    places = [f"variables {prefix}<key> (envFrom of the storage-config secret)"] if prefix else []
+    if directory is not None:
+        places.append(f"files in {directory} (MODEL_REGISTRY_STORAGE_CONFIG_DIR)")
+    return " and ".join(places) or "nowhere (MODEL_REGISTRY_STORAGE_CONFIG_PREFIX and _DIR are unset)"
+
+
+def plan(
+    uri: str,
+    *,
+    storage_key: str | None,
+    storage_path: str | None,
+    entries: Mapping[str, StorageEntry],
+    looked: str,
+    env: Mapping[str, str],
+) -> DownloadPlan:
+    """The download of an artifact ``uri`` (may be empty) with its ``storageKey``/``storagePath``.
+
+    ``env`` is KServe's storage variables (``Settings.storage_env``), where ``STORAGE_CONFIG`` is read.
+    """
+    environ = env
+    entry = None
+    if storage_key:
+        entry = entries.get(storage_key)
+        if entry is None:
+            raise StorageError(
+                f"the model artifact's storageKey {storage_key!r} has no entry: looked in {looked}; add the key to "
+                "the namespace's storage-config secret (or the secret KServe's storageSpecSecretName names)"
+            )
+        if entry.problem:
+            raise StorageError(f"storage-config entry {storage_key!r} ({entry.source}) cannot be used: {entry.problem}")
+        kind = entry.spec.get("type", "")
+        if kind not in USABLE_TYPES:
+            raise StorageError(
+                f"storage-config entry {storage_key!r} ({entry.source}) has type {kind!r}; only "
+                f"{', '.join(USABLE_TYPES)} entries can be used for a model artifact's storageKey"
+            )
+    if not uri.strip():
+        uri = _uri_from_entry(entry, storage_key, storage_path)
+
+    spec: dict[str, Any] | None = None
+    if entry is not None:
+        spec = dict(entry.spec)
+    elif uri.startswith("s3://"):
+        spec = _global_spec(environ)
+    clean, query = split_s3_query(uri)
+    overrides: dict[str, str] = {}
+    for name, value in query.items():
+        var = "AWS_ENDPOINT_URL" if name == "endpoint" else "AWS_DEFAULT_REGION"
+        overrides[var] = value
+        if spec is not None:
+            spec[S3_QUERY[name]] = value
+    unset: tuple[str, ...] = ()
+    if spec is not None and (entry is not None or query):
+        overrides["STORAGE_CONFIG"] = json.dumps(spec)
+        unset = ("STORAGE_OVERRIDE_CONFIG",)
+    return DownloadPlan(uri=clean, env=overrides, unset=unset, storage_key=storage_key)
+
+
+def endpoints_of(plan: DownloadPlan) -> list[tuple[str, str]]:
+    """The endpoints ``plan`` points its download at, each with where it came from (for the artifact policy)."""
+    found: list[tuple[str, str]] = []
+    endpoint = plan.env.get("AWS_ENDPOINT_URL", "").strip()
+    if endpoint:
+        found.append((endpoint, "the S3 endpoint in the artifact uri (endpoint=)"))
+    try:
+        spec = json.loads(plan.env.get("STORAGE_CONFIG") or "{}")
+    except ValueError:
+        spec = None
+    if isinstance(spec, dict) and isinstance(spec.get("endpoint_url"), str) and spec["endpoint_url"].strip():
+        where = f"storage-config entry {plan.storage_key!r}" if plan.storage_key else "the artifact uri"
+        found.append((spec["endpoint_url"].strip(), f"the S3 endpoint of {where} (endpoint_url)"))
+    return list(dict.fromkeys(found))
+
+
+def _uri_from_entry(entry: StorageEntry | None, storage_key: str | None, storage_path: str | None) -> str:
+    if entry is None or not storage_path:
+        raise StorageError(
+            "the model artifact has no uri, and no storageKey with a storagePath to locate it; set its uri"
+        )
+    bucket = entry.spec.get("bucket")
+    if not isinstance(bucket, str) or not bucket.strip():
+        raise StorageError(
+            f"the model artifact has no uri and storage-config entry {storage_key!r} ({entry.source}) has no "
+            "'bucket' to put its storagePath in; set the artifact's uri or the entry's bucket"
+        )
+    return f"s3://{bucket.strip().strip('/')}/{storage_path.lstrip('/')}"
+
+
+def _global_spec(env: Mapping[str, str]) -> dict[str, Any] | None:
+    """KServe's STORAGE_CONFIG with STORAGE_OVERRIDE_CONFIG applied, when it is an s3 spec."""
+    try:
+        spec = json.loads(env.get("STORAGE_CONFIG") or "{}")
+        override = json.loads(env.get("STORAGE_OVERRIDE_CONFIG") or "{}")
+    except ValueError:
+        return None  # the engine reports it
+    if not isinstance(spec, dict) or not isinstance(override, dict):
+        return None
+    spec.update(override)
+    return spec if spec.get("type") == "s3" else None
+
+
+def split_s3_query(uri: str) -> tuple[str, dict[str, str]]:
+    """``s3://B/K?endpoint=E&defaultRegion=R`` -> (``s3://B/K``, {endpoint: E, defaultRegion: R}).
+
+    Other URIs come back unchanged. An unknown or repeated parameter, or an endpoint that is no
+    http(s) URL, is a :class:`StorageError` (exit 5), never a key with a question mark in it.
+    """
+    if not uri.startswith("s3://") or "?" not in uri:
+        return uri, {}
+    clean, _, query = uri.partition("?")
+    shown = redact_url(clean)
+    pairs = parse_qsl(query, keep_blank_values=True)
+    found: dict[str, str] = {}
+    for name, value in pairs:
+        if name not in S3_QUERY:  # shown with its query masked: it may be a signed URL
+            raise StorageError(
+                f"the artifact uri {redact_url(uri)} has the query parameter {name[:40]!r}; only "
+                f"{' and '.join(S3_QUERY)} (as model_registry.utils.s3_uri_from writes them) are understood"
+            )
+        if name in found:
+            raise StorageError(f"the artifact uri {shown} repeats the query parameter {name!r}")
+        found[name] = value.strip()
+    endpoint = found.get("endpoint")
+    if endpoint is not None and not endpoint.startswith(("http://", "https://")):
+        raise StorageError(f"the artifact uri {shown} has an endpoint that is not an http(s) URL")
+    if "defaultRegion" in found and not found["defaultRegion"]:
+        del found["defaultRegion"]
+    if not found and not pairs:
+        raise StorageError(f"the artifact uri {shown} ends in an empty query ('?')")
+    return clean, found
