@@ -13,6 +13,7 @@ pytest_plugins = [
     "fixtures.tls",
     "fixtures.faults",
     "fixtures.azure",
+    "fixtures.hub",
 ]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

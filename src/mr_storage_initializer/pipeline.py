@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,10 +140,11 @@ def _version_required(source_uri: str) -> UsageError:
     )
 
 
-def fingerprint_of(resolution: Resolution) -> str:
+def fingerprint_of(resolution: Resolution, inputs: Mapping[str, str] | None = None) -> str:
+    """``inputs``: :func:`~mr_storage_initializer.transfer.fingerprint_inputs` (patterns, an hf:// commit)."""
     from mr_storage_initializer.provenance import fingerprint
 
-    return fingerprint(resolution)
+    return fingerprint(resolution, inputs)
 
 
 def download_plan(resolution: Resolution) -> DownloadPlan:
@@ -179,7 +181,9 @@ def install_pair(pair: Pair, resolution: Resolution, settings: Settings, *, excl
 
     assert pair.dest is not None
     started = time.monotonic()
-    wanted = fingerprint_of(resolution)
+    plan = download_plan(resolution)
+    inputs = transfer.fingerprint_inputs(plan.uri, with_plan(settings, plan))  # hf://: the commit named now
+    wanted = fingerprint_of(resolution, inputs)
     with install.open_destination(pair.dest, lock_timeout=settings.lock_timeout) as dest:
         found = dest.installed(wanted)
         if found is not None:
@@ -188,7 +192,6 @@ def install_pair(pair: Pair, resolution: Resolution, settings: Settings, *, excl
             size = sum(int(f.get("size", 0)) for f in files if isinstance(f, dict))
             return Installed(pair, resolution, wanted, len(files), size, 0.0, downloaded=False, record=found)
         dest.check_replaceable()  # a user's file in the previous install's directories: exit 6 before downloading
-        plan = download_plan(resolution)
         planned = with_plan(settings, plan)  # the signature.uri is fetched with the same storage variables
         signature_uri = signing.signature_uri(settings, resolution)  # fetched by the check, maybe by kserve
         shared = may_use_kserve(plan.uri, settings) or (
@@ -219,7 +222,9 @@ def install_pair(pair: Pair, resolution: Resolution, settings: Settings, *, excl
             signature, tree = signing.check(planned, resolution, staging, result.tree, hasher)
             result = dataclasses.replace(result, tree=tree)  # less what the signature does not cover
             seconds = time.monotonic() - started
-            built = build_record(resolution, result, seconds=seconds, verified_files=verified, signature=signature)
+            built = build_record(
+                resolution, result, seconds=seconds, verified_files=verified, inputs=inputs, signature=signature
+            )
             replaced = _replaced(dest.provenance(), resolution, pair.source_uri)
             record = dest.commit(staging, built.to_json(), result.tree)
     log.info(

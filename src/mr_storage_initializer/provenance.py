@@ -2,8 +2,8 @@
 
 It is written last into ``DEST_PATH/.model-registry.json``; its presence means the install is complete.
 The artifact URI is stored without userinfo or query string; the fingerprint (a SHA-256 over the registry,
-the artifact id, the full URI and, when set, its storageKey and storagePath) lets a restarted init
-container recognise the same artifact without storing a signed URL.
+the artifact id, the full URI and, when set, its storageKey and storagePath, the allow/ignore patterns and
+an hf:// commit) lets a restarted init container recognise the same artifact without storing a signed URL.
 """
 
 from __future__ import annotations
@@ -22,11 +22,14 @@ from mr_storage_initializer.transfer import TransferResult
 FORMAT = "mr-storage-initializer/provenance/v1"
 
 
-def fingerprint(resolution: Resolution) -> str:
+def fingerprint(resolution: Resolution, inputs: Mapping[str, str] | None = None) -> str:
+    """``inputs`` (patterns when set, an hf:// commit) join the hash only when present, as storageKey and
+    storagePath do, so an install made without them keeps the fingerprint it was recorded with."""
     artifact = resolution.artifact
     parts: tuple[str, ...] = (resolution.registry_url, artifact.id, artifact.uri)
     if artifact.storage_key or artifact.storage_path:  # absent: the fingerprint of earlier installs holds
         parts += (artifact.storage_key or "", artifact.storage_path or "")
+    parts += tuple(f"{name}={value}" for name, value in sorted((inputs or {}).items()))
     return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
 
 
@@ -43,6 +46,7 @@ class Record:
     installed_at: str
     verified_files: int  # how many files matched a registry digest (sha256 / sha256sums); 0 when none given
     files: tuple[StagedFile, ...]
+    revision: str | None = None  # the source's version installed (hf://: the commit sha), when it has one
     signature: Mapping[str, Any] | None = None  # signing.check's summary (docs/signing.md); None: not checked
 
     def to_json(self) -> dict[str, Any]:
@@ -51,7 +55,12 @@ class Record:
             "initializer_version": __version__,
             **self.resolution,
             "fingerprint": self.fingerprint,
-            "transfer": {"engine": self.engine, "files": self.transfer_files, "bytes": self.transfer_bytes},
+            "transfer": {
+                "engine": self.engine,
+                "files": self.transfer_files,
+                "bytes": self.transfer_bytes,
+                **({"revision": self.revision} if self.revision else {}),
+            },
             "seconds": self.seconds,
             "installed_at": self.installed_at,
             "verified_files": self.verified_files,
@@ -66,11 +75,12 @@ def build_record(
     *,
     seconds: float,
     verified_files: int = 0,
+    inputs: Mapping[str, str] | None = None,
     signature: Mapping[str, Any] | None = None,
 ) -> Record:
     return Record(
         resolution=resolution.to_json(),
-        fingerprint=fingerprint(resolution),
+        fingerprint=fingerprint(resolution, inputs),
         engine=transfer.engine,
         transfer_files=transfer.files,
         transfer_bytes=transfer.bytes,
@@ -78,5 +88,6 @@ def build_record(
         installed_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         verified_files=verified_files,
         files=transfer.tree.files,
+        revision=transfer.revision,
         signature=signature,
     )

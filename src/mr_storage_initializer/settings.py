@@ -32,6 +32,7 @@ DEFAULT_TIMEOUT = 60.0  # MODEL_REGISTRY_TIMEOUT: the registry conversation, and
 STORAGE_PREFIXES = ("AWS_", "S3_", "AZ_", "AZURE_", "GOOGLE_", "GCS_", "STORAGE_", "CA_BUNDLE_", "HF_", "MODELSCOPE_")
 STORAGE_NAMES = frozenset(
     {"awsAnonymousCredential", "HOME", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR"}
+    | {"HUGGING_FACE_HUB_TOKEN", "XDG_CACHE_HOME"}  # hf://: the token's old name, the token file's folder
 )
 
 
@@ -44,6 +45,12 @@ def test_fault() -> str:
 def environment() -> Mapping[str, str]:
     """One read-only snapshot of the process environment (taken once, at start)."""
     return MappingProxyType(dict(os.environ))
+
+
+def child_environment(changes: Mapping[str, str], drop: frozenset[str] = frozenset()) -> dict[str, str]:
+    """The environment of a child process (``hf://``'s kserve_storage path): this process's (PATH, proxies,
+    PYTHONPATH…) without ``drop``, with ``changes``."""
+    return {**{k: v for k, v in os.environ.items() if k not in drop}, **changes}
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

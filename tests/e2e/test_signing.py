@@ -489,6 +489,35 @@ def test_signature_uri_outside_the_allowed_prefixes_is_refused_before_it_is_fetc
     assert list(dest.iterdir()) == []
 
 
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_hf_model_is_hashed_while_it_downloads_and_verified(
+    registry: Any, hub: Any, signed: Path, keys: dict[str, KeyPair], tmp_path: Path
+) -> None:
+    import re
+
+    hub.add("org/signed", _files(signed))
+    register(registry.url, "hf-signed", "hf://org/signed", "v1")
+    env = {"MODEL_REGISTRY_BASE_URL": registry.host_port, **hub.env, **_key(keys), "HOME": str(tmp_path / "home")}
+    dest = tmp_path / "dest"
+    result = run_cli("model-registry://hf-signed/v1", dest, "--debug", env=env)
+    assert result.code == 0, result.stderr
+    assert tree(dest) == {**FILES, "model.sig": (signed / "model.sig").read_bytes()}
+    assert _provenance(dest)["signature"]["method"] == "key"
+    hashed = re.search(r"(\d+) files hashed during the download", result.stderr)
+    assert hashed is not None and int(hashed.group(1)) == len(FILES), result.stderr  # the hub engine reports writes
+    tampered = write_tree(tmp_path / "tampered", {**FILES, "config.json": b'{"evil": 1}'})
+    shutil.copy(signed / "model.sig", tampered / "model.sig")
+    hub.add("org/tampered", _files(tampered))
+    register(registry.url, "hf-tampered", "hf://org/tampered", "v1")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    result = run_cli("model-registry://hf-tampered/v1", bad, env=env)
+    _refused(result, bad, "'config.json' does not match its digest in the signed manifest of model.sig")
+
+
 # -- Sigstore (a private instance the tests build: CA, CT log and Rekor keys; no network) ---------------------
 @pytest.fixture
 def sigstore_env(tmp_path: Path) -> tuple[PrivateSigstore, dict[str, str]]:

@@ -80,6 +80,7 @@ def test_the_own_engine_takes_s3_gcs_azure_blob_and_plain_http(uri: str) -> None
         "s3://b/k": "s3",
         "gs://b/k": "gcs",
         "https://acct.blob.core.windows.net/c/model": "azure",
+        "hf://org/model": "hf",
         "https://example.com/models/model.bin": "http",
         "http://10.0.0.1:8080/m.onnx": "http",
     }
@@ -91,8 +92,8 @@ def test_preference_kserve_always_picks_kserve() -> None:
 
 
 def test_preference_fast_refuses_schemes_it_does_not_serve() -> None:
-    with pytest.raises(UsageError, match="serves s3://, gs://, Azure Blob and http"):
-        select_engine("hf://org/model", Settings(transfer="fast"))
+    with pytest.raises(UsageError, match="serves s3://, gs://, Azure Blob, hf:// and http"):
+        select_engine("oci://registry/image:tag", Settings(transfer="fast"))
 
 
 def test_s3_options_follow_kserve_variables() -> None:

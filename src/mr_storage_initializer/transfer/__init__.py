@@ -1,10 +1,11 @@
 """Transfer engines: put the artifact behind a URI into a (staging) directory.
 
 ``select_engine`` reads the URI the way ``kserve_storage`` does (same scheme tests, same order): ``s3://``,
-``gs://``, Azure Blob and plain ``http(s)://`` files go to the project's own engine (:mod:`.fast_engine`);
-everything else (Azure file shares, hf, oci, pvc/local, git, hdfs, …) and every configuration only the
-cloud SDKs understand goes to ``kserve_storage``, with the reason logged. ``MODEL_REGISTRY_TRANSFER`` =
-``auto`` (that choice), ``kserve`` (always KServe's library) or ``fast`` (the own engine or an error).
+``gs://``, Azure Blob, ``hf://`` and plain ``http(s)://`` files go to the project's own engine
+(:mod:`.fast_engine`; ``hf://`` through :mod:`.hf_engine`); everything else (Azure file shares, oci,
+pvc/local, git, hdfs, …) and every configuration only the cloud SDKs understand goes to ``kserve_storage``,
+with the reason logged. ``MODEL_REGISTRY_TRANSFER`` = ``auto`` (that choice), ``kserve`` (always KServe's
+library) or ``fast`` (the own engine or an error).
 Everything configurable arrives in one :class:`~mr_storage_initializer.settings.Settings`, read at start.
 
 ``download`` maps every failure onto the error hierarchy: a full or read-only local file system is a
@@ -62,17 +63,20 @@ class TransferResult:
     files: int
     bytes: int
     tree: StagedTree = field(default_factory=StagedTree)  # the one walk of staging: integrity and commit use it
+    revision: str | None = None  # the source's version installed (hf://: the commit sha), when it has one
 
 
 def fast_scheme(uri: str) -> str | None:
-    """``"s3"``, ``"gcs"``, ``"azure"`` or ``"http"`` when the own engine serves ``uri``, else ``None``."""
+    """``"s3"``, ``"gcs"``, ``"azure"``, ``"hf"`` or ``"http"`` when the own engine serves ``uri``, else ``None``."""
     if uri.startswith("/mnt/models") or uri.startswith("file://") or os.path.exists(uri):
         return None
     if uri.startswith("s3://"):
         return "s3"
     if uri.startswith("gs://"):
         return "gcs"
-    if uri.startswith(("hdfs://", "webhdfs://", "hf://", "modelscope://", "oci://")):
+    if uri.startswith("hf://"):
+        return "hf"
+    if uri.startswith(("hdfs://", "webhdfs://", "modelscope://", "oci://")):
         return None
     if any(re.search(pattern, uri) for pattern in _KSERVE_AZURE_BLOB):
         return "azure"
@@ -89,13 +93,17 @@ def select_engine(uri: str, settings: Settings) -> Engine:
 
     preference = settings.transfer
     if preference == "kserve":
+        if uri.startswith("hf://"):
+            from mr_storage_initializer.transfer.hf_kserve import TamedKServe
+
+            return TamedKServe(settings.storage_env, settings.timeout)
         return KServeEngine(settings.storage_env)
     environ = settings.storage_env
     scheme = fast_scheme(uri)
     if scheme is None:
         if preference == "fast":
             raise UsageError(
-                "MODEL_REGISTRY_TRANSFER=fast serves s3://, gs://, Azure Blob and http(s):// files, "
+                "MODEL_REGISTRY_TRANSFER=fast serves s3://, gs://, Azure Blob, hf:// and http(s):// files, "
                 f"not {redact_url(uri)}"
             )
         return KServeEngine(settings.storage_env)
@@ -118,6 +126,13 @@ def select_engine(uri: str, settings: Settings) -> Engine:
             from mr_storage_initializer.transfer.azure import AzureSource
 
             source = AzureSource(uri, environ)
+        elif scheme == "hf":
+            from mr_storage_initializer.transfer.hf import HfSource, hub_patterns
+            from mr_storage_initializer.transfer.hf_engine import HfEngine
+
+            patterns = hub_patterns(settings.patterns)
+            hf = HfSource(uri, environ, connections=tunables.concurrency, timeout=settings.timeout, patterns=patterns)
+            return HfEngine(hf, tunables, patterns, settings.limits)
         elif scheme == "gcs":
             from mr_storage_initializer.transfer.gcs import GcsSource
 
@@ -133,9 +148,14 @@ def select_engine(uri: str, settings: Settings) -> Engine:
 
 def fall_back(uri: str, reason: BaseException, settings: Settings) -> Engine:
     """The one place that decides what happens when the own engine cannot serve ``uri``: with
-    ``MODEL_REGISTRY_TRANSFER=fast`` a usage error (exit 2), else ``kserve_storage``, with the reason logged."""
+    ``MODEL_REGISTRY_TRANSFER=fast`` a usage error (exit 2), else ``kserve_storage``, with the reason logged
+    (``hf://``: :mod:`.hf_kserve`, in a child process, pinned to the commit the listing resolved)."""
     if settings.transfer == "fast":
         raise UsageError(f"MODEL_REGISTRY_TRANSFER=fast cannot serve {redact_url(uri)}: {reason}") from None
+    if uri.startswith("hf://"):  # pinned to the commit the listing resolved, in a child process
+        from mr_storage_initializer.transfer.hf_kserve import instead_of as tamed_instead_of
+
+        return tamed_instead_of(uri, reason, settings.storage_env, settings.timeout)
     from mr_storage_initializer.transfer.kserve_engine import instead_of
 
     return instead_of(uri, reason, settings.storage_env)
@@ -155,19 +175,17 @@ def download(
 
     try:
         engine = select_engine(uri, settings)
-        if before_fetch is not None or observer is not None:
-            from mr_storage_initializer.transfer.fast_engine import FastEngine
-
-            if isinstance(engine, FastEngine):
-                engine.before_fetch = before_fetch
-                engine.observer = observer
-                if observer is not None:  # what is left to hash at the end is about ranges x in flight
-                    chunk = min(engine.tunables.chunk_size, OBSERVED_CHUNK_SIZE)
-                    engine.tunables = dataclasses.replace(engine.tunables, chunk_size=chunk)
+        if before_fetch is not None and hasattr(engine, "before_fetch"):  # the own engine's (fast, hf)
+            engine.before_fetch = before_fetch
+        if observer is not None and hasattr(engine, "observer") and hasattr(engine, "tunables"):  # fast, hf
+            engine.observer = observer
+            chunk = min(engine.tunables.chunk_size, OBSERVED_CHUNK_SIZE)  # left to hash at the end: ranges x in flight
+            engine.tunables = dataclasses.replace(engine.tunables, chunk_size=chunk)
         try:
             used = engine.download(uri, dest)
         except Unsupported as reason:  # found by the listing, before any byte was written
-            used = fall_back(uri, reason, settings).download(uri, dest)
+            engine = fall_back(uri, reason, settings)
+            used = engine.download(uri, dest)
     except InitializerError:
         raise
     except Exception as exc:
@@ -181,7 +199,36 @@ def download(
     tree = walk(dest)
     if not tree.regular:
         raise StorageError(f"downloading {redact_url(uri)} produced no files; check that the artifact uri exists")
-    return TransferResult(engine=used, files=tree.count, bytes=tree.bytes, tree=tree)
+    return TransferResult(
+        engine=used, files=tree.count, bytes=tree.bytes, tree=tree, revision=getattr(engine, "revision", None)
+    )
+
+
+def fingerprint_inputs(uri: str, settings: Settings) -> dict[str, str]:
+    """What, besides the artifact, decides the installed bytes: the allow/ignore patterns (only when set)
+    and, for ``hf://``, the commit the revision names now (asked of the Hub; none when the URI pins a sha)."""
+    patterns = settings.patterns
+    inputs: dict[str, str] = {}
+    if patterns.allow:
+        inputs["allow_patterns"] = "\n".join(patterns.allow)
+    if patterns.ignore:
+        inputs["ignore_patterns"] = "\n".join(patterns.ignore)
+    if uri.startswith("hf://"):
+        from mr_storage_initializer.transfer.hf import parse_hf_uri
+
+        ref = parse_hf_uri(uri)
+        if ref.pinned:
+            inputs["revision"] = ref.revision
+        else:
+            from mr_storage_initializer.transfer.hf import HfSource
+            from mr_storage_initializer.transfer.hf_engine import pin
+
+            source = HfSource(uri, settings.storage_env, connections=1, timeout=settings.timeout)
+            try:
+                inputs["revision"] = pin(source, settings.tunables_for("hf"))
+            finally:
+                source.close()
+    return inputs
 
 
 def _describe(exc: BaseException) -> str:

@@ -73,7 +73,7 @@ def status_error(status: int, denied_hint: str) -> SourceError:
     return SourceError(f"the server answered HTTP {status}", transient=retry.transient_status(status))
 
 
-def transport_error(exc: BaseException, tls_hint: str) -> SourceError:
+def transport_error(exc: BaseException, tls_hint: str, timeout: float = TIMEOUT) -> SourceError:
     import urllib3
 
     if isinstance(exc, urllib3.exceptions.SSLError | ssl.SSLError):
@@ -82,7 +82,7 @@ def transport_error(exc: BaseException, tls_hint: str) -> SourceError:
     if isinstance(exc, urllib3.exceptions.ProtocolError):
         return SourceError(f"the connection broke mid-transfer ({text})", transient=True)
     if isinstance(exc, urllib3.exceptions.TimeoutError):
-        return SourceError(f"the server did not answer within {TIMEOUT:g}s ({text})", transient=True)
+        return SourceError(f"the server did not answer within {timeout:g}s ({text})", transient=True)
     return SourceError(f"{type(exc).__name__} ({text})", transient=True)
 
 
@@ -94,7 +94,9 @@ def content_range(response: Any) -> tuple[int, int | None] | None:
     return int(match.group(1)), None if match.group(3) == "*" else int(match.group(3))
 
 
-def stream(response: Any, start: int | None, chunk: int, tls_hint: str) -> Iterator[bytes | memoryview]:
+def stream(
+    response: Any, start: int | None, chunk: int, tls_hint: str, timeout: float = TIMEOUT
+) -> Iterator[bytes | memoryview]:
     """The body in chunks; with ``start``, the answer must be the range beginning there.
 
     The bytes are read with ``readinto`` into one buffer per response, reused for every chunk: each chunk
@@ -113,10 +115,10 @@ def stream(response: Any, start: int | None, chunk: int, tls_hint: str) -> Itera
         if raw is None or not hasattr(raw, "readinto") or response.headers.get("Content-Encoding"):
             yield from response.stream(chunk, decode_content=False)
         else:
-            yield from _readinto(raw, chunk, tls_hint)
+            yield from _readinto(raw, chunk, tls_hint, timeout)
         complete = True
     except urllib3.exceptions.HTTPError as exc:
-        raise transport_error(exc, tls_hint) from exc
+        raise transport_error(exc, tls_hint, timeout) from exc
     finally:
         if complete:
             response.release_conn()
@@ -124,7 +126,7 @@ def stream(response: Any, start: int | None, chunk: int, tls_hint: str) -> Itera
             response.close()
 
 
-def _readinto(raw: Any, chunk: int, tls_hint: str) -> Iterator[memoryview]:
+def _readinto(raw: Any, chunk: int, tls_hint: str, timeout: float = TIMEOUT) -> Iterator[memoryview]:
     import http.client
 
     view = memoryview(bytearray(chunk))
@@ -134,7 +136,7 @@ def _readinto(raw: Any, chunk: int, tls_hint: str) -> Iterator[memoryview]:
         except ssl.SSLError as exc:
             raise SourceError(f"TLS failed ({exc}); {tls_hint}", transient=False) from exc
         except TimeoutError as exc:
-            raise SourceError(f"the server did not answer within {TIMEOUT:g}s ({exc})", transient=True) from exc
+            raise SourceError(f"the server did not answer within {timeout:g}s ({exc})", transient=True) from exc
         except (OSError, http.client.HTTPException) as exc:
             text = " ".join(str(exc).split())[:200] or type(exc).__name__
             raise SourceError(f"the connection broke mid-transfer ({text})", transient=True) from exc
