@@ -7,8 +7,8 @@ WORKDIR /src
 RUN python -m venv /opt/venv
 COPY pyproject.toml requirements.lock README.md ./
 COPY src ./src
-# Runtime dependencies only, pinned by the lock file (a pip constraints file).
-RUN /opt/venv/bin/pip install --no-cache-dir -c requirements.lock . \
+# Runtime dependencies only (with the signing extra: docs/signing.md), pinned by the lock file (a pip constraints file).
+RUN /opt/venv/bin/pip install --no-cache-dir -c requirements.lock ".[signing]" \
     && /opt/venv/bin/python -m compileall -q /opt/venv/lib \
     && find /opt/venv -name '*.pyi' -delete
 

@@ -134,13 +134,39 @@ def registry() -> Iterator[str]:
         yield f"127.0.0.1:{port}"
 
 
-def register(registry_host: str, name: str, uri: str) -> None:
+def register(registry_host: str, name: str, uri: str, metadata: dict[str, str] | None = None) -> None:
     warnings.filterwarnings("ignore")
     from model_registry import ModelRegistry
 
     host, _, port = registry_host.rpartition(":")
     client = ModelRegistry(f"http://{host}", int(port), author="bench", is_secure=False)
-    client.register_model(name, uri, model_format_name="bench", model_format_version="1", version="v1")
+    client.register_model(
+        name, uri, model_format_name="bench", model_format_version="1", version="v1", metadata=metadata
+    )
+
+
+def sign(model: Path) -> Path:
+    """Sign ``model`` (one file) with a P-256 key made here, as ``model_signing sign key`` does; the public key."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from model_signing import signing
+
+    keys = WORK / "signing"
+    keys.mkdir(parents=True, exist_ok=True)
+    private, public = keys / "key.pem", keys / "key.pub"
+    if not private.exists():
+        key = ec.generate_private_key(ec.SECP256R1())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        private.write_bytes(pem)
+        public.write_bytes(
+            key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        )
+    signature = model.with_name(model.name + ".sig")
+    if not signature.exists() or signature.stat().st_mtime < max(model.stat().st_mtime, private.stat().st_mtime):
+        signing.Config().use_elliptic_key_signer(private_key=private).sign(model, signature)
+    return public
 
 
 # -- data ------------------------------------------------------------------------------------------------
@@ -414,7 +440,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     for i in range(shards if wanted("s3-shards") else 0):
         write_random(WORK / "shards" / f"model-{i:05d}-of-{shards:05d}.safetensors", shard)
-    if wanted("http", "http-throttled", "rss"):
+    signed = ("signed-http", "signed-http-throttled")
+    if wanted("http", "http-throttled", "rss", *signed):
         write_random(www / "big" / "model.bin", big)
     if wanted("http-512", "http-512-b2b"):
         write_random(www / "half" / "model.bin", half)
@@ -464,6 +491,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         uris["hf"] = "hf://bench/llm"
         for name, uri in uris.items():
             register(mr, name, uri)
+        public_key = sign(www / "big" / "model.bin") if wanted(*signed) else None
+        for name, base in (("big-signed", http_fast), ("big-slow-signed", http_slow)):
+            register(mr, name, f"{base}/big/model.bin", {"signature.uri": f"{base}/big/model.bin.sig"})
         s3_env = {**S3_ENV, "AWS_ENDPOINT_URL": s3}
         ours_env = {"MODEL_REGISTRY_BASE_URL": mr, **s3_env}
 
@@ -473,6 +503,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 lambda d: [str(BIN / "mr-storage-initializer"), f"model-registry://{model}/v1", str(d)],
                 ours_env,
             )
+
+        def ours_signed(model: str) -> Tool:
+            env = {**ours_env, "MODEL_REGISTRY_SIGNATURE_PUBLIC_KEY": str(public_key)} if public_key else ours_env
+            return Tool("ours + signature", ours(model).command, env)
 
         def kserve(uri: str) -> Tool:
             return Tool("kserve_storage", lambda d: [sys.executable, "-c", KSERVE, uri, str(d)], s3_env)
@@ -580,6 +614,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                     ),
                 ],
             ),
+            Scenario(
+                "signed-http",
+                f"Signed model: {big // MIB} MiB file + model.sig, verified vs not, unthrottled",
+                big,
+                [ours("big"), ours_signed("big-signed")],
+            ),
+            Scenario(
+                "signed-http-throttled",
+                f"Signed model: {big // MIB} MiB file + model.sig, verified vs not, nginx limit_rate 100m",
+                big,
+                [ours("big-slow"), ours_signed("big-slow-signed")],
+            ),
             Scenario("rss", f"Peak RSS: {huge // MIB} MiB model over HTTP", huge, [ours("huge"), ours("big")]),
         ]
         hf_env = {"HF_ENDPOINT": hub, "HF_HOME": str(WORK / "hf-home"), "HF_HUB_DISABLE_XET": "1"}
@@ -618,6 +664,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         Target("tiny", "no slower than kserve_storage", within("ours", "kserve_storage", 1.0)),
         Target("pairs", "one call faster than two in a row", faster("ours, one call", "ours, two calls", 1.0)),
         Target("hf", ">= 3x faster than snapshot_download (plain HTTP)", faster("ours", "snapshot_download", 3.0)),
+        Target("signed-http", "verifying <= 1.5x the time without", within("ours + signature", "ours", 1.5)),
+        Target("signed-http-throttled", "verifying <= 1.1x the time without", within("ours + signature", "ours", 1.1)),
     ]
     rss_target = Target(
         "rss",

@@ -9,6 +9,7 @@ process (``TMPDIR``, ``kserve_storage``'s environment) is serialised by :data:`P
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -174,7 +175,7 @@ def may_use_kserve(uri: str, settings: Settings) -> bool:
 
 def install_pair(pair: Pair, resolution: Resolution, settings: Settings, *, exclusive: bool) -> Installed:
     """Download, verify and commit one pair into its DEST. ``exclusive``: this pair owns the process's TMPDIR."""
-    from mr_storage_initializer import install, integrity, transfer
+    from mr_storage_initializer import install, integrity, signing, transfer
     from mr_storage_initializer.provenance import build_record
     from mr_storage_initializer.transfer import resume
 
@@ -191,7 +192,11 @@ def install_pair(pair: Pair, resolution: Resolution, settings: Settings, *, excl
             size = sum(int(f.get("size", 0)) for f in files if isinstance(f, dict))
             return Installed(pair, resolution, wanted, len(files), size, 0.0, downloaded=False, record=found)
         dest.check_replaceable()  # a user's file in the previous install's directories: exit 6 before downloading
-        shared = may_use_kserve(plan.uri, settings)
+        planned = with_plan(settings, plan)  # the signature.uri is fetched with the same storage variables
+        signature_uri = signing.signature_uri(settings, resolution)  # fetched by the check, maybe by kserve
+        shared = may_use_kserve(plan.uri, settings) or (
+            signature_uri is not None and may_use_kserve(signature_uri, settings)
+        )
         with (
             _process_state(shared or exclusive),
             _scratch(dest, shared or exclusive),
@@ -199,7 +204,8 @@ def install_pair(pair: Pair, resolution: Resolution, settings: Settings, *, excl
         ):
             log.info("%s", plan.uri, extra={"step": "downloading", "into": str(dest.root)})
             t0 = time.monotonic()
-            result = transfer.download(plan.uri, staging, with_plan(settings, plan), before_fetch=dest.check_names)
+            with signing.prehash(settings, staging) as hasher:  # per pair: its own hashing threads
+                result = transfer.download(plan.uri, staging, planned, before_fetch=dest.check_names, observer=hasher)
             took = time.monotonic() - t0
             log.info(
                 "%d files, %d bytes in %.2fs",
@@ -213,8 +219,11 @@ def install_pair(pair: Pair, resolution: Resolution, settings: Settings, *, excl
                 },
             )
             verified = integrity.verify(resolution, staging, result.tree)
+            signature, tree = signing.check(planned, resolution, staging, result.tree, hasher)
+            result = dataclasses.replace(result, tree=tree)  # less what the signature does not cover
+            seconds = time.monotonic() - started
             built = build_record(
-                resolution, result, seconds=time.monotonic() - started, verified_files=verified, inputs=inputs
+                resolution, result, seconds=seconds, verified_files=verified, inputs=inputs, signature=signature
             )
             replaced = _replaced(dest.provenance(), resolution, pair.source_uri)
             record = dest.commit(staging, built.to_json(), result.tree)

@@ -47,6 +47,7 @@ class Record:
     verified_files: int  # how many files matched a registry digest (sha256 / sha256sums); 0 when none given
     files: tuple[StagedFile, ...]
     revision: str | None = None  # the source's version installed (hf://: the commit sha), when it has one
+    signature: Mapping[str, Any] | None = None  # signing.check's summary (docs/signing.md); None: not checked
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -64,6 +65,7 @@ class Record:
             "installed_at": self.installed_at,
             "verified_files": self.verified_files,
             "files": [{"path": f.path, "size": f.size} for f in self.files],
+            "signature": dict(self.signature) if self.signature is not None else None,
         }
 
 
@@ -74,6 +76,7 @@ def build_record(
     seconds: float,
     verified_files: int = 0,
     inputs: Mapping[str, str] | None = None,
+    signature: Mapping[str, Any] | None = None,
 ) -> Record:
     return Record(
         resolution=resolution.to_json(),
@@ -86,4 +89,5 @@ def build_record(
         verified_files=verified_files,
         files=transfer.tree.files,
         revision=transfer.revision,
+        signature=signature,
     )

@@ -18,6 +18,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from mr_storage_initializer.errors import UsageError
+from mr_storage_initializer.signing import SignaturePolicy
 from mr_storage_initializer.storage_config import DEFAULT_PREFIX, StorageEntry, load_entries
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -269,6 +270,7 @@ class Settings:
     storage_config_prefix: str = DEFAULT_PREFIX
     storage_config_dir: Path | None = None
     storage_entries: Mapping[str, StorageEntry] = field(default_factory=dict, repr=False)
+    signature: SignaturePolicy = field(default_factory=SignaturePolicy)  # MODEL_REGISTRY_SIGNATURE*: docs/signing.md
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -297,6 +299,7 @@ class Settings:
         if entries_prefix and not (entries_prefix[0].isalpha() and entries_prefix.isascii()):
             raise UsageError(f"MODEL_REGISTRY_STORAGE_CONFIG_PREFIX={entries_prefix!r} must start with a letter")
         entries_dir = Path(raw_dir) if (raw_dir := env.get("MODEL_REGISTRY_STORAGE_CONFIG_DIR", "").strip()) else None
+        patterns = Patterns.from_env(env)
         return cls(
             base_url=base_url,
             scheme=scheme,
@@ -312,7 +315,7 @@ class Settings:
             transfer=transfer,
             tunables=Tunables.from_env(env, deadline=timeout),
             s3_tunables=Tunables.from_env(env, deadline=timeout, attempts_var="S3_MAX_ATTEMPTS"),
-            patterns=Patterns.from_env(env),
+            patterns=patterns,
             limits=Limits.from_env(env),
             storage_env=storage_env,
             require_version=_flag(env, "MODEL_REGISTRY_REQUIRE_VERSION"),
@@ -326,6 +329,7 @@ class Settings:
             storage_config_prefix=entries_prefix,
             storage_config_dir=entries_dir,
             storage_entries=load_entries(env, entries_prefix, entries_dir),
+            signature=SignaturePolicy.from_env(env, patterns),
         )
 
     def tunables_for(self, scheme: str) -> Tunables:

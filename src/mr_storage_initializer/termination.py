@@ -41,7 +41,15 @@ def pair_summary(done: Installed) -> dict[str, Any]:
         "bytes": done.bytes,
         "seconds": round(done.seconds, 3),
         "downloaded": done.downloaded,
+        **_signature(done.record.get("signature")),
     }
+
+
+def _signature(entry: Any) -> dict[str, Any]:
+    """The verified signature's method, signer and manifest digest (issue #13), when one was checked."""
+    if not isinstance(entry, dict) or not entry.get("method"):
+        return {}
+    return {"signature": {k: entry.get(k) for k in ("method", "signer", "manifest_digest") if k in entry}}
 
 
 def success_message(installed: Sequence[Installed]) -> str:

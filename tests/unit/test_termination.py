@@ -62,3 +62,13 @@ def test_failure_keeps_the_first_failure_and_the_summary() -> None:
     assert kept[-1] == lines[-1]
     assert "more error lines were cut to stay under 4096 bytes" in kept[-2]
     assert termination.failure_message(["one line"]) == "one line"
+
+
+def test_each_pair_carries_its_verified_signature() -> None:
+    signed = _installed(0)
+    signature = {"method": "key", "signer": "sha256:ab", "manifest_digest": "sha256:cd", "files": 3, "file": "x"}
+    signed = Installed(signed.pair, signed.resolution, "f" * 64, 3, 1000, 1.5, True, record={"signature": signature})
+    unchecked = Installed(signed.pair, signed.resolution, "f" * 64, 3, 1000, 1.5, True, record={"signature": None})
+    data = json.loads(termination.success_message([signed, unchecked, _installed(2)]))
+    assert data["pairs"][0]["signature"] == {"method": "key", "signer": "sha256:ab", "manifest_digest": "sha256:cd"}
+    assert "signature" not in data["pairs"][1] and "signature" not in data["pairs"][2]

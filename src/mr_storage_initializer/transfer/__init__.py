@@ -15,6 +15,7 @@ so a URI only ever imports what its engine needs.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Callable
@@ -46,6 +47,7 @@ _KSERVE_NOT_HTTP = (
     r"https://.+\.git",
 )
 _KSERVE_HTTP = r"https?://(.+)/(.+)"
+OBSERVED_CHUNK_SIZE = 16 << 20  # the range size cap while a prefix hasher observes the writes (prehash.py)
 
 
 class Engine(Protocol):
@@ -160,15 +162,25 @@ def fall_back(uri: str, reason: BaseException, settings: Settings) -> Engine:
 
 
 def download(
-    uri: str, dest: Path, settings: Settings, *, before_fetch: Callable[[list[str]], None] | None = None
+    uri: str,
+    dest: Path,
+    settings: Settings,
+    *,
+    before_fetch: Callable[[list[str]], None] | None = None,
+    observer: Callable[[str, int, int], None] | None = None,
 ) -> TransferResult:
-    """``before_fetch`` sees the paths the own engine listed before it fetches a byte (name clashes in DEST)."""
+    """``before_fetch`` sees the paths the own engine listed before it fetches a byte (name clashes in DEST);
+    ``observer(rel, offset, length)`` is told of each range the own engine wrote (or kept from a killed run)."""
     from mr_storage_initializer.transfer.source import Unsupported
 
     try:
         engine = select_engine(uri, settings)
         if before_fetch is not None and hasattr(engine, "before_fetch"):  # the own engine's (fast, hf)
             engine.before_fetch = before_fetch
+        if observer is not None and hasattr(engine, "observer") and hasattr(engine, "tunables"):  # fast, hf
+            engine.observer = observer
+            chunk = min(engine.tunables.chunk_size, OBSERVED_CHUNK_SIZE)  # left to hash at the end: ranges x in flight
+            engine.tunables = dataclasses.replace(engine.tunables, chunk_size=chunk)
         try:
             used = engine.download(uri, dest)
         except Unsupported as reason:  # found by the listing, before any byte was written

@@ -33,11 +33,14 @@ from mr_storage_initializer.transfer.resume import Ledger
 from mr_storage_initializer.transfer.source import Source, SourceError, escalate
 
 log = logging.getLogger("mr_storage_initializer.transfer")
+# Told of every range written (relative path, offset, length), e.g. to hash completed prefixes (prehash.py).
+Observer = Callable[[str, int, int], None]
 
 
 class FastEngine:
     name = "fast"
     before_fetch: Callable[[list[str]], None] | None = None  # sees the listed paths before any byte is fetched
+    observer: Observer | None = None  # told of each range written, and first of those kept from a killed run
 
     def __init__(
         self, source: Source, tunables: Tunables, patterns: Patterns | None = None, limits: Limits | None = None
@@ -52,7 +55,7 @@ class FastEngine:
             files = self._list(uri)  # Unsupported propagates: transfer.fall_back decides what follows
             if self.before_fetch is not None and not (len(files) == 1 and _is_archive(files[0].rel)):
                 self.before_fetch([f.rel for f in files])  # a single archive's names are known once unpacked
-            _Run(self.source, files, dest, self.tunables, redact_url(uri)).run()
+            _Run(self.source, files, dest, self.tunables, redact_url(uri), observer=self.observer).run()
         finally:
             self.source.close()
         if len(files) == 1:
@@ -100,7 +103,17 @@ class _Cancelled(Exception):
 class _Run:
     """One download: the queue of ranges, the workers, the first failure."""
 
-    def __init__(self, source: Source, files: list[RemoteFile], dest: Path, tunables: Tunables, shown: str) -> None:
+    def __init__(
+        self,
+        source: Source,
+        files: list[RemoteFile],
+        dest: Path,
+        tunables: Tunables,
+        shown: str,
+        *,
+        observer: Observer | None = None,
+    ) -> None:
+        self.observer = observer
         self.source = source
         self.shown = shown
         self.files = files
@@ -121,6 +134,9 @@ class _Run:
             kept = [part for part in self.parts if self.ledger.has(part)]
             self.parts = deque(part for part in self.parts if not self.ledger.has(part))
             self.progress.add(sum(part.size for part in kept))
+            if self.observer is not None:  # on disk already: the observer may start with them
+                for part in kept:
+                    self.observer(part.file.rel, part.start, part.size)
         self._create_files()
         workers = min(self.tunables.concurrency, len(self.parts))
         self.running = workers
@@ -232,6 +248,8 @@ class _Run:
                     f"{remote.rel}: the server sent more than the {remote.size} bytes it listed; refusing the file"
                 )
             _pwrite_all(fd, chunk, part.start + written)
+            if self.observer is not None:
+                self.observer(remote.rel, part.start + written, n)
             written += n
             self.progress.add(n)
             stall.check(written)

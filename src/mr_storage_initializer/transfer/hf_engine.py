@@ -15,7 +15,7 @@ from mr_storage_initializer import retry
 from mr_storage_initializer.errors import StorageError
 from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.settings import Limits, Tunables
-from mr_storage_initializer.transfer.fast_engine import FastEngine
+from mr_storage_initializer.transfer.fast_engine import FastEngine, Observer
 from mr_storage_initializer.transfer.hf import HfSource
 from mr_storage_initializer.transfer.plan import Patterns, RemoteFile
 from mr_storage_initializer.transfer.source import SourceError, escalate
@@ -48,6 +48,7 @@ class HfEngine:
 
     name = "fast"
     before_fetch: Callable[[list[str]], None] | None = None  # handed to the FastEngine (see FastEngine)
+    observer: Observer | None = None  # handed to the FastEngine (see FastEngine)
 
     def __init__(self, source: HfSource, tunables: Tunables, patterns: Patterns, limits: Limits) -> None:
         self.source = source
@@ -69,6 +70,7 @@ class HfEngine:
         source.on_delivered = digests.delivered
         engine = FastEngine(source, self.tunables, self.patterns, self.limits)
         engine.before_fetch = self.before_fetch
+        engine.observer = self.observer
         engine.download(uri, dest)
         digests.verify({f.key: f for f in files})
         return self.name
