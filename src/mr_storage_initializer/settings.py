@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from urllib.parse import urlsplit
 
 from mr_storage_initializer.errors import UsageError
 from mr_storage_initializer.signing import SignaturePolicy
@@ -212,6 +213,9 @@ def _storage_env(env: Mapping[str, str]) -> Mapping[str, str]:
     for name in ("S3_CONNECT_TIMEOUT", "S3_READ_TIMEOUT"):
         parse_int(picked, name, 0, 0, 86_400)
     parse_int(picked, "S3_MAX_ATTEMPTS", 0, 1, 100)
+    hub = picked.get("HF_ENDPOINT", "").strip()
+    if hub and (urlsplit(hub).scheme not in ("http", "https") or not urlsplit(hub).netloc):
+        raise UsageError(f"HF_ENDPOINT={hub!r} must be an http(s):// URL such as https://huggingface.co")
     return MappingProxyType(picked)
 
 

@@ -48,6 +48,7 @@ def _was_called(sock: socket.socket) -> bool:
         ("S3_CONNECT_TIMEOUT", "soon"),
         ("STORAGE_CONFIG", "{nope"),
         ("models.example.com-headers", "not json"),
+        ("HF_ENDPOINT", "huggingface.co"),
     ],
 )
 def test_bad_setting_is_exit_2_before_any_network_call(
