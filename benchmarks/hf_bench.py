@@ -22,7 +22,7 @@ SNAPSHOT = (
 def hub_behind_nginx(work: Path, files: dict[str, Path | bytes], rate: str) -> Iterator[str]:
     """Serve ``files`` as the repository ``bench/llm``; yields the Hub's endpoint (HF_ENDPOINT)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from run import free_port, process  # type: ignore[import-not-found]
+    from run import free_port, nginx_servers  # type: ignore[import-not-found]
 
     from fixtures.hub import LFS_THRESHOLD, Hub
 
@@ -36,27 +36,8 @@ def hub_behind_nginx(work: Path, files: dict[str, Path | bytes], rate: str) -> I
             if not link.exists():
                 os.link(value, link)
     port = free_port()
-    conf = work / "hf-nginx"
-    conf.mkdir(parents=True, exist_ok=True)
-    user = "user root;" if os.geteuid() == 0 else ""
-    (conf / "nginx.conf").write_text(
-        f"""{user}
-worker_processes 2;
-daemon off;
-pid {conf}/nginx.pid;
-error_log {conf}/error.log;
-events {{ worker_connections 256; }}
-http {{
-  access_log off;
-  sendfile on;
-  client_body_temp_path {conf}/body; proxy_temp_path {conf}/proxy; fastcgi_temp_path {conf}/fcgi;
-  uwsgi_temp_path {conf}/uwsgi; scgi_temp_path {conf}/scgi;
-  default_type application/octet-stream;
-  server {{ listen 127.0.0.1:{port}; root {work / "hf-cdn"}; limit_rate {rate}; }}
-}}
-"""
-    )
-    with process(["nginx", "-e", str(conf / "error.log"), "-c", str(conf / "nginx.conf")], port, "nginx (hf)"):
+    server = f"  server {{ listen 127.0.0.1:{port}; root {work / 'hf-cdn'}; limit_rate {rate}; }}"
+    with nginx_servers(work / "hf-nginx", server, port, "nginx (hf)"):
         hub.start(cdn_base=f"http://127.0.0.1:{port}")
         try:
             yield hub.url

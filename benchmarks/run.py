@@ -88,9 +88,8 @@ def process(args: Sequence[str], port: int, what: str) -> Iterator[subprocess.Po
 
 
 @contextmanager
-def nginx(root: Path) -> Iterator[tuple[str, str]]:
-    fast, slow = free_port(), free_port()
-    conf_dir = WORK / "nginx"
+def nginx_servers(conf_dir: Path, servers: str, port: int, label: str) -> Iterator[None]:
+    """nginx with its files in ``conf_dir`` and the ``server`` blocks given, until it listens on ``port``."""
     conf_dir.mkdir(parents=True, exist_ok=True)
     user = "user root;" if os.geteuid() == 0 else ""
     (conf_dir / "nginx.conf").write_text(
@@ -108,12 +107,22 @@ http {{
   uwsgi_temp_path {conf_dir}/uwsgi; scgi_temp_path {conf_dir}/scgi;
   types {{ application/x-tar tgz; application/zip zip; }}
   default_type application/octet-stream;
-  server {{ listen 127.0.0.1:{fast}; root {root}; }}
-  server {{ listen 127.0.0.1:{slow}; root {root}; limit_rate 100m; }}
+{servers}
 }}
 """
     )
-    with process(["nginx", "-e", str(conf_dir / "error.log"), "-c", str(conf_dir / "nginx.conf")], fast, "nginx"):
+    with process(["nginx", "-e", str(conf_dir / "error.log"), "-c", str(conf_dir / "nginx.conf")], port, label):
+        yield
+
+
+@contextmanager
+def nginx(root: Path) -> Iterator[tuple[str, str]]:
+    fast, slow = free_port(), free_port()
+    servers = (
+        f"  server {{ listen 127.0.0.1:{fast}; root {root}; }}\n"
+        f"  server {{ listen 127.0.0.1:{slow}; root {root}; limit_rate 100m; }}"
+    )
+    with nginx_servers(WORK / "nginx", servers, fast, "nginx"):
         yield f"http://127.0.0.1:{fast}", f"http://127.0.0.1:{slow}"
 
 
