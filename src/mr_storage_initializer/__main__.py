@@ -1,3 +1,3 @@
-from mr_storage_initializer.cli import main
+from mr_storage_initializer.cli import entry
 
-raise SystemExit(main())
+entry()

@@ -12,6 +12,7 @@ unreachable/auth/bad answer · 5 storage/download/integrity/archive · 6 destina
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -202,3 +203,19 @@ def _after(argv: list[str], flag: str) -> str | None:
         return argv[argv.index(flag) + 1]
     except (ValueError, IndexError):
         return None
+
+
+def entry() -> NoReturn:
+    """The console script: :func:`main`, then leave without the interpreter's teardown.
+
+    By the time :func:`main` returns, everything the run owes is on disk and fsynced (model, provenance,
+    termination message) and every thread it started has ended or is a daemon blocked on a dead socket; what
+    is left for the interpreter is freeing ~2,000 module objects, about 30 ms of a 0.2 s run for a small
+    model. So: flush the log handlers and the two streams, then ``os._exit`` with the exit code.
+    """
+    code = main()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed or broken pipe: nothing more to say on it
+            stream.flush()
+    os._exit(code)

@@ -1,0 +1,27 @@
+"""The console script leaves with ``os._exit``: its exit code and everything it wrote must still arrive."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(sys.executable).parent / "mr-storage-initializer"
+
+
+def run(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    termination = tmp_path / "termination-log"
+    env = {"PATH": "/usr/bin:/bin", "MODEL_REGISTRY_TERMINATION_LOG": str(termination)}
+    return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=60, check=False)
+
+
+def test_console_script_exit_code_and_streams_survive_the_fast_exit(tmp_path: Path) -> None:
+    version = run("--version", tmp_path=tmp_path)
+    assert version.returncode == 0
+    assert version.stdout.startswith("mr-storage-initializer ")
+
+    bad = run("model-registry://", str(tmp_path / "dest"), tmp_path=tmp_path)
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines()[-1].split("ERROR", 1)[1].strip()  # the one error line, flushed
+    assert (tmp_path / "termination-log").read_text().strip()  # written before the exit
+
