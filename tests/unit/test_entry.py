@@ -24,4 +24,3 @@ def test_console_script_exit_code_and_streams_survive_the_fast_exit(tmp_path: Pa
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines()[-1].split("ERROR", 1)[1].strip()  # the one error line, flushed
     assert (tmp_path / "termination-log").read_text().strip()  # written before the exit
-
