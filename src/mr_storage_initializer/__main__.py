@@ -1,3 +1,3 @@
-from mr_storage_initializer.cli import entry
+from mr_storage_initializer.cli import main
 
-entry()
+raise SystemExit(main())
