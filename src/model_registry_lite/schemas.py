@@ -10,9 +10,14 @@ artifacts need no name (the server generates one).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
+# An absolute URI (RFC 3986: scheme ":" then only URI characters, "%" only as "%XX"), for the spec's
+# ``format: uri`` fields. Upstream stores them unchecked and sends back whatever it got, "" included, which
+# its own answer schema then rejects; lite refuses them with 400 instead (docs/registry-lite.md).
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})+")
 ENTITY_STATES = ("LIVE", "ARCHIVED")
 ARTIFACT_STATES = ("UNKNOWN", "PENDING", "LIVE", "MARKED_FOR_DELETION", "DELETED", "ABANDONED", "REFERENCE")
 ARTIFACT_TYPES = ("model-artifact", "doc-artifact", "dataset-artifact", "metric", "parameter")
@@ -34,9 +39,9 @@ _RM = {
     "language": "strlist",
     "tasks": "strlist",
     "provider": "str",
-    "logo": "str",
+    "logo": "uri",
     "license": "str",
-    "licenseLink": "str",
+    "licenseLink": "uri",
     "libraryName": "str",
     "owner": "str",
     "state": "entity_state",
@@ -131,6 +136,8 @@ def _check(field: str, kind: str, value: Any) -> None:
     ok: bool
     if kind == "str":
         ok = isinstance(value, str)
+    elif kind == "uri":
+        ok = isinstance(value, str) and _URI.fullmatch(value) is not None
     elif kind == "id":
         ok = isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19 and int(value) > 0
     elif kind == "intstr":

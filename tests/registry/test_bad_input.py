@@ -33,6 +33,9 @@ def seeded(rest: Rest) -> Rest:
         ("POST", "/registered_models", {"description": "no name"}, None, 422),
         ("POST", "/registered_models", {"name": "x", "state": "DELETED"}, None, 400),
         ("POST", "/registered_models", {"name": "x", "bogus": 1}, None, 400),
+        ("POST", "/registered_models", {"name": "x", "licenseLink": ""}, None, 400),  # format: uri
+        ("POST", "/registered_models", {"name": "x", "logo": "not a uri"}, None, 400),
+        ("PATCH", "/registered_models/1", {"licenseLink": "https://x/%zz"}, None, 400),
         (
             "POST",
             "/registered_models",

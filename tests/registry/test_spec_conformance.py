@@ -25,6 +25,9 @@ def version(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+GENERATOR_LIMIT = "does not support a `not` whose complement is not spelled out"
+
+
 def _spec(specs_dir: Path, tmp_path: Path, version: str, *, bounded: bool = False) -> Path:
     return write_spec(specs_dir, tmp_path / f"model-registry-{version}.explicit.yaml", version, bounded=bounded)
 
@@ -138,5 +141,13 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
         check=False,
         cwd=tmp_path,  # schemathesis keeps a crash cache (.schemathesis/) in its working directory
     )
-    assert proc.returncode == 0, proc.stdout[-8000:] + proc.stderr[-2000:]
-    assert "API Operations" in proc.stdout
+    assert "API Operations" in proc.stdout, proc.stdout[-8000:] + proc.stderr[-2000:]
+    found = json.loads(report.read_text())
+    assert found["failures"] == [], proc.stdout[-8000:]  # server errors, schema violations: findings about lite
+    # An error is the tool's, not lite's: hypothesis-jsonschema cannot build some negative examples ("a `not`
+    # whose complement is not spelled out"); how far the 75 s budget gets before meeting one depends on how
+    # fast lite answers. Any other error fails.
+    limits = proc.stdout.count(GENERATOR_LIMIT)
+    assert all(e["title"] == "Schema Error" for e in found["errors"]), proc.stdout[-8000:]
+    assert sum(e["count"] for e in found["errors"]) <= limits, proc.stdout[-8000:]
+    assert proc.returncode == (0 if not found["errors"] else 1), proc.stdout[-8000:]
