@@ -409,13 +409,20 @@ def test_archive_holding_model_sig_is_verified(
     _refused(run_cli("model-registry://arch-bad/v1", bad, env=env), bad, "'weights.bin' does not match")
 
 
-def test_single_file_with_signature_uri_in_the_registry(
-    registry: Any, http_server: HttpFileServer, keys: dict[str, KeyPair], tmp_path: Path
-) -> None:
+def _single_signed_file(
+    http_server: HttpFileServer, keys: dict[str, KeyPair], tmp_path: Path, sig_path: str
+) -> tuple[str, str]:
+    """``m/model.onnx`` on the server, signed with the team key, its detached signature at ``sig_path``."""
     model = write_tree(tmp_path / "single", {"model.onnx": b"onnx-bytes" * 100})
     sig = sign_with_key(model / "model.onnx", keys["team"], out=tmp_path / "model.onnx.sig")
     uri = http_server.add("m/model.onnx", (model / "model.onnx").read_bytes())
-    sig_uri = http_server.add("m/model.onnx.sig", sig.read_bytes())
+    return uri, http_server.add(sig_path, sig.read_bytes())
+
+
+def test_single_file_with_signature_uri_in_the_registry(
+    registry: Any, http_server: HttpFileServer, keys: dict[str, KeyPair], tmp_path: Path
+) -> None:
+    uri, sig_uri = _single_signed_file(http_server, keys, tmp_path, "m/model.onnx.sig")
     register(registry.url, "one", uri, "v1", metadata={"signature.uri": sig_uri})
     env = {
         "MODEL_REGISTRY_BASE_URL": registry.host_port,
@@ -468,10 +475,7 @@ def test_plain_uri_without_a_signature_is_refused_when_required(
 def test_signature_uri_outside_the_allowed_prefixes_is_refused_before_it_is_fetched(
     registry: Any, http_server: HttpFileServer, keys: dict[str, KeyPair], tmp_path: Path
 ) -> None:
-    model = write_tree(tmp_path / "single", {"model.onnx": b"onnx-bytes" * 100})
-    sig = sign_with_key(model / "model.onnx", keys["team"], out=tmp_path / "model.onnx.sig")
-    uri = http_server.add("m/model.onnx", (model / "model.onnx").read_bytes())
-    sig_uri = http_server.add("elsewhere/model.onnx.sig", sig.read_bytes())
+    uri, sig_uri = _single_signed_file(http_server, keys, tmp_path, "elsewhere/model.onnx.sig")
     register(registry.url, "one", uri, "v1", metadata={"signature.uri": sig_uri})
     env = {
         "MODEL_REGISTRY_BASE_URL": registry.host_port,

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import os
-import tarfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +11,7 @@ import pytest
 import stamina
 
 from fakes import Block, Cut, Extra, Fail, FakeSource, Short
+from fixtures.storage import make_tar_gz
 from mr_storage_initializer.errors import ArchiveError, StorageError
 from mr_storage_initializer.settings import Limits, Patterns, Tunables
 from mr_storage_initializer.transfer.fast_engine import FastEngine, _Run
@@ -167,18 +166,8 @@ def test_patterns_filter_the_listing_and_nothing_left_is_an_error(tmp_path: Path
         FastEngine(source, Tunables(), Patterns(ignore=("*",))).download("fake://m", tmp_path / "none")
 
 
-def _tar(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
 def test_a_single_archive_is_unpacked_within_the_limits_given(tmp_path: Path) -> None:
-    source = FakeSource({"model.tar.gz": _tar({"a.bin": DATA, "b.bin": DATA})})
+    source = FakeSource({"model.tar.gz": make_tar_gz({"a.bin": DATA, "b.bin": DATA})})
     _engine(source).download("fake://m", tmp_path / "ok")
     assert _tree(tmp_path / "ok") == {"a.bin": DATA, "b.bin": DATA}
     (tmp_path / "refused").mkdir()
