@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from mr_storage_initializer.transfer.plan import RemoteFile
-from mr_storage_initializer.transfer.source import SourceError, Unsupported
+from mr_storage_initializer.transfer.source import Sink, SourceError, Unsupported
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,9 @@ class FakeSource:
             raise Unsupported(self.unsupported)
         return [RemoteFile(rel, rel, len(data), ranges=self.ranges) for rel, data in sorted(self.data.items())]
 
-    def read(self, remote: RemoteFile, start: int, end: int) -> Iterator[bytes | memoryview]:
+    def read(
+        self, remote: RemoteFile, start: int, end: int, sink: Sink | None = None
+    ) -> Iterator[bytes | memoryview | int]:
         with self._lock:
             self.reads.append((remote.rel, start, end))
             queue = self._faults.get(remote.rel) or self._faults.get("*") or []

@@ -30,7 +30,7 @@ from mr_storage_initializer.settings import Limits, Tunables
 from mr_storage_initializer.transfer.plan import Part, Patterns, RemoteFile, split
 from mr_storage_initializer.transfer.progress import Progress
 from mr_storage_initializer.transfer.resume import Ledger
-from mr_storage_initializer.transfer.source import Source, SourceError, escalate
+from mr_storage_initializer.transfer.source import Sink, Source, SourceError, escalate
 
 log = logging.getLogger("mr_storage_initializer.transfer")
 # Told of every range written (relative path, offset, length), e.g. to hash completed prefixes (prehash.py).
@@ -228,7 +228,8 @@ class _Run:
             self.progress.add(-written)
             written = 0
         best = stall.best
-        chunks = iter(self.source.read(remote, part.start + written, part.end))
+        sink = Sink(fd, part.start + written, part.end)
+        chunks = iter(self.source.read(remote, part.start + written, part.end, sink))
         while True:
             if self.stop.is_set():
                 raise _Cancelled
@@ -242,12 +243,15 @@ class _Run:
                     return written  # progress was made: resume at the new offset with a fresh budget
                 message = f"downloading {remote.rel} from {self.shown} failed: {exc.message}"
                 raise escalate(exc, message, subject=remote.rel) from exc
-            n = len(memoryview(chunk))
-            if written + n > part.size:
-                raise StorageError(
-                    f"{remote.rel}: the server sent more than the {remote.size} bytes it listed; refusing the file"
-                )
-            _pwrite_all(fd, chunk, part.start + written)
+            if isinstance(chunk, int):  # the source wrote it at sink itself, within the range
+                n = chunk
+            else:
+                n = len(memoryview(chunk))
+                if written + n > part.size:
+                    raise StorageError(
+                        f"{remote.rel}: the server sent more than the {remote.size} bytes it listed; refusing the file"
+                    )
+                _pwrite_all(fd, chunk, part.start + written)
             if self.observer is not None:
                 self.observer(remote.rel, part.start + written, n)
             written += n

@@ -26,7 +26,7 @@ from mr_storage_initializer.errors import StorageError
 from mr_storage_initializer.tls import http_context
 from mr_storage_initializer.transfer import wire
 from mr_storage_initializer.transfer.plan import RemoteFile, safe_relpath
-from mr_storage_initializer.transfer.source import SourceError
+from mr_storage_initializer.transfer.source import Sink, SourceError
 
 log = logging.getLogger("mr_storage_initializer.transfer")
 
@@ -123,12 +123,14 @@ class GcsSource:
         size, generation = int(meta.get("size", 0)), str(meta.get("generation", ""))
         return [RemoteFile(self.path, safe_relpath(name, "GCS object name"), size, version=generation)]
 
-    def read(self, remote: RemoteFile, start: int, end: int) -> Iterator[bytes | memoryview]:
+    def read(
+        self, remote: RemoteFile, start: int, end: int, sink: Sink | None = None
+    ) -> Iterator[bytes | memoryview | int]:
         url = self._object_url(remote.key) + "?alt=media"
         if remote.version.isdigit():  # pinned to the generation listed: a newer one answers 412
             url += f"&ifGenerationMatch={remote.version}"
         response = wire.get(self.pool, url, self._headers(), (start, end), denied_hint=_DENIED, tls_hint=_TLS)
-        yield from wire.stream(response, start, _READ_CHUNK, _TLS)
+        yield from wire.stream(response, start, _READ_CHUNK, _TLS, sink=sink)
 
     def close(self) -> None:
         self.pool.clear()

@@ -32,7 +32,7 @@ from mr_storage_initializer.redact import redact_url, register_secret
 from mr_storage_initializer.tls import http_context
 from mr_storage_initializer.transfer import wire
 from mr_storage_initializer.transfer.plan import Patterns, RemoteFile, safe_relpath
-from mr_storage_initializer.transfer.source import SourceError, Unsupported
+from mr_storage_initializer.transfer.source import Sink, SourceError, Unsupported
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 MAX_HTTP_DOWNLOAD_SIZE = 50 * 1000 * 1000 * 1000  # huggingface_hub's limit for plain-HTTP downloads
@@ -321,7 +321,9 @@ class HfSource:
     def _resolve_url(self, path: str) -> str:
         return f"{self.endpoint}/{self.ref.repo_id}/resolve/{self.commit}/{quote(path, safe='/')}"
 
-    def read(self, remote: RemoteFile, start: int, end: int) -> Iterator[bytes | memoryview]:
+    def read(
+        self, remote: RemoteFile, start: int, end: int, sink: Sink | None = None
+    ) -> Iterator[bytes | memoryview | int]:
         byte_range = (start, end) if remote.ranges else None
         with self._lock:
             url = self._cdn.get(remote.key) or self._resolve_url(remote.key)
@@ -339,9 +341,10 @@ class HfSource:
                 response.release_conn()
                 raise self._file_error(response, remote, url)
             delivered = 0
-            for chunk in wire.stream(response, start if remote.ranges else None, _READ_CHUNK, _TLS, self.timeout):
+            at = start if remote.ranges else None
+            for chunk in wire.stream(response, at, _READ_CHUNK, _TLS, timeout=self.timeout, sink=sink):
                 yield chunk
-                delivered += len(chunk)
+                delivered += chunk if isinstance(chunk, int) else len(chunk)
             if self.on_delivered is not None and delivered:
                 self.on_delivered(remote, start, start + delivered)
             return

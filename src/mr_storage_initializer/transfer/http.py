@@ -26,7 +26,7 @@ from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.tls import http_context
 from mr_storage_initializer.transfer import wire
 from mr_storage_initializer.transfer.plan import RemoteFile, safe_relpath
-from mr_storage_initializer.transfer.source import Unsupported, changed
+from mr_storage_initializer.transfer.source import Sink, Unsupported, changed
 
 _READ_CHUNK = 1 << 20
 _ZIP_TYPES = ("application/x-zip-compressed", "application/zip", "application/zip-compressed")
@@ -127,7 +127,9 @@ class HttpSource:
                 f"not {' or '.join(wanted)}; is it an error page instead of the model?"
             )
 
-    def read(self, remote: RemoteFile, start: int, end: int) -> Iterator[bytes | memoryview]:
+    def read(
+        self, remote: RemoteFile, start: int, end: int, sink: Sink | None = None
+    ) -> Iterator[bytes | memoryview | int]:
         response = self._get((start, end) if remote.ranges else None, remote.version)
         now = _validator(response)
         # a compliant server answers If-Range with 200 when the file changed; a validator that differs is
@@ -135,7 +137,7 @@ class HttpSource:
         if remote.version and ((now and now != remote.version) or (remote.ranges and response.status == 200)):
             response.close()
             raise changed(remote, now or "a whole answer to a range request")
-        yield from wire.stream(response, start if remote.ranges else None, _READ_CHUNK, _TLS)
+        yield from wire.stream(response, start if remote.ranges else None, _READ_CHUNK, _TLS, sink=sink)
 
     def close(self) -> None:
         self.pool.clear()

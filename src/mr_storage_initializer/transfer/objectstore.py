@@ -10,7 +10,7 @@ from typing import Any
 from mr_storage_initializer import retry
 from mr_storage_initializer.errors import StorageError
 from mr_storage_initializer.transfer.plan import RemoteFile, safe_relpath
-from mr_storage_initializer.transfer.source import CHANGED, SourceError, changed
+from mr_storage_initializer.transfer.source import CHANGED, Sink, SourceError, changed
 
 _READ_CHUNK = 256 << 10  # what a cut connection can lose; resumes start at a chunk boundary
 
@@ -57,7 +57,9 @@ class ObstoreSource:
             raise self.error(exc, "") from exc
         return files
 
-    def read(self, remote: RemoteFile, start: int, end: int) -> Iterator[bytes | memoryview]:
+    def read(
+        self, remote: RemoteFile, start: int, end: int, sink: Sink | None = None
+    ) -> Iterator[bytes | memoryview | int]:
         import obstore
 
         options: dict[str, Any] = {"range": (start, end)}

@@ -9,6 +9,7 @@ succeed, and :class:`Unsupported` from ``list`` when it meets something only KSe
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Protocol
 
 from mr_storage_initializer.errors import StorageError
@@ -47,15 +48,31 @@ class Unsupported(Exception):
     """This artifact needs a feature only ``kserve_storage`` has; the message says which."""
 
 
+@dataclass
+class Sink:
+    """Where a range lands: the open file, the offset of its next byte, and the offset it must not reach.
+
+    A source that can move bytes from the network into the file without copying them through Python
+    (plain HTTP, with ``os.splice``) writes there itself, moves ``offset`` on, and yields the count it wrote
+    instead of the bytes. Other sources ignore it."""
+
+    fd: int
+    offset: int
+    end: int
+
+
 class Source(Protocol):
     label: str
 
     def list(self) -> list[RemoteFile]:
         """The files of the artifact, with sizes, relative paths already made safe."""
 
-    def read(self, remote: RemoteFile, start: int, end: int) -> Iterator[bytes | memoryview]:
+    def read(
+        self, remote: RemoteFile, start: int, end: int, sink: Sink | None = None
+    ) -> Iterator[bytes | memoryview | int]:
         """The bytes ``[start, end)`` of ``remote``, in chunks, as they arrive. A chunk may be a view of a
-        buffer the source reuses: it is valid until the next chunk is asked for."""
+        buffer the source reuses: it is valid until the next chunk is asked for. An ``int`` is a count of
+        bytes the source wrote at ``sink`` itself."""
 
     def close(self) -> None:
         """Release connections."""

@@ -10,7 +10,8 @@ from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 from mr_storage_initializer import retry
-from mr_storage_initializer.transfer.source import CHANGED, SourceError
+from mr_storage_initializer.transfer import splice
+from mr_storage_initializer.transfer.source import CHANGED, Sink, SourceError
 
 TIMEOUT = 30.0  # seconds to connect and between bytes, as KServe's HTTP downloader
 _CONTENT_RANGE = re.compile(r"^bytes\s+(\d+)-(\d+)/(\d+|\*)$")
@@ -95,13 +96,21 @@ def content_range(response: Any) -> tuple[int, int | None] | None:
 
 
 def stream(
-    response: Any, start: int | None, chunk: int, tls_hint: str, timeout: float = TIMEOUT
-) -> Iterator[bytes | memoryview]:
+    response: Any,
+    start: int | None,
+    chunk: int,
+    tls_hint: str,
+    *,
+    timeout: float = TIMEOUT,
+    sink: Sink | None = None,
+) -> Iterator[bytes | memoryview | int]:
     """The body in chunks; with ``start``, the answer must be the range beginning there.
 
-    The bytes are read with ``readinto`` into one buffer per response, reused for every chunk: each chunk
-    is valid until the next one is asked for (the engine writes it before that). This saves a 1 MiB
-    allocation per chunk, and its page faults, which urllib3's ``stream`` pays (see benchmarks/RESULTS.md).
+    With a ``sink``, a plain-HTTP body goes from the socket into the file by ``os.splice`` (see
+    :mod:`.splice`), and the chunks are counts of bytes written there. Otherwise the bytes are read with
+    ``readinto`` into one buffer per response, reused for every chunk: each chunk is valid until the next
+    one is asked for (the engine writes it before that). This saves a 1 MiB allocation per chunk, and its
+    page faults, which urllib3's ``stream`` pays (see benchmarks/RESULTS.md).
     """
     import urllib3
 
@@ -112,7 +121,12 @@ def stream(
             if got is None or got[0] != start:
                 raise SourceError(f"the server did not answer the range starting at {start}", transient=False)
         raw = getattr(response, "_fp", None)  # http.client's response: urllib3 adds nothing we use here
-        if raw is None or not hasattr(raw, "readinto") or response.headers.get("Content-Encoding"):
+        sock = splice.usable(response, raw, sink) if raw is not None else None
+        if raw is not None and sock is not None and sink is not None:
+            yield from splice.body(raw, sock, sink, timeout)
+            if raw.length:  # the destination refused splices: the rest the ordinary way
+                yield from _readinto(raw, chunk, tls_hint, timeout)
+        elif raw is None or not hasattr(raw, "readinto") or response.headers.get("Content-Encoding"):
             yield from response.stream(chunk, decode_content=False)
         else:
             yield from _readinto(raw, chunk, tls_hint, timeout)

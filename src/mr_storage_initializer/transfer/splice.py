@@ -1,0 +1,152 @@
+"""Move a plain-HTTP body from its socket into the file with ``os.splice``, not through Python's memory.
+
+The ordinary path copies every byte twice (``recv`` into a buffer, ``pwrite`` into the page cache) and makes
+one Python call per copy. ``splice`` moves the socket's pages into a pipe and from the pipe into the file:
+one copy, in the kernel, about 1 MiB per call. On the bench VM it also avoids a cost ``pwrite`` pays there:
+pages that the VM has handed back to its host (free page reporting) are faulted in again by large writes,
+2-3x slower, while spliced writes are not (benchmarks/RESULTS.md, "Why splice").
+
+It serves only what it can do exactly: a plain ``socket.socket`` (TLS bodies are decrypted in user space),
+a body of announced length without ``Content-Encoding`` or chunking, no longer than the range it is meant
+to fill, on Linux. Anything else returns ``None`` from :func:`body` and the caller reads as before. A file
+system that cannot receive a splice (``EINVAL``) gets the bytes already in the pipe by ``pwrite``, and the
+rest of the body the ordinary way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import select
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from mr_storage_initializer.transfer.source import Sink, SourceError
+
+PIPE_SIZE = 1 << 20  # the unprivileged maximum (fs.pipe-max-size); the kernel's 64 KiB default is ~1.5x slower
+_F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ (Python >= 3.10 names it; the number is Linux's ABI)
+_REFUSED = threading.Event()  # set once a destination refused a splice: this process writes the ordinary way
+
+
+def usable(response: Any, raw: Any, sink: Sink | None) -> socket.socket | None:
+    """The plain socket to splice ``response``'s body from, or None when it must be read the ordinary way."""
+    if sink is None or _REFUSED.is_set() or not hasattr(os, "splice"):
+        return None
+    sock = getattr(getattr(response, "connection", None), "sock", None)
+    if type(sock) is not socket.socket:  # an ssl.SSLSocket (or none): the bytes on the wire are not the body
+        return None
+    length = getattr(raw, "length", None)
+    if getattr(raw, "chunked", True) or length is None or response.headers.get("Content-Encoding"):
+        return None
+    if length > sink.end - sink.offset:  # more than the range holds: the ordinary path refuses it, with its words
+        return None
+    return sock
+
+
+def body(raw: Any, sock: socket.socket, sink: Sink, timeout: float) -> Iterator[int]:
+    """Write the rest of ``raw`` (http.client's response) at ``sink``; yield each count written.
+
+    First what http.client has buffered already (one ``read1``: its buffer is 8 KiB, and a read1 of more
+    empties it), then the socket itself. When the body is all written the response is marked read, so its
+    connection goes back to the pool ready for the next request. When the destination refuses splices,
+    it stops early with ``raw.length`` bytes still to read, for the caller to read the ordinary way."""
+    head = _read_head(raw, timeout)
+    if head:
+        _pwrite_all(sink, head)
+        yield len(head)
+    left = raw.length
+    refused = False
+    pipe_out, pipe_in = os.pipe()
+    try:
+        with contextlib.suppress(OSError):
+            import fcntl
+
+            fcntl.fcntl(pipe_in, _F_SETPIPE_SZ, PIPE_SIZE)
+        fd = sock.fileno()
+        while left:
+            moved = _from_socket(fd, pipe_in, min(PIPE_SIZE, left), timeout)
+            if not moved:
+                raise SourceError(f"the connection broke mid-transfer ({left} bytes missing)", transient=True)
+            try:
+                _to_file(pipe_out, sink, moved)
+            except _Refused:
+                _REFUSED.set()
+                refused = True
+                _pwrite_all(sink, _drain(pipe_out, moved))
+            left -= moved
+            raw.length = left
+            yield moved
+            if refused:
+                break
+    finally:
+        os.close(pipe_out)
+        os.close(pipe_in)
+    if not left:
+        raw.read()  # nothing is left: http.client marks the response closed, and the connection reusable
+
+
+def _read_head(raw: Any, timeout: float) -> bytes:
+    try:
+        head: bytes = raw.read1(1 << 16)
+    except TimeoutError as exc:
+        raise SourceError(f"the server did not answer within {timeout:g}s ({exc})", transient=True) from exc
+    except OSError as exc:
+        text = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise SourceError(f"the connection broke mid-transfer ({text})", transient=True) from exc
+    if not head and raw.length:  # http.client met the end of the stream
+        raise SourceError(f"the connection broke mid-transfer ({raw.length} bytes missing)", transient=True)
+    return head
+
+
+class _Refused(Exception):
+    """The destination's file system does not take splices."""
+
+
+def _from_socket(fd: int, pipe_in: int, count: int, timeout: float) -> int:
+    """Up to ``count`` bytes from the socket into the pipe (0: the peer closed); waits at most ``timeout``."""
+    while True:
+        try:
+            return os.splice(fd, pipe_in, count)
+        except BlockingIOError:  # the socket has a timeout, so it is non-blocking: wait for bytes
+            if not select.select([fd], [], [], timeout)[0]:
+                raise SourceError(f"the server did not answer within {timeout:g}s", transient=True) from None
+        except InterruptedError:
+            continue
+        except OSError as exc:
+            text = exc.strerror or type(exc).__name__
+            raise SourceError(f"the connection broke mid-transfer ({text})", transient=True) from exc
+
+
+def _to_file(pipe_out: int, sink: Sink, count: int) -> None:
+    """All ``count`` bytes in the pipe into the file at ``sink.offset`` (which moves on). A destination
+    failure (a full disk) is the OSError it is, as from ``pwrite``."""
+    done = 0
+    while done < count:
+        try:
+            n = os.splice(pipe_out, sink.fd, count - done, offset_dst=sink.offset)
+        except OSError as exc:
+            if exc.errno == errno.EINVAL and done == 0:
+                raise _Refused from exc
+            raise
+        done += n
+        sink.offset += n
+
+
+def _drain(pipe_out: int, count: int) -> bytes:
+    parts = []
+    while count:
+        chunk = os.read(pipe_out, count)
+        parts.append(chunk)
+        count -= len(chunk)
+    return b"".join(parts)
+
+
+def _pwrite_all(sink: Sink, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(sink.fd, view, sink.offset)
+        view = view[n:]
+        sink.offset += n
