@@ -6,12 +6,14 @@
 as a cut connection (transient); ``Fail(transient=...)`` fails before the first byte; ``Short()`` ends the
 stream one byte early without an error; ``Extra()`` sends one byte too many; ``Block(event)`` delivers one
 chunk and then waits for ``event`` before each further chunk (for cancel tests). ``list_faults`` does the same
-for ``list``. Every read is recorded as ``(rel, start, end)``.
+for ``list``. Every read is recorded as ``(rel, start, end)``. ``pace`` (seconds per chunk) makes each read a
+slow connection, as a server that limits each one would; ``most_active`` is the most reads ever in flight.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -53,9 +55,12 @@ Fault = Cut | Fail | Short | Extra | Block | None
 class FakeSource:
     label = "fake"
 
-    def __init__(self, files: dict[str, bytes], *, chunk: int = 7, ranges: bool = True) -> None:
+    def __init__(self, files: dict[str, bytes], *, chunk: int = 7, ranges: bool = True, pace: float = 0.0) -> None:
         self.data = dict(files)
         self.chunk = chunk
+        self.pace = pace
+        self.active = 0
+        self.most_active = 0
         self.ranges = ranges
         self.reads: list[tuple[str, int, int]] = []
         self.lists = 0
@@ -90,6 +95,15 @@ class FakeSource:
             self.reads.append((remote.rel, start, end))
             queue = self._faults.get(remote.rel) or self._faults.get("*") or []
             fault = queue.pop(0) if queue else None
+            self.active += 1
+            self.most_active = max(self.most_active, self.active)
+        try:
+            yield from self._read(remote, start, end, fault)
+        finally:
+            with self._lock:
+                self.active -= 1
+
+    def _read(self, remote: RemoteFile, start: int, end: int, fault: Fault) -> Iterator[bytes | memoryview]:
         if isinstance(fault, Fail):
             if fault.after is not None:
                 fault.after.wait()
@@ -105,6 +119,8 @@ class FakeSource:
             if isinstance(fault, Block) and offset:
                 fault.waiting.set()
                 fault.event.wait()
+            if self.pace:
+                time.sleep(self.pace)  # the connection's pace, not the test's synchronisation
             yield memoryview(body)[offset : offset + self.chunk]
         if isinstance(fault, Cut):
             raise SourceError("the connection broke mid-transfer", transient=True)

@@ -112,7 +112,11 @@ def _size(env: Mapping[str, str], name: str, default: int) -> int:
 
 @dataclass(frozen=True)
 class Tunables:
-    """The own engine's knobs: ranges in flight, range size, tries per range, retry budget, progress."""
+    """The own engine's knobs: ranges in flight, range size, tries per range, retry budget, progress.
+
+    ``concurrency`` is the most connections; with ``ramp`` (the default, unless the user set
+    ``MODEL_REGISTRY_TRANSFER_CONCURRENCY``) the engine starts with two and adds more only while each
+    connection is slow (see the fast engine's ``_Ramp``)."""
 
     concurrency: int = 8
     chunk_size: int = 64 << 20
@@ -120,6 +124,7 @@ class Tunables:
     deadline: float = DEFAULT_TIMEOUT
     progress_interval: float = 5.0
     stall_timeout: float = 60.0  # seconds without a new byte before a range gives up (issue #11)
+    ramp: bool = True
 
     @classmethod
     def from_env(
@@ -137,6 +142,7 @@ class Tunables:
                 parse_int(env, "MODEL_REGISTRY_PROGRESS_INTERVAL", int(cls.progress_interval), 1, 3600)
             ),
             stall_timeout=_seconds(env, "MODEL_REGISTRY_TRANSFER_STALL_TIMEOUT", cls.stall_timeout),
+            ramp=not env.get("MODEL_REGISTRY_TRANSFER_CONCURRENCY", "").strip(),  # a number set is kept as is
         )
 
 

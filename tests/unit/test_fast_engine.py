@@ -14,6 +14,7 @@ from fakes import Block, Cut, Extra, Fail, FakeSource, Short
 from fixtures.storage import make_tar_gz
 from mr_storage_initializer.errors import ArchiveError, StorageError
 from mr_storage_initializer.settings import Limits, Patterns, Tunables
+from mr_storage_initializer.transfer import fast_engine
 from mr_storage_initializer.transfer.fast_engine import FastEngine, _Run
 from mr_storage_initializer.transfer.source import Unsupported
 
@@ -195,3 +196,34 @@ def test_big_chunks_reach_the_page_cache_in_pieces_of_at_most_write_piece(
     assert _tree(tmp_path) == {"a.bin": data}
     assert max(sizes) == fast_engine.WRITE_PIECE
     assert sum(sizes) == len(data)
+
+
+# -- how many connections ---------------------------------------------------------------------------------
+def _parts(count: int, size: int = 1000) -> dict[str, bytes]:
+    return {f"f{index:02}.bin": DATA[:size] for index in range(count)}
+
+
+def test_a_slow_link_gets_every_connection_allowed(tmp_path: Path) -> None:
+    # each read is ~10 KB/s, far below FAST_CONNECTION: the run doubles 2 -> 4 -> 6 within a few ticks
+    source = FakeSource(_parts(60), chunk=100, pace=0.01)
+    _engine(source, concurrency=6, chunk_size=1000).download("fake://m", tmp_path)
+    assert source.most_active == 6
+    assert _tree(tmp_path) == _parts(60)
+
+
+def test_a_fast_link_keeps_two_connections(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # any progress at all counts as fast here; the reads still last long enough for the ramp to look
+    monkeypatch.setattr(fast_engine, "FAST_CONNECTION", 1.0)
+    source = FakeSource(_parts(40), chunk=100, pace=0.002)
+    _engine(source, concurrency=6, chunk_size=1000).download("fake://m", tmp_path)
+    assert source.most_active == fast_engine.RAMP_START == 2
+    assert _tree(tmp_path) == _parts(40)
+
+
+def test_a_concurrency_the_user_set_is_used_from_the_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fast_engine, "FAST_CONNECTION", 1.0)  # a ramp would keep two: the user said four
+    source = FakeSource(_parts(16), chunk=100, pace=0.002)
+    tunables = Tunables(concurrency=4, chunk_size=1000, deadline=30, progress_interval=3600, ramp=False)
+    FastEngine(source, tunables).download("fake://m", tmp_path)
+    assert source.most_active == 4
+    assert _tree(tmp_path) == _parts(16)

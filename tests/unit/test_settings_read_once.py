@@ -65,8 +65,8 @@ def test_transfer_archive_and_storage_values_come_from_one_read() -> None:
         "UNRELATED": "x",
     }
     settings = Settings.from_env(env)
-    assert settings.tunables == Tunables(concurrency=3, deadline=12.0)
-    assert settings.tunables_for("s3") == Tunables(concurrency=3, attempts=2, deadline=12.0)
+    assert settings.tunables == Tunables(concurrency=3, deadline=12.0, ramp=False)  # a number set: no ramp
+    assert settings.tunables_for("s3") == Tunables(concurrency=3, attempts=2, deadline=12.0, ramp=False)
     assert settings.tunables_for("http").attempts == 5
     assert settings.patterns.allow == ("*.bin",)
     assert settings.limits == Limits(max_ratio=50.5)

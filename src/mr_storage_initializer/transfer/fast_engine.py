@@ -81,9 +81,10 @@ class FastEngine:
         if not files:
             raise StorageError(f"downloading {redact_url(uri)} failed: no model files there; check the artifact's uri")
         log.info(
-            "%d files, %d bytes to fetch with %d connections",
+            "%d files, %d bytes to fetch with %s%d connections",
             len(files),
             sum(f.size for f in files),
+            "up to " if self.tunables.ramp else "",
             self.tunables.concurrency,
             extra={"step": "listed", "source": self.source.label},
         )
@@ -138,15 +139,17 @@ class _Run:
                 for part in kept:
                     self.observer(part.file.rel, part.start, part.size)
         self._create_files()
-        workers = min(self.tunables.concurrency, len(self.parts))
-        self.running = workers
-        if workers == 0:
+        most = min(self.tunables.concurrency, len(self.parts))
+        if most == 0:
             return
-        for index in range(workers):
-            threading.Thread(target=self._worker, name=f"fetch-{index}", daemon=True).start()
+        ramp = _Ramp(self, most) if self.tunables.ramp and most > RAMP_START else None
+        self.add_workers(RAMP_START if ramp is not None else most)
+        idle = 0.5 if self.progress.live else 1.0
         try:
-            while not self.finished.wait(timeout=0.5 if self.progress.live else 1.0):
+            while not self.finished.wait(timeout=RAMP_TICK if ramp is not None else idle):
                 self.progress.tick()
+                if ramp is not None and not ramp.check():
+                    ramp = None
         finally:
             self.stop.set()  # on a signal or a failure, the other workers stop at their next chunk
         if self.failure is not None:
@@ -155,6 +158,17 @@ class _Run:
         self._check_sizes()
         if self.ledger is not None:
             self.ledger.finish()
+
+    def add_workers(self, count: int) -> None:
+        """Start up to ``count`` more workers, no more than ranges wait, none once all workers have ended."""
+        with self.lock:
+            if self.finished.is_set():
+                return
+            count = min(count, len(self.parts))
+            first = self.running
+            self.running += count
+        for index in range(first, first + count):
+            threading.Thread(target=self._worker, name=f"fetch-{index}", daemon=True).start()
 
     def _create_files(self) -> None:
         for remote in self.files:
@@ -269,6 +283,43 @@ class _Run:
             actual = (self.dest / remote.rel).stat().st_size
             if actual != remote.size:
                 raise StorageError(f"{remote.rel}: {actual} bytes on disk, {remote.size} listed; refusing the model")
+
+
+# Connections: start with RAMP_START; every RAMP_TICK seconds, while ranges wait in the queue, double them
+# (up to the configured concurrency) if each one delivered less than FAST_CONNECTION bytes/s. A server that
+# limits each connection (nginx limit_rate, a throttling CDN, a long fat pipe) gets every connection it
+# allows within a few tenths of a second; a fast one (loopback, in-cluster MinIO) keeps two. Eight writers
+# into one file on a fast link cost more than they bring: on the 2-core bench VM, 1 GiB from nginx took
+# 0.51-0.56 s with one connection, 0.58-0.62 s with two, and 0.61-2.55 s with eight (benchmarks/RESULTS.md).
+RAMP_START = 2
+RAMP_TICK = 0.1
+FAST_CONNECTION = 512e6
+
+
+class _Ramp:
+    """Adds connections to a run while each one is slow and ranges are waiting."""
+
+    def __init__(self, run: _Run, most: int) -> None:
+        self.run = run
+        self.most = most
+        self.since = time.monotonic()
+        self.done = run.progress.done
+
+    def check(self) -> bool:
+        """Look at the last interval's rate; add connections if they are slow. False: ramping is over."""
+        run = self.run
+        now, done = time.monotonic(), run.progress.done
+        rate = (done - self.done) / max(now - self.since, 1e-6)
+        self.since, self.done = now, done
+        with run.lock:
+            running, waiting = run.running, len(run.parts)
+        if not waiting or running >= self.most:
+            return False
+        if rate / max(running, 1) < FAST_CONNECTION:
+            more = min(running, self.most - running, waiting)
+            log.debug("%d connections bring %.0f MB/s; adding %d", running, rate / 1e6, more, extra={"step": "ramp"})
+            run.add_workers(more)
+        return True
 
 
 class _Stall:
