@@ -353,6 +353,18 @@ def version(args: list[str]) -> str:
     return ((out.stdout or out.stderr).strip().splitlines() or ["?"])[0][:80]
 
 
+def compile_bytecode() -> None:
+    """Compile every module the tools import, as the image does (Dockerfile: ``compileall``).
+
+    An editable install leaves ``src/`` uncompiled, and with ``PYTHONDONTWRITEBYTECODE`` set (it is on the
+    bench VM) each run would compile the package again: ~30 ms of every run of ours, which no deployed copy
+    pays. kserve_storage's site-packages get the same treatment, so both sides start as installed."""
+    import sysconfig
+
+    paths = [str(ROOT / "src"), sysconfig.get_paths()["purelib"]]
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "-j", "0", *paths], check=True, stdout=subprocess.DEVNULL)
+
+
 def machine() -> list[str]:
     cpu = "unknown"
     with open("/proc/cpuinfo") as info:
@@ -383,6 +395,7 @@ def report(scenarios: list[Scenario], targets: list[Target], startup: tuple[floa
         "medians; servers on 127.0.0.1",
         "- CPU s: user + sys seconds of the tool's whole process tree (GNU time); load: the 1-minute load average "
         "before and after each scenario (the machine is shared)",
+        "- Bytecode: compiled before the runs (`compileall` of `src/` and site-packages), as the image ships it",
         "",
     ]
     lines += ["## Targets", "", "| scenario | target | measured | met |", "|---|---|---|---|"]
@@ -441,6 +454,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     scale = 1 / 64 if args.quick else 1
     only = set(filter(None, args.only.split(",")))
+    compile_bytecode()
 
     shard, shards = int(256 * MIB * scale), 4
     big = int(1024 * MIB * scale)
