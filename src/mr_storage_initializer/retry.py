@@ -3,18 +3,23 @@
 ``stamina`` does the waiting; this module only decides the shape (what is transient is the caller's
 business: it raises :class:`TransientError` for what may pass), computes each backoff itself so that none
 ends past the deadline (the retries stop instead), and logs each scheduled retry once.
+
+Most calls succeed at the first try, so the first try runs before ``stamina`` is imported (it and tenacity
+are ~8 ms of a 0.15 s run); a transient failure hands the call to ``stamina`` with that failure as its first
+attempt, so attempt counts, waits, hooks and ``stamina.set_testing`` behave as if stamina had run it.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import stamina
-from stamina.instrumentation import RetryDetails, set_on_retry_hooks
+if TYPE_CHECKING:
+    from stamina.instrumentation import RetryDetails
 
 log = logging.getLogger("mr_storage_initializer.retry")
 T = TypeVar("T")
@@ -51,7 +56,14 @@ def _log_retry(details: RetryDetails) -> None:
     )
 
 
-set_on_retry_hooks([_log_retry])
+@functools.cache
+def _stamina() -> Any:
+    """``stamina``, imported on the first retry, with the retry hook installed (once)."""
+    import stamina
+    from stamina.instrumentation import set_on_retry_hooks
+
+    set_on_retry_hooks([_log_retry])
+    return stamina
 
 
 def call(
@@ -80,12 +92,19 @@ def call(
         return wait if time.monotonic() + wait < end else False
 
     try:
-        for attempt in stamina.retry_context(
+        return fn()
+    except TransientError as exc:
+        first: TransientError | None = exc
+    try:
+        for attempt in _stamina().retry_context(
             on=backoff,
             attempts=max_attempts,
-            timeout=max(deadline, 0.001),
+            timeout=max(end - time.monotonic(), 0.001),
         ):
             with attempt:
+                if first is not None:  # the try made above, replayed as stamina's first attempt
+                    failed, first = first, None
+                    raise failed
                 return fn()
     except TransientError as exc:
         raise exc.final from exc
