@@ -144,3 +144,22 @@ def test_only_a_plain_socket_with_a_counted_body_is_spliced() -> None:
     finally:
         plain.close()
         tls.close()
+
+
+def test_a_kernel_that_will_not_splice_sockets_gets_every_byte_the_ordinary_way(
+    http_server: HttpFileServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = os.splice
+
+    def sandboxed(src: int, dst: int, count: int, offset_src: Any = None, offset_dst: Any = None) -> int:
+        if offset_dst is None:  # from the socket: what gVisor or a seccomp filter answers
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real(src, dst, count, offset_dst=offset_dst)
+
+    monkeypatch.setattr(os, "splice", sandboxed)
+    source = _source(http_server)
+    target = tmp_path / "model.bin"
+    chunks = _read(source, target, 0, len(DATA))
+    assert target.read_bytes() == DATA
+    assert [type(chunk) for chunk in chunks[:2]] == [int, bytes]  # http.client's buffer, then ordinary reads
+    assert splice._REFUSED.is_set()
