@@ -257,14 +257,12 @@ class _Run:
                     return written  # progress was made: resume at the new offset with a fresh budget
                 message = f"downloading {remote.rel} from {self.shown} failed: {exc.message}"
                 raise escalate(exc, message, subject=remote.rel) from exc
-            if isinstance(chunk, int):  # the source wrote it at sink itself, within the range
-                n = chunk
-            else:
-                n = len(memoryview(chunk))
-                if written + n > part.size:
-                    raise StorageError(
-                        f"{remote.rel}: the server sent more than the {remote.size} bytes it listed; refusing the file"
-                    )
+            n = chunk if isinstance(chunk, int) else len(memoryview(chunk))  # int: written at sink already
+            if written + n > part.size:
+                raise StorageError(
+                    f"{remote.rel}: the server sent more than the {remote.size} bytes it listed; refusing the file"
+                )
+            if not isinstance(chunk, int):
                 _pwrite_all(fd, chunk, part.start + written)
             if self.observer is not None:
                 self.observer(remote.rel, part.start + written, n)

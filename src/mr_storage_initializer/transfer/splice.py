@@ -144,6 +144,8 @@ def _to_file(pipe_out: int, sink: Sink, count: int) -> None:
             if exc.errno in _NOT_DONE and done == 0:
                 raise _Refused from exc
             raise
+        if not n:  # the pipe holds bytes the file did not take: never loop on it
+            raise OSError(errno.EIO, f"the file took no bytes of {count - done} spliced")
         done += n
         sink.offset += n
 
