@@ -180,9 +180,9 @@ def test_a_single_archive_is_unpacked_within_the_limits_given(tmp_path: Path) ->
 def test_big_chunks_reach_the_page_cache_in_pieces_of_at_most_write_piece(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mr_storage_initializer.transfer import fast_engine
+    from mr_storage_initializer.transfer.source import WRITE_PIECE
 
-    data = os.urandom(3 * fast_engine.WRITE_PIECE + 12345)
+    data = os.urandom(3 * WRITE_PIECE + 12345)
     sizes: list[int] = []
     real_pwrite = os.pwrite
 
@@ -190,11 +190,11 @@ def test_big_chunks_reach_the_page_cache_in_pieces_of_at_most_write_piece(
         sizes.append(len(view))
         return real_pwrite(fd, view, offset)
 
-    monkeypatch.setattr(fast_engine.os, "pwrite", pwrite)
-    source = FakeSource({"a.bin": data}, chunk=2 * fast_engine.WRITE_PIECE + 1)  # chunks bigger than a piece
+    monkeypatch.setattr(os, "pwrite", pwrite)
+    source = FakeSource({"a.bin": data}, chunk=2 * WRITE_PIECE + 1)  # chunks bigger than a piece
     _engine(source, chunk_size=len(data)).download("fake://m", tmp_path)
     assert _tree(tmp_path) == {"a.bin": data}
-    assert max(sizes) == fast_engine.WRITE_PIECE
+    assert max(sizes) == WRITE_PIECE
     assert sum(sizes) == len(data)
 
 

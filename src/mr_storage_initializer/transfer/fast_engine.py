@@ -263,7 +263,7 @@ class _Run:
                     f"{remote.rel}: the server sent more than the {remote.size} bytes it listed; refusing the file"
                 )
             if not isinstance(chunk, int):
-                _pwrite_all(fd, chunk, part.start + written)
+                sink.write(chunk)
             if self.observer is not None:
                 self.observer(remote.rel, part.start + written, n)
             written += n
@@ -349,17 +349,3 @@ def _reserve(fd: int, size: int) -> None:
         if exc.errno not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
             raise
         os.ftruncate(fd, size)
-
-
-# The most one pwrite hands the page cache. Measured on the bench VM (Linux 6.18, ext4 with large folios):
-# 1 GiB written as 1 MiB pwrites took 0.56-1.37 s and up to 2 s of system CPU, erratically; as 512 KiB
-# pwrites 0.55-0.60 s every time, whether the pages had just been freed or not (benchmarks/RESULTS.md).
-WRITE_PIECE = 512 * 1024
-
-
-def _pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.pwrite(fd, view[:WRITE_PIECE], offset)
-        view = view[n:]
-        offset += n

@@ -55,7 +55,7 @@ def body(raw: Any, sock: socket.socket, sink: Sink, timeout: float) -> Iterator[
     it stops early with ``raw.length`` bytes still to read, for the caller to read the ordinary way."""
     head = _read_head(raw, timeout)
     if head:
-        _pwrite_all(sink, head)
+        sink.write(head)
         yield len(head)
     left = raw.length
     refused = False
@@ -79,7 +79,7 @@ def body(raw: Any, sock: socket.socket, sink: Sink, timeout: float) -> Iterator[
             except _Refused:
                 _REFUSED.set()
                 refused = True
-                _pwrite_all(sink, _drain(pipe_out, moved))
+                sink.write(_drain(pipe_out, moved))
             left -= moved
             raw.length = left
             yield moved
@@ -157,11 +157,3 @@ def _drain(pipe_out: int, count: int) -> bytes:
         parts.append(chunk)
         count -= len(chunk)
     return b"".join(parts)
-
-
-def _pwrite_all(sink: Sink, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.pwrite(sink.fd, view, sink.offset)
-        view = view[n:]
-        sink.offset += n
