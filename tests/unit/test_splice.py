@@ -163,3 +163,19 @@ def test_a_kernel_that_will_not_splice_sockets_gets_every_byte_the_ordinary_way(
     assert target.read_bytes() == DATA
     assert [type(chunk) for chunk in chunks[:2]] == [int, bytes]  # http.client's buffer, then ordinary reads
     assert splice._REFUSED.is_set()
+
+
+def test_a_file_that_takes_no_spliced_bytes_is_an_error_not_a_loop(
+    http_server: HttpFileServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = os.splice
+
+    def stuck(src: int, dst: int, count: int, offset_src: Any = None, offset_dst: Any = None) -> int:
+        if offset_dst is not None:  # into the file: it takes nothing and says nothing
+            return 0
+        return real(src, dst, count)
+
+    monkeypatch.setattr(os, "splice", stuck)
+    with pytest.raises(OSError, match="the file took no bytes") as raised:
+        _read(_source(http_server), tmp_path / "model.bin", 0, len(DATA))
+    assert raised.value.errno == errno.EIO  # an OSError on the destination, as from a failed pwrite
