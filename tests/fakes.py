@@ -5,7 +5,9 @@
 ``source.fault(Cut(at=1000))`` makes the next read deliver its bytes up to absolute offset 1000 and then fail
 as a cut connection (transient); ``Fail(transient=...)`` fails before the first byte; ``Short()`` ends the
 stream one byte early without an error; ``Extra()`` sends one byte too many; ``Block(event)`` delivers one
-chunk and then waits for ``event`` before each further chunk (for cancel tests). ``list_faults`` does the same
+chunk and then waits for ``event`` before each further chunk (for cancel tests); ``Hold(event)`` delivers every
+byte and then waits for ``event`` before the stream ends (a worker between its last byte and the range's
+end). ``list_faults`` does the same
 for ``list``. Every read is recorded as ``(rel, start, end)``. ``pace`` (seconds per chunk) makes each read a
 slow connection, as a server that limits each one would; ``most_active`` is the most reads ever in flight.
 """
@@ -49,7 +51,13 @@ class Block:
     waiting: threading.Event = field(default_factory=threading.Event)  # set once the read waits for ``event``
 
 
-Fault = Cut | Fail | Short | Extra | Block | None
+@dataclass(frozen=True)
+class Hold:
+    event: threading.Event
+    waiting: threading.Event = field(default_factory=threading.Event)  # set once every byte is delivered
+
+
+Fault = Cut | Fail | Short | Extra | Block | Hold | None
 
 
 class FakeSource:
@@ -122,6 +130,9 @@ class FakeSource:
             if self.pace:
                 time.sleep(self.pace)  # the connection's pace, not the test's synchronisation
             yield memoryview(body)[offset : offset + self.chunk]
+        if isinstance(fault, Hold):
+            fault.waiting.set()
+            fault.event.wait()
         if isinstance(fault, Cut):
             raise SourceError("the connection broke mid-transfer", transient=True)
 

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 import stamina
 
-from fakes import Block, Cut, Extra, Fail, FakeSource, Short
+from fakes import Block, Cut, Extra, Fail, FakeSource, Hold, Short
 from fixtures.storage import make_tar_gz
 from mr_storage_initializer.errors import ArchiveError, StorageError
 from mr_storage_initializer.settings import Limits, Patterns, Tunables
 from mr_storage_initializer.transfer import fast_engine
 from mr_storage_initializer.transfer.fast_engine import FastEngine, _Run
+from mr_storage_initializer.transfer.resume import PREFIX, STATE
 from mr_storage_initializer.transfer.source import Unsupported
 
 DATA = os.urandom(1000)
@@ -130,6 +131,27 @@ def test_a_failure_stops_the_other_workers_at_their_next_chunk(tmp_path: Path) -
     # the chunk it was waiting for is written; nothing after it, and no new read was started
     assert (tmp_path / "big.bin").read_bytes()[20:] == bytes(980)
     assert [r for r in source.reads if r[0] == "big.bin"] == [("big.bin", 0, 1000)]
+
+
+def test_a_worker_that_ends_its_range_after_a_failure_writes_no_ledger(tmp_path: Path) -> None:
+    """Staging is removed as soon as the run fails (or a SIGTERM arrives); a worker still finishing its range
+    must not write the ledger then, or the removal races with a new file and leaves the directory behind."""
+    dest = tmp_path / f"{PREFIX}0123456789abcdef"
+    dest.mkdir()
+    release = threading.Event()
+    source = FakeSource({"big.bin": DATA, "small.bin": DATA[:500]}, chunk=100)
+    hold = Hold(release)
+    source.fault(hold, rel="big.bin")  # every byte, then the stream waits before it ends
+    source.fault(Fail(transient=False, message="access was denied (HTTP 403)", after=hold.waiting), rel="small.bin")
+    with pytest.raises(StorageError, match="access was denied"):
+        _engine(source, concurrency=2, ramp=False).download("fake://m", dest)
+    before = (dest / STATE).read_bytes()
+    release.set()  # big.bin's range ends now, after the run gave up
+    for thread in [t for t in threading.enumerate() if t.name.startswith("fetch-")]:
+        thread.join(timeout=30)
+        assert not thread.is_alive()
+    assert (dest / STATE).read_bytes() == before
+    assert sorted(p.name for p in dest.iterdir()) == [STATE, "big.bin", "small.bin"]
 
 
 def test_sizes_on_disk_are_checked_against_the_listing(tmp_path: Path) -> None:

@@ -152,6 +152,8 @@ class _Run:
                     ramp = None
         finally:
             self.stop.set()  # on a signal or a failure, the other workers stop at their next chunk
+            if self.ledger is not None:
+                self.ledger.close()
         if self.failure is not None:
             raise self.failure
         self.progress.finish()

@@ -70,6 +70,7 @@ class Ledger:
             f.rel: {"key": f.key, "size": f.size, "version": f.version, "done": []} for f in files
         }
         self.kept: dict[str, set[int]] = {}
+        self.closed = False
 
     @classmethod
     def open(cls, dest: Path, files: list[RemoteFile], chunk_size: int) -> Ledger | None:
@@ -103,6 +104,8 @@ class Ledger:
 
     def done(self, part: Part) -> None:
         with self.lock:
+            if self.closed:
+                return
             entry = self.files[part.file.rel]
             entry["done"] = sorted({*entry["done"], part.start})
             self.save()
@@ -112,6 +115,12 @@ class Ledger:
         temp = self.path.with_name(self.path.name + ".tmp")
         temp.write_text(json.dumps(state), encoding="utf-8")
         os.replace(temp, self.path)
+
+    def close(self) -> None:
+        """The run is over: a worker still ending its range writes nothing more. Staging is removed right
+        after a failure or a signal, and a file created while it is removed would leave the directory."""
+        with self.lock:
+            self.closed = True
 
     def finish(self) -> None:
         """The download is complete: the ledger goes, so it is never installed."""
