@@ -212,3 +212,9 @@ def test_azure_client_id_alone_is_left_to_azure_identity() -> None:
 
     with pytest.raises(Unsupported, match="AZURE_CLIENT_ID"):
         store_options("https://acct.blob.core.windows.net/c/m", {"AZURE_CLIENT_ID": "managed-identity"})
+
+
+def test_ranges_are_taken_from_the_files_in_turn_largest_first() -> None:
+    big, mid, small = RemoteFile("b", "b", 300), RemoteFile("m", "m", 200), RemoteFile("s", "s", 50)
+    order = [(p.file.rel, p.start) for p in split([small, big, mid], 100)]
+    assert order == [("b", 0), ("m", 0), ("s", 0), ("b", 100), ("m", 100), ("b", 200)]

@@ -5,6 +5,7 @@ Pure data and arithmetic; nothing here touches the network or the disk.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -39,12 +40,13 @@ class Part:
 
 
 def split(files: Iterable[RemoteFile], chunk_size: int) -> list[Part]:
-    """Ranges of at most ``chunk_size`` bytes, largest files first so the long transfers start early."""
-    parts: list[Part] = []
+    """Ranges of at most ``chunk_size`` bytes, largest files first so the long transfers start early, and
+    taken from the files in turn (a's first range, b's first range, a's second, ...) so that workers write
+    to different files where there are several: writers to one file queue on its lock in the kernel."""
+    per_file: list[list[Part]] = []
     for remote in sorted(files, key=lambda f: f.size, reverse=True):
         if not remote.ranges or remote.size <= chunk_size:
-            parts.append(Part(remote, 0, remote.size))
+            per_file.append([Part(remote, 0, remote.size)])
             continue
-        for start in range(0, remote.size, chunk_size):
-            parts.append(Part(remote, start, min(start + chunk_size, remote.size)))
-    return parts
+        per_file.append([Part(remote, s, min(s + chunk_size, remote.size)) for s in range(0, remote.size, chunk_size)])
+    return [part for turn in itertools.zip_longest(*per_file) for part in turn if part is not None]
