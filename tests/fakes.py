@@ -9,11 +9,13 @@ chunk and then waits for ``event`` before each further chunk (for cancel tests);
 byte and then waits for ``event`` before the stream ends (a worker between its last byte and the range's
 end). ``list_faults`` does the same
 for ``list``. Every read is recorded as ``(rel, start, end)``. ``pace`` (seconds per chunk) makes each read a
-slow connection, as a server that limits each one would; ``most_active`` is the most reads ever in flight.
+slow connection, as a server that limits each one would; ``spin`` (CPU seconds per chunk) makes it a
+connection that is slow because it keeps its thread busy; ``most_active`` is the most reads ever in flight.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +23,8 @@ from dataclasses import dataclass, field
 
 from mr_storage_initializer.transfer.plan import RemoteFile
 from mr_storage_initializer.transfer.source import Sink, SourceError, Unsupported
+
+_BURN = bytes(256 << 10)
 
 
 @dataclass(frozen=True)
@@ -63,10 +67,13 @@ Fault = Cut | Fail | Short | Extra | Block | Hold | None
 class FakeSource:
     label = "fake"
 
-    def __init__(self, files: dict[str, bytes], *, chunk: int = 7, ranges: bool = True, pace: float = 0.0) -> None:
+    def __init__(
+        self, files: dict[str, bytes], *, chunk: int = 7, ranges: bool = True, pace: float = 0.0, spin: float = 0.0
+    ) -> None:
         self.data = dict(files)
         self.chunk = chunk
         self.pace = pace
+        self.spin = spin
         self.active = 0
         self.most_active = 0
         self.ranges = ranges
@@ -129,6 +136,10 @@ class FakeSource:
                 fault.event.wait()
             if self.pace:
                 time.sleep(self.pace)  # the connection's pace, not the test's synchronisation
+            if self.spin:
+                until = time.thread_time() + self.spin
+                while time.thread_time() < until:  # CPU work in this thread, as a slow copy into the page cache
+                    hashlib.sha256(_BURN)  # (hashing releases the GIL, as a system call does)
             yield memoryview(body)[offset : offset + self.chunk]
         if isinstance(fault, Hold):
             fault.waiting.set()

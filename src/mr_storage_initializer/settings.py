@@ -115,8 +115,9 @@ class Tunables:
     """The own engine's knobs: ranges in flight, range size, tries per range, retry budget, progress.
 
     ``concurrency`` is the most connections; with ``ramp`` (the default, unless the user set
-    ``MODEL_REGISTRY_TRANSFER_CONCURRENCY``) the engine starts with two and adds more only while each
-    connection is slow (see the fast engine's ``_Ramp``)."""
+    ``MODEL_REGISTRY_TRANSFER_CONCURRENCY``) the engine starts with one connection per file, two at most,
+    and adds more only while each connection is slow and waits on the network (see the fast engine's
+    ``_Ramp``)."""
 
     concurrency: int = 8
     chunk_size: int = 64 << 20

@@ -242,6 +242,31 @@ def test_a_fast_link_keeps_two_connections(tmp_path: Path, monkeypatch: pytest.M
     assert _tree(tmp_path) == _parts(40)
 
 
+def test_one_file_starts_with_one_connection_and_several_files_with_two(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # writers to one file queue on its lock in the kernel; writers to different files do not
+    monkeypatch.setattr(fast_engine, "FAST_CONNECTION", 1.0)  # every connection counts as fast: no ramp
+    one = FakeSource({"model.bin": DATA * 20}, chunk=100, pace=0.002)
+    _engine(one, concurrency=6, chunk_size=1000).download("fake://m", tmp_path / "one")
+    assert one.most_active == 1
+    assert _tree(tmp_path / "one") == {"model.bin": DATA * 20}
+    two = FakeSource(_parts(20), chunk=100, pace=0.002)
+    _engine(two, concurrency=6, chunk_size=1000).download("fake://m", tmp_path / "two")
+    assert two.most_active == 2
+
+
+def test_a_connection_busy_on_the_cpu_gets_no_company(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # slow (far below FAST_CONNECTION) but not waiting on the network: more writers would only queue. The
+    # bar is lowered so that a loaded machine, which gives the spinning thread less of a core, passes too;
+    # a paced connection (test_a_slow_link_gets_every_connection_allowed) uses almost none.
+    monkeypatch.setattr(fast_engine, "BUSY_CONNECTION", 0.3)
+    source = FakeSource({"model.bin": DATA * 30}, chunk=100, spin=0.002)
+    _engine(source, concurrency=6, chunk_size=1000).download("fake://m", tmp_path)
+    assert source.most_active == 1
+    assert _tree(tmp_path) == {"model.bin": DATA * 30}
+
+
 def test_a_concurrency_the_user_set_is_used_from_the_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fast_engine, "FAST_CONNECTION", 1.0)  # a ramp would keep two: the user said four
     source = FakeSource(_parts(16), chunk=100, pace=0.002)

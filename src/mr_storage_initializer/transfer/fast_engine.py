@@ -142,8 +142,9 @@ class _Run:
         most = min(self.tunables.concurrency, len(self.parts))
         if most == 0:
             return
-        ramp = _Ramp(self, most) if self.tunables.ramp and most > RAMP_START else None
-        self.add_workers(RAMP_START if ramp is not None else most)
+        start = min(RAMP_START, len({part.file.rel for part in self.parts}))  # one writer per file at first
+        ramp = _Ramp(self, most) if self.tunables.ramp and most > start else None
+        self.add_workers(start if ramp is not None else most)
         idle = 0.5 if self.progress.live else 1.0
         try:
             while not self.finished.wait(timeout=RAMP_TICK if ramp is not None else idle):
@@ -285,39 +286,54 @@ class _Run:
                 raise StorageError(f"{remote.rel}: {actual} bytes on disk, {remote.size} listed; refusing the model")
 
 
-# Connections: start with RAMP_START; every RAMP_TICK seconds, while ranges wait in the queue, double them
-# (up to the configured concurrency) if each one delivered less than FAST_CONNECTION bytes/s. A server that
-# limits each connection (nginx limit_rate, a throttling CDN, a long fat pipe) gets every connection it
-# allows within a few tenths of a second; a fast one (loopback, in-cluster MinIO) keeps two. Eight writers
-# into one file on a fast link cost more than they bring: on the 2-core bench VM, 1 GiB from nginx took
-# 0.51-0.56 s with one connection, 0.58-0.62 s with two, and 0.61-2.55 s with eight (benchmarks/RESULTS.md).
+# Connections: start with one per file, at most RAMP_START; every RAMP_TICK seconds, while ranges wait in
+# the queue, double them (up to the configured concurrency) if each one delivered less than FAST_CONNECTION
+# bytes/s *and* kept less than BUSY_CONNECTION of a core busy in this process: it is slow because it waits
+# on the network. A server that limits each connection (nginx limit_rate, a throttling CDN, a long fat pipe)
+# gets every connection it allows within a few tenths of a second; a fast one (loopback, in-cluster MinIO)
+# keeps one per file. Writers into one file queue on its lock in the kernel, one copying and the others
+# spinning: on the 2-core bench VM, 1 GiB from nginx (splice) took 0.42-0.50 s with one connection, every
+# time, and 0.43-1.11 s with two (1.8 cores busy in the slow runs). The CPU test keeps one when the copy
+# into the page cache is what is slow (a VM faulting fresh memory in from its host): that connection is
+# busy, not waiting, and more writers would only spin (benchmarks/RESULTS.md).
 RAMP_START = 2
 RAMP_TICK = 0.1
 FAST_CONNECTION = 512e6
+BUSY_CONNECTION = 0.8
 
 
 class _Ramp:
-    """Adds connections to a run while each one is slow and ranges are waiting."""
+    """Adds connections to a run while each one is slow, waits on the network, and ranges are waiting."""
 
     def __init__(self, run: _Run, most: int) -> None:
         self.run = run
         self.most = most
         self.since = time.monotonic()
+        self.cpu = time.process_time()
         self.done = run.progress.done
 
     def check(self) -> bool:
-        """Look at the last interval's rate; add connections if they are slow. False: ramping is over."""
+        """Look at the last interval's rate and CPU; add connections if they are slow and idle. False: ramping
+        is over."""
         run = self.run
-        now, done = time.monotonic(), run.progress.done
-        rate = (done - self.done) / max(now - self.since, 1e-6)
-        self.since, self.done = now, done
+        now, cpu, done = time.monotonic(), time.process_time(), run.progress.done
+        elapsed = max(now - self.since, 1e-6)
+        rate, busy = (done - self.done) / elapsed, (cpu - self.cpu) / elapsed
+        self.since, self.cpu, self.done = now, cpu, done
         with run.lock:
             running, waiting = run.running, len(run.parts)
         if not waiting or running >= self.most:
             return False
-        if rate / max(running, 1) < FAST_CONNECTION:
+        if rate / max(running, 1) < FAST_CONNECTION and busy / max(running, 1) < BUSY_CONNECTION:
             more = min(running, self.most - running, waiting)
-            log.debug("%d connections bring %.0f MB/s; adding %d", running, rate / 1e6, more, extra={"step": "ramp"})
+            log.debug(
+                "%d connections bring %.0f MB/s using %.2f cores; adding %d",
+                running,
+                rate / 1e6,
+                busy,
+                more,
+                extra={"step": "ramp"},
+            )
             run.add_workers(more)
         return True
 
