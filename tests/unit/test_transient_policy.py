@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import http.client
+import ssl
+
 import pytest
 
 from mr_storage_initializer import retry
@@ -9,6 +12,7 @@ from mr_storage_initializer.errors import InitializerError
 from mr_storage_initializer.registry import RegistryClient
 from mr_storage_initializer.transfer import wire
 from mr_storage_initializer.transfer.objectstore import ObstoreSource
+from mr_storage_initializer.transfer.source import reading_failed
 
 TRANSIENT = (408, 429, 500, 502, 503, 504)
 FINAL = (400, 401, 403, 404, 409, 416, 501, 505)
@@ -32,3 +36,19 @@ def test_cut_connections_are_transient_for_every_source() -> None:
     cut = urllib3.exceptions.ProtocolError("Connection broken: IncompleteRead")
     assert wire.transport_error(cut, "hint").transient
     assert ObstoreSource(None, "").error(RuntimeError("connection reset by peer"), "k").transient
+
+
+@pytest.mark.parametrize(
+    ("exc", "transient", "sentence"),
+    [
+        (ssl.SSLError(1, "bad record mac"), False, "TLS failed ("),
+        (TimeoutError("timed out"), True, "the server did not answer within 7s (timed out)"),
+        (ConnectionResetError(104, "Connection reset by peer"), True, "the connection broke mid-transfer ("),
+        (http.client.IncompleteRead(b"", 10), True, "the connection broke mid-transfer (IncompleteRead"),
+    ],
+)
+def test_a_body_read_failure_is_sorted_in_one_place(exc: BaseException, transient: bool, sentence: str) -> None:
+    # the ordinary read (wire._readinto) and the splice's first read (splice._read_head) both use this
+    error = reading_failed(exc, 7, "check the CA")
+    assert error.transient is transient
+    assert sentence in error.message

@@ -37,6 +37,22 @@ def escalate(exc: SourceError, final_message: str, subject: str = "") -> Excepti
     return TransientError(f"{subject}: {exc.message}" if subject else exc.message, final)
 
 
+def broken(detail: str) -> SourceError:
+    """The connection broke while a body was read (a retry may get the rest); ``detail`` says how."""
+    return SourceError(f"the connection broke mid-transfer ({detail})", transient=True)
+
+
+def reading_failed(exc: BaseException, timeout: float, tls_hint: str = "") -> SourceError:
+    """What reading a response body raised, sorted: TLS (final), a timeout or a cut (transient)."""
+    import ssl
+
+    if isinstance(exc, ssl.SSLError):
+        return SourceError(f"TLS failed ({exc}); {tls_hint}", transient=False)
+    if isinstance(exc, TimeoutError):
+        return SourceError(f"the server did not answer within {timeout:g}s ({exc})", transient=True)
+    return broken(" ".join(str(exc).split())[:200] or type(exc).__name__)
+
+
 CHANGED = "it changed on the server during the download; refusing a file stitched from two versions (run again)"
 
 

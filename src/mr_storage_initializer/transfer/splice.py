@@ -24,7 +24,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from mr_storage_initializer.transfer.source import Sink, SourceError
+from mr_storage_initializer.transfer.source import Sink, SourceError, broken, reading_failed
 
 PIPE_SIZE = 1 << 20  # the unprivileged maximum (fs.pipe-max-size); the kernel's 64 KiB default is ~1.5x slower
 _F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ (Python >= 3.10 names it; the number is Linux's ABI)
@@ -73,7 +73,7 @@ def body(raw: Any, sock: socket.socket, sink: Sink, timeout: float) -> Iterator[
                 _REFUSED.set()
                 break
             if not moved:
-                raise SourceError(f"the connection broke mid-transfer ({left} bytes missing)", transient=True)
+                raise broken(f"{left} bytes missing")
             try:
                 _to_file(pipe_out, sink, moved)
             except _Refused:
@@ -95,13 +95,10 @@ def body(raw: Any, sock: socket.socket, sink: Sink, timeout: float) -> Iterator[
 def _read_head(raw: Any, timeout: float) -> bytes:
     try:
         head: bytes = raw.read1(1 << 16)
-    except TimeoutError as exc:
-        raise SourceError(f"the server did not answer within {timeout:g}s ({exc})", transient=True) from exc
     except OSError as exc:
-        text = " ".join(str(exc).split())[:200] or type(exc).__name__
-        raise SourceError(f"the connection broke mid-transfer ({text})", transient=True) from exc
+        raise reading_failed(exc, timeout) from exc
     if not head and raw.length:  # http.client met the end of the stream
-        raise SourceError(f"the connection broke mid-transfer ({raw.length} bytes missing)", transient=True)
+        raise broken(f"{raw.length} bytes missing")
     return head
 
 
@@ -129,8 +126,7 @@ def _from_socket(fd: int, pipe_in: int, count: int, timeout: float) -> int:
         except OSError as exc:
             if exc.errno in _NOT_DONE:
                 raise _Refused from exc
-            text = exc.strerror or type(exc).__name__
-            raise SourceError(f"the connection broke mid-transfer ({text})", transient=True) from exc
+            raise broken(exc.strerror or type(exc).__name__) from exc
 
 
 def _to_file(pipe_out: int, sink: Sink, count: int) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from mr_storage_initializer import retry
 from mr_storage_initializer.transfer import splice
-from mr_storage_initializer.transfer.source import CHANGED, Sink, SourceError
+from mr_storage_initializer.transfer.source import CHANGED, Sink, SourceError, broken, reading_failed
 
 TIMEOUT = 30.0  # seconds to connect and between bytes, as KServe's HTTP downloader
 _CONTENT_RANGE = re.compile(r"^bytes\s+(\d+)-(\d+)/(\d+|\*)$")
@@ -81,7 +81,7 @@ def transport_error(exc: BaseException, tls_hint: str, timeout: float = TIMEOUT)
         return SourceError(f"TLS failed ({exc}); {tls_hint}", transient=False)
     text = " ".join(str(exc).split())[:200]
     if isinstance(exc, urllib3.exceptions.ProtocolError):
-        return SourceError(f"the connection broke mid-transfer ({text})", transient=True)
+        return broken(text)
     if isinstance(exc, urllib3.exceptions.TimeoutError):
         return SourceError(f"the server did not answer within {timeout:g}s ({text})", transient=True)
     return SourceError(f"{type(exc).__name__} ({text})", transient=True)
@@ -147,15 +147,10 @@ def _readinto(raw: Any, chunk: int, tls_hint: str, timeout: float = TIMEOUT) -> 
     while True:
         try:
             n = raw.readinto(view)
-        except ssl.SSLError as exc:
-            raise SourceError(f"TLS failed ({exc}); {tls_hint}", transient=False) from exc
-        except TimeoutError as exc:
-            raise SourceError(f"the server did not answer within {timeout:g}s ({exc})", transient=True) from exc
-        except (OSError, http.client.HTTPException) as exc:
-            text = " ".join(str(exc).split())[:200] or type(exc).__name__
-            raise SourceError(f"the connection broke mid-transfer ({text})", transient=True) from exc
+        except (OSError, http.client.HTTPException) as exc:  # ssl.SSLError and TimeoutError are OSErrors
+            raise reading_failed(exc, timeout, tls_hint) from exc
         if not n:
             break
         yield view[:n]
     if getattr(raw, "length", None):  # http.client counts down Content-Length; bytes still owed: a cut
-        raise SourceError(f"the connection broke mid-transfer ({raw.length} bytes missing)", transient=True)
+        raise broken(f"{raw.length} bytes missing")
