@@ -12,7 +12,7 @@ from mr_storage_initializer.errors import InitializerError
 from mr_storage_initializer.registry import RegistryClient
 from mr_storage_initializer.transfer import wire
 from mr_storage_initializer.transfer.objectstore import ObstoreSource
-from mr_storage_initializer.transfer.source import reading_failed
+from mr_storage_initializer.transfer.source import SourceError, reading_failed
 
 TRANSIENT = (408, 429, 500, 502, 503, 504)
 FINAL = (400, 401, 403, 404, 409, 416, 501, 505)
@@ -41,7 +41,9 @@ def test_cut_connections_are_transient_for_every_source() -> None:
 @pytest.mark.parametrize(
     ("exc", "transient", "sentence"),
     [
-        (ssl.SSLError(1, "bad record mac"), False, "TLS failed ("),
+        (ssl.SSLError(1, "bad record mac"), False, "TLS failed (bad record mac); check the CA"),
+        (ssl.SSLEOFError(8, "EOF occurred in violation of protocol"), True, "mid-transfer (the TLS stream ended"),
+        (ssl.SSLZeroReturnError(6, "TLS/SSL connection has been closed"), True, "mid-transfer (the TLS stream"),
         (TimeoutError("timed out"), True, "the server did not answer within 7s (timed out)"),
         (ConnectionResetError(104, "Connection reset by peer"), True, "the connection broke mid-transfer ("),
         (http.client.IncompleteRead(b"", 10), True, "the connection broke mid-transfer (IncompleteRead"),
@@ -52,3 +54,36 @@ def test_a_body_read_failure_is_sorted_in_one_place(exc: BaseException, transien
     error = reading_failed(exc, 7, "check the CA")
     assert error.transient is transient
     assert sentence in error.message
+
+
+class _Raw:
+    """http.client's response as the body readers see it, failing with ``exc`` on its first read."""
+
+    length = 10
+    chunked = False
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+    def readinto(self, _: memoryview) -> int:
+        raise self.exc
+
+    def read1(self, _: int) -> bytes:
+        raise self.exc
+
+
+@pytest.mark.parametrize(
+    ("exc", "sentence"),
+    [
+        (ConnectionResetError(104, "Connection reset by peer"), "the connection broke mid-transfer ("),
+        (TimeoutError("timed out"), "the server did not answer within 7s"),
+    ],
+)
+def test_both_body_readers_sort_their_failures_there(exc: BaseException, sentence: str) -> None:
+    from mr_storage_initializer.transfer import splice
+
+    for read in (lambda: next(wire._readinto(_Raw(exc), 16, "hint", 7)), lambda: splice._read_head(_Raw(exc), 7)):
+        with pytest.raises(SourceError) as caught:
+            read()
+        assert caught.value.transient
+        assert sentence in caught.value.message

@@ -42,12 +42,20 @@ def broken(detail: str) -> SourceError:
     return SourceError(f"the connection broke mid-transfer ({detail})", transient=True)
 
 
+def tls_failed(exc: BaseException, hint: str) -> SourceError:
+    """TLS itself failed (trust, protocol): another attempt would fail the same way."""
+    return SourceError(f"TLS failed ({exc})" + (f"; {hint}" if hint else ""), transient=False)
+
+
 def reading_failed(exc: BaseException, timeout: float, tls_hint: str = "") -> SourceError:
-    """What reading a response body raised, sorted: TLS (final), a timeout or a cut (transient)."""
+    """What reading a response body raised, sorted: TLS (final), a timeout or a cut (transient). A TLS
+    stream that ends early (a load balancer or the server closing it mid-body) is a cut, not a TLS fault."""
     import ssl
 
+    if isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError):
+        return broken(f"the TLS stream ended early: {exc}")
     if isinstance(exc, ssl.SSLError):
-        return SourceError(f"TLS failed ({exc}); {tls_hint}", transient=False)
+        return tls_failed(exc, tls_hint)
     if isinstance(exc, TimeoutError):
         return SourceError(f"the server did not answer within {timeout:g}s ({exc})", transient=True)
     return broken(" ".join(str(exc).split())[:200] or type(exc).__name__)

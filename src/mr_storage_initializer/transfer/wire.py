@@ -11,7 +11,7 @@ from typing import Any
 
 from mr_storage_initializer import retry
 from mr_storage_initializer.transfer import splice
-from mr_storage_initializer.transfer.source import CHANGED, Sink, SourceError, broken, reading_failed
+from mr_storage_initializer.transfer.source import CHANGED, Sink, SourceError, broken, reading_failed, tls_failed
 
 TIMEOUT = 30.0  # seconds to connect and between bytes, as KServe's HTTP downloader
 _CONTENT_RANGE = re.compile(r"^bytes\s+(\d+)-(\d+)/(\d+|\*)$")
@@ -78,7 +78,7 @@ def transport_error(exc: BaseException, tls_hint: str, timeout: float = TIMEOUT)
     import urllib3
 
     if isinstance(exc, urllib3.exceptions.SSLError | ssl.SSLError):
-        return SourceError(f"TLS failed ({exc}); {tls_hint}", transient=False)
+        return tls_failed(exc, tls_hint)
     text = " ".join(str(exc).split())[:200]
     if isinstance(exc, urllib3.exceptions.ProtocolError):
         return broken(text)
