@@ -68,9 +68,17 @@ class FakeSource:
     label = "fake"
 
     def __init__(
-        self, files: dict[str, bytes], *, chunk: int = 7, ranges: bool = True, pace: float = 0.0, spin: float = 0.0
+        self,
+        files: dict[str, bytes],
+        *,
+        chunk: int = 7,
+        ranges: bool = True,
+        pace: float = 0.0,
+        spin: float = 0.0,
+        version: str = "",
     ) -> None:
         self.data = dict(files)
+        self.version = version  # the validator every object is listed with ("": none, so nothing is resumed)
         self.chunk = chunk
         self.pace = pace
         self.spin = spin
@@ -101,7 +109,10 @@ class FakeSource:
             raise SourceError(fault.message, transient=fault.transient)
         if self.unsupported:
             raise Unsupported(self.unsupported)
-        return [RemoteFile(rel, rel, len(data), ranges=self.ranges) for rel, data in sorted(self.data.items())]
+        return [
+            RemoteFile(rel, rel, len(data), ranges=self.ranges, version=self.version)
+            for rel, data in sorted(self.data.items())
+        ]
 
     def read(
         self, remote: RemoteFile, start: int, end: int, sink: Sink | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from collections.abc import Iterator
@@ -16,7 +17,8 @@ from mr_storage_initializer.errors import ArchiveError, StorageError
 from mr_storage_initializer.settings import Limits, Patterns, Tunables
 from mr_storage_initializer.transfer import fast_engine
 from mr_storage_initializer.transfer.fast_engine import FastEngine, _Run
-from mr_storage_initializer.transfer.resume import PREFIX, STATE
+from mr_storage_initializer.transfer.plan import split
+from mr_storage_initializer.transfer.resume import PREFIX, STATE, Ledger
 from mr_storage_initializer.transfer.source import Unsupported
 
 DATA = os.urandom(1000)
@@ -154,6 +156,22 @@ def test_a_worker_that_ends_its_range_after_a_failure_writes_no_ledger(tmp_path:
     assert sorted(p.name for p in dest.iterdir()) == [STATE, "big.bin", "small.bin"]
 
 
+def test_a_run_with_every_range_kept_from_a_killed_run_still_finishes_its_ledger(tmp_path: Path) -> None:
+    # killed between the last range's ledger entry and the end of the run: nothing is left to fetch, and the
+    # ledger must still go (else staging would install .mr-resume.json as a model file)
+    source = FakeSource({"a.bin": DATA}, chunk=100, version='"v1"')
+    dest = tmp_path / f"{PREFIX}0123456789abcdef"
+    dest.mkdir()
+    ledger = Ledger.open(dest, source.list(), 500)
+    assert ledger is not None
+    (dest / "a.bin").write_bytes(DATA)
+    for part in split(source.list(), 500):
+        ledger.done(part)
+    _engine(source, chunk_size=500).download("fake://m", dest)
+    assert source.reads == []
+    assert _tree(dest) == {"a.bin": DATA}
+
+
 def test_sizes_on_disk_are_checked_against_the_listing(tmp_path: Path) -> None:
     source = FakeSource({"a.bin": DATA})
     run = _Run(source, source.list(), tmp_path, Tunables(progress_interval=3600), "fake://m")
@@ -265,6 +283,27 @@ def test_a_connection_busy_on_the_cpu_gets_no_company(tmp_path: Path, monkeypatc
     _engine(source, concurrency=6, chunk_size=1000).download("fake://m", tmp_path)
     assert source.most_active == 1
     assert _tree(tmp_path) == {"model.bin": DATA * 30}
+
+
+def test_cpu_spent_by_other_threads_does_not_hold_the_ramp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # signature hashing threads, or another pair's download in the same process, are busy; the connections
+    # of this run wait on the network and get company (measured with process-wide CPU, they did not)
+    monkeypatch.setattr(fast_engine, "BUSY_CONNECTION", 0.3)
+    stop = threading.Event()
+
+    def burn() -> None:
+        while not stop.is_set():
+            hashlib.sha256(bytes(256 << 10))  # releases the GIL, as hashing a model's files does
+
+    burner = threading.Thread(target=burn, daemon=True)
+    burner.start()
+    try:
+        source = FakeSource({"model.bin": DATA * 60}, chunk=100, pace=0.01)
+        _engine(source, concurrency=6, chunk_size=1000).download("fake://m", tmp_path)
+    finally:
+        stop.set()
+        burner.join()
+    assert source.most_active == 6
 
 
 def test_a_concurrency_the_user_set_is_used_from_the_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

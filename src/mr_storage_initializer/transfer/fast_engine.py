@@ -127,6 +127,7 @@ class _Run:
         self.finished = threading.Event()
         self.failure: BaseException | None = None
         self.running = 0
+        self.cpu: list[float] = []  # per worker: its thread's CPU seconds, as of its last chunk (for _Ramp)
         self.ledger: Ledger | None = None
 
     def run(self) -> None:
@@ -139,18 +140,9 @@ class _Run:
                 for part in kept:
                     self.observer(part.file.rel, part.start, part.size)
         self._create_files()
-        most = min(self.tunables.concurrency, len(self.parts))
-        if most == 0:
-            return
-        start = min(RAMP_START, len({part.file.rel for part in self.parts}))  # one writer per file at first
-        ramp = _Ramp(self, most) if self.tunables.ramp and most > start else None
-        self.add_workers(start if ramp is not None else most)
-        idle = 0.5 if self.progress.live else 1.0
         try:
-            while not self.finished.wait(timeout=RAMP_TICK if ramp is not None else idle):
-                self.progress.tick()
-                if ramp is not None and not ramp.check():
-                    ramp = None
+            if self.parts:  # none: every range was kept from a killed run; the checks below still run
+                self._fetch_all()
         finally:
             self.stop.set()  # on a signal or a failure, the other workers stop at their next chunk
             if self.ledger is not None:
@@ -162,6 +154,18 @@ class _Run:
         if self.ledger is not None:
             self.ledger.finish()
 
+    def _fetch_all(self) -> None:
+        """Start the workers and wait for them, ramping their number up where the connections are slow."""
+        most = min(self.tunables.concurrency, len(self.parts))
+        start = min(RAMP_START, len({part.file.rel for part in self.parts}))  # one writer per file at first
+        ramp = _Ramp(self, most) if self.tunables.ramp and most > start else None
+        self.add_workers(start if ramp is not None else most)
+        idle = 0.5 if self.progress.live else 1.0
+        while not self.finished.wait(timeout=RAMP_TICK if ramp is not None else idle):
+            self.progress.tick()
+            if ramp is not None and not ramp.check():
+                ramp = None
+
     def add_workers(self, count: int) -> None:
         """Start up to ``count`` more workers, no more than ranges wait, none once all workers have ended."""
         with self.lock:
@@ -170,8 +174,10 @@ class _Run:
             count = min(count, len(self.parts))
             first = self.running
             self.running += count
-        for index in range(first, first + count):
-            threading.Thread(target=self._worker, name=f"fetch-{index}", daemon=True).start()
+            slots = range(len(self.cpu), len(self.cpu) + count)
+            self.cpu.extend(0.0 for _ in slots)
+        for index, slot in zip(range(first, first + count), slots, strict=True):
+            threading.Thread(target=self._worker, args=(slot,), name=f"fetch-{index}", daemon=True).start()
 
     def _create_files(self) -> None:
         for remote in self.files:
@@ -186,14 +192,14 @@ class _Run:
             finally:
                 os.close(fd)
 
-    def _worker(self) -> None:
+    def _worker(self, slot: int) -> None:
         try:
             while not self.stop.is_set():
                 with self.lock:
                     if not self.parts:
                         break
                     part = self.parts.popleft()
-                self._fetch(part)
+                self._fetch(part, slot)
                 if self.ledger is not None:
                     self.ledger.done(part)
         except _Cancelled:
@@ -210,7 +216,7 @@ class _Run:
                 if self.running == 0:
                     self.finished.set()
 
-    def _fetch(self, part: Part) -> None:
+    def _fetch(self, part: Part, slot: int) -> None:
         if part.size == 0:
             return
         remote = part.file
@@ -220,7 +226,7 @@ class _Run:
             written = 0
             while written < part.size:
                 written = retry.call(
-                    functools.partial(self._attempt, fd, part, written, stall),
+                    functools.partial(self._attempt, fd, part, written, stall, slot),
                     deadline=self.tunables.deadline,
                     max_attempts=self.tunables.attempts,
                 )
@@ -235,7 +241,7 @@ class _Run:
         finally:
             os.close(fd)
 
-    def _attempt(self, fd: int, part: Part, written: int, stall: _Stall) -> int:
+    def _attempt(self, fd: int, part: Part, written: int, stall: _Stall, slot: int) -> int:
         """Fetch what is left of ``part`` from ``written``; return how far it got (progress ends a retry budget).
 
         Progress is a byte beyond the furthest one ever written: a source without ranges starts over at 0,
@@ -271,6 +277,7 @@ class _Run:
                 self.observer(remote.rel, part.start + written, n)
             written += n
             self.progress.add(n)
+            self.cpu[slot] = time.thread_time()  # only this worker writes its slot
             stall.check(written)
         if written < part.size and written <= best:
             final = StorageError(
@@ -288,7 +295,7 @@ class _Run:
 
 # Connections: start with one per file, at most RAMP_START; every RAMP_TICK seconds, while ranges wait in
 # the queue, double them (up to the configured concurrency) if each one delivered less than FAST_CONNECTION
-# bytes/s *and* kept less than BUSY_CONNECTION of a core busy in this process: it is slow because it waits
+# bytes/s *and* kept its thread less than BUSY_CONNECTION of a core busy: it is slow because it waits
 # on the network. A server that limits each connection (nginx limit_rate, a throttling CDN, a long fat pipe)
 # gets every connection it allows within a few tenths of a second; a fast one (loopback, in-cluster MinIO)
 # keeps one per file. Writers into one file queue on its lock in the kernel, one copying and the others
@@ -309,16 +316,17 @@ class _Ramp:
         self.run = run
         self.most = most
         self.since = time.monotonic()
-        self.cpu = time.process_time()
+        self.cpu = list(run.cpu)
         self.done = run.progress.done
 
     def check(self) -> bool:
         """Look at the last interval's rate and CPU; add connections if they are slow and idle. False: ramping
         is over."""
         run = self.run
-        now, cpu, done = time.monotonic(), time.process_time(), run.progress.done
+        now, cpu, done = time.monotonic(), list(run.cpu), run.progress.done
         elapsed = max(now - self.since, 1e-6)
-        rate, busy = (done - self.done) / elapsed, (cpu - self.cpu) / elapsed
+        spent = sum(cpu) - sum(self.cpu[: len(cpu)])  # the workers' own CPU: not hashing threads, not other pairs
+        rate, busy = (done - self.done) / elapsed, spent / elapsed
         self.since, self.cpu, self.done = now, cpu, done
         with run.lock:
             running, waiting = run.running, len(run.parts)

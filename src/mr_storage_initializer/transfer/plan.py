@@ -40,9 +40,9 @@ class Part:
 
 
 def split(files: Iterable[RemoteFile], chunk_size: int) -> list[Part]:
-    """Ranges of at most ``chunk_size`` bytes, largest files first so the long transfers start early, and
-    taken from the files in turn (a's first range, b's first range, a's second, ...) so that workers write
-    to different files where there are several: writers to one file queue on its lock in the kernel."""
+    """Ranges of at most ``chunk_size`` bytes, taken from the files in turn (a's first range, b's first
+    range, a's second, ...), largest file first, so that workers write to different files where there are
+    several (writers to one file queue on its lock in the kernel) and the long transfers start early."""
     per_file: list[list[Part]] = []
     for remote in sorted(files, key=lambda f: f.size, reverse=True):
         if not remote.ranges or remote.size <= chunk_size:
