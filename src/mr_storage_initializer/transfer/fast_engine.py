@@ -172,12 +172,11 @@ class _Run:
             if self.finished.is_set():
                 return
             count = min(count, len(self.parts))
-            first = self.running
             self.running += count
             slots = range(len(self.cpu), len(self.cpu) + count)
             self.cpu.extend(0.0 for _ in slots)
-        for index, slot in zip(range(first, first + count), slots, strict=True):
-            threading.Thread(target=self._worker, args=(slot,), name=f"fetch-{index}", daemon=True).start()
+        for slot in slots:
+            threading.Thread(target=self._worker, args=(slot,), name=f"fetch-{slot}", daemon=True).start()
 
     def _create_files(self) -> None:
         for remote in self.files:
@@ -316,18 +315,18 @@ class _Ramp:
         self.run = run
         self.most = most
         self.since = time.monotonic()
-        self.cpu = list(run.cpu)
+        self.spent = sum(run.cpu)
         self.done = run.progress.done
 
     def check(self) -> bool:
         """Look at the last interval's rate and CPU; add connections if they are slow and idle. False: ramping
         is over."""
         run = self.run
-        now, cpu, done = time.monotonic(), list(run.cpu), run.progress.done
+        # the workers' own CPU: not the hashing threads of a signature check, not another pair's download
+        now, spent, done = time.monotonic(), sum(run.cpu), run.progress.done
         elapsed = max(now - self.since, 1e-6)
-        spent = sum(cpu) - sum(self.cpu[: len(cpu)])  # the workers' own CPU: not hashing threads, not other pairs
-        rate, busy = (done - self.done) / elapsed, spent / elapsed
-        self.since, self.cpu, self.done = now, cpu, done
+        rate, busy = (done - self.done) / elapsed, (spent - self.spent) / elapsed
+        self.since, self.spent, self.done = now, spent, done
         with run.lock:
             running, waiting = run.running, len(run.parts)
         if not waiting or running >= self.most:
