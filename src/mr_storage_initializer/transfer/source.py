@@ -42,6 +42,13 @@ def broken(detail: str) -> SourceError:
     return SourceError(f"the connection broke mid-transfer ({detail})", transient=True)
 
 
+def timed_out(timeout: float, detail: str = "") -> SourceError:
+    """The server sent nothing for ``timeout`` seconds (a retry may do better)."""
+    return SourceError(
+        f"the server did not answer within {timeout:g}s" + (f" ({detail})" if detail else ""), transient=True
+    )
+
+
 def tls_failed(exc: BaseException, hint: str) -> SourceError:
     """TLS itself failed (trust, protocol): another attempt would fail the same way."""
     return SourceError(f"TLS failed ({exc})" + (f"; {hint}" if hint else ""), transient=False)
@@ -57,7 +64,7 @@ def reading_failed(exc: BaseException, timeout: float, tls_hint: str = "") -> So
     if isinstance(exc, ssl.SSLError):
         return tls_failed(exc, tls_hint)
     if isinstance(exc, TimeoutError):
-        return SourceError(f"the server did not answer within {timeout:g}s ({exc})", transient=True)
+        return timed_out(timeout, str(exc))
     return broken(" ".join(str(exc).split())[:200] or type(exc).__name__)
 
 

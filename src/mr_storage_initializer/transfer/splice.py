@@ -24,7 +24,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from mr_storage_initializer.transfer.source import Sink, SourceError, broken, reading_failed
+from mr_storage_initializer.transfer.source import Sink, broken, reading_failed, timed_out
 
 PIPE_SIZE = 1 << 20  # the unprivileged maximum (fs.pipe-max-size); the kernel's 64 KiB default is ~1.5x slower
 _F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ (Python >= 3.10 names it; the number is Linux's ABI)
@@ -120,7 +120,7 @@ def _from_socket(fd: int, pipe_in: int, count: int, timeout: float) -> int:
             waiting = select.poll()
             waiting.register(fd, select.POLLIN)
             if not waiting.poll(timeout * 1000):
-                raise SourceError(f"the server did not answer within {timeout:g}s", transient=True) from None
+                raise timed_out(timeout) from None
         except InterruptedError:
             continue
         except OSError as exc:

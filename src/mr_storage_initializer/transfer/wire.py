@@ -11,7 +11,15 @@ from typing import Any
 
 from mr_storage_initializer import retry
 from mr_storage_initializer.transfer import splice
-from mr_storage_initializer.transfer.source import CHANGED, Sink, SourceError, broken, reading_failed, tls_failed
+from mr_storage_initializer.transfer.source import (
+    CHANGED,
+    Sink,
+    SourceError,
+    broken,
+    reading_failed,
+    timed_out,
+    tls_failed,
+)
 
 TIMEOUT = 30.0  # seconds to connect and between bytes, as KServe's HTTP downloader
 _CONTENT_RANGE = re.compile(r"^bytes\s+(\d+)-(\d+)/(\d+|\*)$")
@@ -83,7 +91,7 @@ def transport_error(exc: BaseException, tls_hint: str, timeout: float = TIMEOUT)
     if isinstance(exc, urllib3.exceptions.ProtocolError):
         return broken(text)
     if isinstance(exc, urllib3.exceptions.TimeoutError):
-        return SourceError(f"the server did not answer within {timeout:g}s ({text})", transient=True)
+        return timed_out(timeout, text)
     return SourceError(f"{type(exc).__name__} ({text})", transient=True)
 
 
