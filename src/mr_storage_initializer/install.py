@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ from typing import Any
 from mr_storage_initializer import lock
 from mr_storage_initializer.errors import DestinationError, StorageError
 from mr_storage_initializer.journal import TRASH_PREFIX, checkpoint, settle
+from mr_storage_initializer.paths import read_text as _read_text
 from mr_storage_initializer.paths import remove as _remove
 from mr_storage_initializer.staged import StagedFile, StagedTree, walk
 
@@ -94,7 +94,7 @@ class Destination:
     # -- reading --------------------------------------------------------------------------------------
     def provenance(self) -> dict[str, Any] | None:
         try:
-            data = json.loads((self.root / PROVENANCE).read_text(encoding="utf-8"))
+            data = json.loads(_read_text(self.root / PROVENANCE))  # a link planted there is never followed
         except FileNotFoundError:
             return None
         except (OSError, ValueError):
@@ -129,7 +129,7 @@ class Destination:
 
         journal = self.root / JOURNAL
         try:
-            pending: Any = json.loads(journal.read_text(encoding="utf-8"))
+            pending: Any = json.loads(_read_text(journal))
         except FileNotFoundError:
             pending = None
         except (OSError, ValueError):  # cannot happen (written atomically): drop it, touch nothing else
@@ -194,7 +194,7 @@ class Destination:
         try:
             yield path
         finally:
-            shutil.rmtree(path, ignore_errors=True)
+            _remove(path, ignore_errors=True)
 
     @contextmanager
     def scratch_tmpdir(self) -> Iterator[Path]:

@@ -28,7 +28,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from mr_storage_initializer.paths import remove
+from mr_storage_initializer.paths import is_real_dir, remove
 
 log = logging.getLogger("mr_storage_initializer.install")
 
@@ -79,9 +79,11 @@ def settle(root: Path, pending: Any, *, provenance: str, reserved: frozenset[str
     new = {n for n in map(lambda v: plain_name(v, reserved), pending.get("new") or []) if n}
     trash_name = plain_name(pending.get("trash"), reserved)
     trash = root / trash_name if trash_name and trash_name.startswith(TRASH_PREFIX) else None
+    if trash is not None and not is_real_dir(trash):  # a link planted under that name is never walked through
+        trash = None
     had_provenance = bool(pending.get("had_provenance"))
-    in_trash = trash is not None and (trash / provenance).exists()
-    if (root / provenance).exists() and (in_trash or not had_provenance):
+    in_trash = trash is not None and os.path.lexists(trash / provenance)
+    if os.path.lexists(root / provenance) and (in_trash or not had_provenance):
         log.warning("finishing an interrupted install (its provenance was written)", extra={"step": "recover"})
         return "forward"
     log.warning(

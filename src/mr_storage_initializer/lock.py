@@ -3,6 +3,8 @@
 The lock file is removed when the lock is released, so a finished or failed run leaves nothing behind.
 A waiter that wins the lock checks that the file it locked is still the one at the path (a previous
 holder may have unlinked it) and starts over if not: two holders can never both believe they own it.
+The lock file is opened with ``O_NOFOLLOW``: a symbolic link planted at its name (DEST may be a volume
+others write) is unlinked, never followed, so the run creates nothing outside DEST.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import errno
 import fcntl
 import logging
 import os
+import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -24,7 +27,17 @@ POLL_SECONDS = 0.1
 
 def _try_lock(path: Path) -> int | None:
     """An fd holding the lock on the file now at ``path``, or None if another process holds it."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK, 0o600)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        log.warning("removing a symbolic link at %s (not ours; never followed)", path, extra={"step": "lock"})
+        os.unlink(path)
+        return _try_lock(path)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "it is not a regular file")
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as exc:
@@ -33,7 +46,7 @@ def _try_lock(path: Path) -> int | None:
             return None
         raise
     try:
-        same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        same = os.fstat(fd).st_ino == os.lstat(path).st_ino
     except FileNotFoundError:
         same = False
     if not same:  # the holder before us unlinked it after we opened it

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mr_storage_initializer.paths import open_beneath
+
 log = logging.getLogger("mr_storage_initializer.signing")
 READ = 16 << 20  # bytes hashed per step (between looks at the file's state)
 PIECE = 1 << 20  # bytes read back per call, into one buffer per hashing thread
@@ -131,7 +133,7 @@ class PrefixHasher:
 
     def _hash(self, rel: str, state: _File, buffer: memoryview) -> None:
         if state.fd is None:
-            state.fd = os.open(self.root / rel, os.O_RDONLY)
+            state.fd = open_beneath(self.root, rel, os.O_RDONLY)  # never through a link
         while True:
             with self.lock:
                 if state.dirty:

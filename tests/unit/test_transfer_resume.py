@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from mr_storage_initializer.transfer.objectstore import readable
@@ -29,7 +30,7 @@ def _interrupted(root: Path) -> Path:
 def test_unchanged_objects_keep_their_completed_ranges(tmp_path: Path) -> None:
     dest = _interrupted(tmp_path)
     ledger = Ledger.open(dest, [A, B], 4)
-    assert ledger is not None and ledger.kept == {"a.bin": {0}}
+    assert ledger is not None and ledger.kept == {"a.bin": {(0, 4)}}
     assert [ledger.has(p) for p in split([A], 4)] == [True, False]
     assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*")) == [STATE, "a.bin"]
 
@@ -45,6 +46,55 @@ def test_a_changed_validator_size_or_range_size_keeps_nothing(tmp_path: Path) ->
         ledger = Ledger.open(dest, [changed, B], chunk)
         assert ledger is not None and ledger.kept == {}, (changed, chunk)
         assert sorted(p.name for p in dest.iterdir()) == [STATE]
+
+
+def test_a_source_that_stopped_serving_ranges_keeps_nothing(tmp_path: Path) -> None:
+    # one unranged part from 0 now; the ledger proves only [0, 4): its start matches, its length does not
+    dest = _interrupted(tmp_path)
+    unranged = RemoteFile(A.key, A.rel, A.size, ranges=False, version=A.version)
+    ledger = Ledger.open(dest, [unranged, B], 4)
+    assert ledger is not None and ledger.kept == {}
+    assert [ledger.has(p) for p in split([unranged], 4)] == [False]
+    assert sorted(p.name for p in dest.iterdir()) == [STATE]
+
+
+def test_a_ledger_range_not_identical_to_a_planned_one_keeps_nothing(tmp_path: Path) -> None:
+    dest = _interrupted(tmp_path)
+    state = json.loads((dest / STATE).read_text())
+    assert state["format"] == 2 and state["files"]["a.bin"]["done"] == [[0, 4]]
+    assert state["files"]["a.bin"]["ranges"] is True
+    for done in ([[0, 3]], [[0, 8]], [0], [[1, 5]], "x"):  # a shorter, a longer, a start-only (format 1) entry
+        state["files"]["a.bin"]["done"] = done
+        (dest / STATE).write_text(json.dumps(state))
+        (dest / "a.bin").write_bytes(b"AAAA\0\0\0\0")
+        ledger = Ledger.open(dest, [A, B], 4)
+        assert ledger is not None and ledger.kept == {}, done
+
+
+def test_a_format_1_ledger_keeps_nothing(tmp_path: Path) -> None:
+    dest = _interrupted(tmp_path)
+    (dest / STATE).write_text(
+        json.dumps(
+            {
+                "format": 1,
+                "chunk_size": 4,
+                "files": {"a.bin": {"key": A.key, "size": 8, "version": A.version, "done": [0]}},
+            }
+        )
+    )
+    ledger = Ledger.open(dest, [A, B], 4)
+    assert ledger is not None and ledger.kept == {}
+
+
+def test_a_kept_file_reached_through_a_link_is_not_kept(tmp_path: Path) -> None:
+    dest = _interrupted(tmp_path)
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes(b"PPPPPPPP")
+    (dest / "a.bin").unlink()
+    (dest / "a.bin").symlink_to(outside)
+    ledger = Ledger.open(dest, [A, B], 4)
+    assert ledger is not None and ledger.kept == {}
+    assert sorted(p.name for p in dest.iterdir()) == [STATE] and outside.read_bytes() == b"PPPPPPPP"
 
 
 def test_no_ledger_outside_a_resumable_staging_directory(tmp_path: Path) -> None:

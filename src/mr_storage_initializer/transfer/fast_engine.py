@@ -24,7 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mr_storage_initializer import retry
-from mr_storage_initializer.errors import StorageError
+from mr_storage_initializer.errors import DestinationError, StorageError
+from mr_storage_initializer.paths import open_beneath
 from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.settings import Limits, Tunables
 from mr_storage_initializer.transfer.plan import Part, Patterns, RemoteFile, split
@@ -179,12 +180,11 @@ class _Run:
             threading.Thread(target=self._worker, args=(slot,), name=f"fetch-{slot}", daemon=True).start()
 
     def _create_files(self) -> None:
+        self.dest.mkdir(parents=True, exist_ok=True)
         for remote in self.files:
             if self.ledger is not None and remote.rel in self.ledger.kept:
                 continue  # kept from an interrupted run, at its full size already
-            path = self.dest / remote.rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            fd = _open(self.dest, remote.rel, os.O_WRONLY | os.O_CREAT | os.O_EXCL, parents=True)
             try:
                 if remote.size:
                     _reserve(fd, remote.size)
@@ -219,7 +219,7 @@ class _Run:
         if part.size == 0:
             return
         remote = part.file
-        fd = os.open(self.dest / remote.rel, os.O_WRONLY)
+        fd = _open(self.dest, remote.rel, os.O_WRONLY)
         stall = _Stall(remote, part.start, self.tunables.stall_timeout)
         try:
             written = 0
@@ -287,7 +287,7 @@ class _Run:
 
     def _check_sizes(self) -> None:
         for remote in self.files:
-            actual = (self.dest / remote.rel).stat().st_size
+            actual = os.lstat(self.dest / remote.rel).st_size
             if actual != remote.size:
                 raise StorageError(f"{remote.rel}: {actual} bytes on disk, {remote.size} listed; refusing the model")
 
@@ -364,6 +364,19 @@ class _Stall:
                 f"{self.remote.rel}: no progress for {self.timeout:g}s (stuck at byte {self.start + self.best} of "
                 f"{self.remote.size}; MODEL_REGISTRY_TRANSFER_STALL_TIMEOUT); giving up"
             )
+
+
+def _open(root: Path, rel: str, flags: int, *, parents: bool = False) -> int:
+    """Open a staged file without following a link on the way (:func:`.paths.open_beneath`): a link there
+    was put by someone else while the run wrote (the staging directory was emptied of them when it began)."""
+    try:
+        return open_beneath(root, rel, flags, 0o644, parents=parents)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise DestinationError(
+                f"{rel}: a symbolic link replaced a staged file or directory in {root.parent}; refusing to follow it"
+            ) from None
+        raise
 
 
 def _reserve(fd: int, size: int) -> None:

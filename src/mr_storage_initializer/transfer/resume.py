@@ -2,13 +2,22 @@
 
 The staging directory of a download is named after the artifact's fingerprint
 (``.mr-staging-resume-<16 hex>``) and the own engine keeps a ledger beside the files in it
-(``.mr-resume.json``): the listing it worked from (key, path, size and version of each object), the range
-size, and the ranges completely written. A SIGTERM still removes staging, as before; only a run that could
-not clean up leaves it. The next run for the same artifact keeps a file's completed ranges when the object
-has the same key, path, size and a non-empty validator (ETag, else Last-Modified, or GCS generation) equal to
-the stored one; the remaining ranges are then fetched pinned to that validator (``If-Range``/``If-Match``),
-so a changed object is never stitched. Everything else in staging is removed; a leftover for another
-artifact is removed when a download starts.
+(``.mr-resume.json``): the listing it worked from (key, path, size and version of each object, and whether
+the source served byte ranges), the range size, and the ranges completely written, each as its start and
+end. A SIGTERM still removes staging, as before; only a run that could not clean up leaves it.
+
+A resume keeps only what it can prove. The next run for the same artifact plans its ranges afresh
+(:func:`.plan.split`); a planned range is kept when the object has the same key, path, size, range support
+and a non-empty validator (ETag, else Last-Modified, or GCS generation) equal to the stored one, *and* the
+ledger lists a written range identical in start and end. A source that stopped honouring ``Range`` (one
+unranged part from 0) therefore keeps nothing: a range proven for the first 64 KiB never stands for the
+whole file. The remaining ranges are fetched pinned to the validator (``If-Range``/``If-Match``), so a
+changed object is never stitched. Everything else in staging is removed; a leftover for another artifact is
+removed when a download starts.
+
+Nothing in that directory is trusted as a path (DEST may be a volume others write): a staging name that is
+not a real directory (a link, a file) is unlinked, never walked; a kept file is reached without following a
+link at any component, and must be a regular file of the listed size (:mod:`mr_storage_initializer.paths`).
 """
 
 from __future__ import annotations
@@ -17,25 +26,26 @@ import contextlib
 import json
 import logging
 import os
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from mr_storage_initializer import paths
 from mr_storage_initializer.errors import DestinationError
-from mr_storage_initializer.transfer.plan import Part, RemoteFile
+from mr_storage_initializer.transfer.plan import Part, RemoteFile, split
 
 log = logging.getLogger("mr_storage_initializer.transfer")
 
 PREFIX = ".mr-staging-resume-"
 STATE = ".mr-resume.json"
-_FORMAT = 1
+_FORMAT = 2  # 2: ranges recorded as [start, end] with the source's range support (1 kept a range by its start)
 
 
 def keep_leftover(path: Path) -> bool:
-    """For ``install``'s clean-up of a killed run: keep a resumable staging directory that has a ledger."""
-    return path.name.startswith(PREFIX) and (path / STATE).is_file()
+    """For ``install``'s clean-up of a killed run: keep a resumable staging directory that has a ledger (both
+    real: a directory and a regular file, not links)."""
+    return path.name.startswith(PREFIX) and paths.is_real_dir(path) and paths.regular_size(path, STATE) is not None
 
 
 @contextlib.contextmanager
@@ -46,17 +56,19 @@ def staging(root: Path, fingerprint: str) -> Iterator[Path]:
     for other in root.glob(f"{PREFIX}*"):
         if other != path:
             log.info("removing leftover directory %s", other.name, extra={"step": "recover"})
-            shutil.rmtree(other, ignore_errors=True)
-    if path.exists() and not keep_leftover(path):
-        shutil.rmtree(path, ignore_errors=True)
+            paths.remove(other, ignore_errors=True)
+    if os.path.lexists(path) and not keep_leftover(path):
+        paths.remove(path)  # not what we created (a link is unlinked, never walked through)
     try:
         path.mkdir(exist_ok=True)
+        if not paths.is_real_dir(path):
+            raise OSError(20, f"{path.name} is not a directory")
     except OSError as exc:
         raise DestinationError(f"cannot create a staging directory in {root}: {exc.strerror}") from None
     try:
         yield path
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        paths.remove(path, ignore_errors=True)
 
 
 class Ledger:
@@ -64,34 +76,39 @@ class Ledger:
 
     def __init__(self, dest: Path, files: list[RemoteFile], chunk_size: int) -> None:
         self.path = dest / STATE
+        self.dest = dest
         self.chunk_size = chunk_size
         self.lock = threading.Lock()
         self.files: dict[str, dict[str, Any]] = {
-            f.rel: {"key": f.key, "size": f.size, "version": f.version, "done": []} for f in files
+            f.rel: {"key": f.key, "size": f.size, "version": f.version, "ranges": f.ranges, "done": []} for f in files
         }
-        self.kept: dict[str, set[int]] = {}
+        self.kept: dict[str, set[tuple[int, int]]] = {}  # per file: the planned ranges proven written
         self.closed = False
 
     @classmethod
     def open(cls, dest: Path, files: list[RemoteFile], chunk_size: int) -> Ledger | None:
         """The ledger for a download into ``dest``, with what an earlier run left kept and the rest removed;
         ``None`` when ``dest`` is not a resumable staging directory."""
-        if not dest.name.startswith(PREFIX):
+        if not dest.name.startswith(PREFIX) or not paths.is_real_dir(dest):
             return None
         ledger = cls(dest, files, chunk_size)
         previous = _load(ledger.path)
         if previous.get("format") == _FORMAT and previous.get("chunk_size") == chunk_size:
             stored = previous.get("files") if isinstance(previous.get("files"), dict) else {}
+            planned: dict[str, set[tuple[int, int]]] = {}
+            for part in split(files, chunk_size):  # the layout this run fetches, exactly as the engine splits it
+                planned.setdefault(part.file.rel, set()).add((part.start, part.end))
             for rel, now in ledger.files.items():
                 old = stored.get(rel) if isinstance(stored, dict) else None
                 if not isinstance(old, dict) or not now["version"]:
                     continue
-                same = all(old.get(k) == now[k] for k in ("key", "size", "version"))
-                done = {s for s in old.get("done", []) if isinstance(s, int)} if same else set()
-                if done and (dest / rel).is_file() and (dest / rel).stat().st_size == now["size"]:
-                    ledger.kept[rel] = done
-                    now["done"] = sorted(done)
-        _remove_all_but(dest, set(ledger.kept) | {STATE})
+                if not all(old.get(k) == now[k] for k in ("key", "size", "version", "ranges")):
+                    continue
+                proven = {_span(v) for v in old.get("done", [])} & planned.get(rel, set())
+                if proven and paths.regular_size(dest, rel) == now["size"]:
+                    ledger.kept[rel] = proven
+                    now["done"] = sorted([a, b] for a, b in proven)
+        paths.prune(dest, set(ledger.kept))
         ledger.save()
         if ledger.kept:
             log.info(
@@ -100,21 +117,22 @@ class Ledger:
         return ledger
 
     def has(self, part: Part) -> bool:
-        return part.start in self.kept.get(part.file.rel, ())
+        return (part.start, part.end) in self.kept.get(part.file.rel, ())
 
     def done(self, part: Part) -> None:
         with self.lock:
             if self.closed:
                 return
             entry = self.files[part.file.rel]
-            entry["done"] = sorted({*entry["done"], part.start})
+            spans = {*map(_span, entry["done"]), (part.start, part.end)}
+            entry["done"] = [list(span) for span in sorted(spans)]
             self.save()
 
     def save(self) -> None:
         state = {"format": _FORMAT, "chunk_size": self.chunk_size, "files": self.files}
-        temp = self.path.with_name(self.path.name + ".tmp")
-        temp.write_text(json.dumps(state), encoding="utf-8")
-        os.replace(temp, self.path)
+        temp = self.path.name + ".tmp"
+        paths.write_text(self.dest, temp, json.dumps(state))  # never through a link planted at that name
+        os.replace(self.dest / temp, self.path)
 
     def close(self) -> None:
         """The run is over: a worker still ending its range writes nothing more. Staging is removed right
@@ -127,25 +145,20 @@ class Ledger:
         self.path.unlink(missing_ok=True)
 
 
+def _span(value: Any) -> tuple[int, int]:
+    """A stored range as ``(start, end)``; ``(-1, -1)`` (matching no planned range) for anything else."""
+    if (
+        isinstance(value, (list, tuple))
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
+        return (value[0], value[1])
+    return (-1, -1)
+
+
 def _load(path: Path) -> dict[str, Any]:
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        value = json.loads(paths.read_text(path))  # a link planted at the ledger's name is not read
     except (OSError, ValueError):
         return {}
     return value if isinstance(value, dict) else {}
-
-
-def _remove_all_but(dest: Path, keep: set[str]) -> None:
-    """Remove every file below ``dest`` whose relative path is not in ``keep``, and the empty directories."""
-    for dirpath, dirnames, filenames in os.walk(dest, topdown=False):
-        base = Path(dirpath)
-        for name in filenames:
-            path = base / name
-            if path.relative_to(dest).as_posix() not in keep:
-                path.unlink()
-        for name in dirnames:
-            path = base / name
-            if path.is_symlink():
-                path.unlink()
-            elif not any(path.iterdir()):
-                path.rmdir()
