@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _on_signal(signum: int, _frame: FrameType | None) -> None:
-    raise InterruptedByUser(f"stopped by {signal.Signals(signum).name}; nothing was installed", signum)
+    raise InterruptedByUser(f"stopped by {signal.Signals(signum).name}", signum)  # what is installed: _stopped
 
 
 def _default_signals_in_child() -> None:
@@ -73,7 +73,9 @@ os.register_at_fork(after_in_child=_default_signals_in_child)
 
 
 def _pairs(args: argparse.Namespace) -> list[Pair]:
-    """The command line's ``SOURCE_URI DEST_PATH`` pairs; DESTs must be distinct and not nested."""
+    """The command line's ``SOURCE_URI DEST_PATH`` pairs; DESTs must be distinct and not nested, decided on
+    what the paths are (resolved as the kernel resolves them, and by directory identity) before anything runs."""
+    from mr_storage_initializer.paths import overlap
     from mr_storage_initializer.pipeline import Pair
 
     uris: list[str] = args.uris
@@ -85,17 +87,16 @@ def _pairs(args: argparse.Namespace) -> list[Pair]:
         return [Pair(0, uris[0], None)]
     if len(uris) % 2:
         raise UsageError(f"{len(uris)} arguments are not SOURCE_URI DEST_PATH pairs; {USAGE}")
-    pairs = [Pair(i // 2, uris[i], Path(uris[i + 1])) for i in range(0, len(uris), 2)]
-    seen: list[tuple[Path, str]] = []
-    for pair in pairs:
-        assert pair.dest is not None
-        where = Path(os.path.abspath(pair.dest)).resolve()
-        for other, name in seen:
-            if where == other or where.is_relative_to(other) or other.is_relative_to(where):
-                relation = "is named twice" if where == other else "and another DEST_PATH are nested"
-                raise UsageError(f"DEST_PATH {pair.dest} {relation} ({name}); each pair needs a directory of its own")
-        seen.append((where, str(pair.dest)))
-    return pairs
+    dests = [Path(uris[i + 1]) for i in range(0, len(uris), 2)]
+    for index, dest in enumerate(dests):
+        for other in dests[:index]:
+            relation = overlap(dest, other)  # what the paths are (links, bind mounts), not how they are spelled
+            if relation is not None:
+                what = "is named twice" if relation == "same" else "and another DEST_PATH are nested"
+                if relation == "same" and os.path.realpath(dest) != os.path.realpath(other):
+                    what = "is the same directory as another DEST_PATH (a link or a bind mount)"
+                raise UsageError(f"DEST_PATH {dest} {what} ({other}); each pair needs a directory of its own")
+    return [Pair(i // 2, uris[i], dests[i // 2]) for i in range(0, len(uris), 2)]
 
 
 def _run(args: argparse.Namespace, outcome: dict[str, Any], env: Mapping[str, str]) -> int:
@@ -103,6 +104,7 @@ def _run(args: argparse.Namespace, outcome: dict[str, Any], env: Mapping[str, st
     from mr_storage_initializer.settings import Settings
 
     pairs = _pairs(args)
+    outcome["pairs"] = pairs
     settings = Settings.from_env(env)
     outcome["settings"] = settings
     if args.resolve_only:
@@ -117,7 +119,7 @@ def _run(args: argparse.Namespace, outcome: dict[str, Any], env: Mapping[str, st
         return 0
     from mr_storage_initializer import pairs as several
 
-    installed, failures = several.run(pairs, settings)
+    installed, failures = several.run(pairs, settings, results=outcome.setdefault("results", {}))
     outcome["installed"] = installed
     if not failures:
         log.info("%d pairs installed", len(installed), extra={"step": "installed", "pairs": len(pairs)})
@@ -159,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         outcome["report"] = not args.resolve_only
         code = _run(args, outcome, env)
     except InterruptedByUser as exc:
-        code = _failed(exc.message, exc.exit_code, exc.kind, outcome)
+        code = _failed(_stopped(exc.message, outcome), exc.exit_code, exc.kind, outcome)
     except InitializerError as exc:
         code = _failed(exc.message, exc.exit_code, exc.kind, outcome)
         if debug and exc.__cause__ is not None:
@@ -175,6 +177,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(sig, handler)
     _report(code, outcome)
     return code
+
+
+def _stopped(message: str, outcome: dict[str, Any]) -> str:
+    """``stopped by SIGTERM`` and what the run had installed by then, pair by pair, and what it had not."""
+    from mr_storage_initializer.pipeline import Installed
+
+    pairs: list[Pair] = outcome.get("pairs") or []
+    finished = [*outcome.get("installed", []), *outcome.get("results", {}).values()]
+    done = {r.pair.index for r in finished if isinstance(r, Installed)}
+    if not done:
+        return f"{message}; nothing was installed"
+    installed = ", ".join(f"pair {p.index + 1} ({p.dest})" for p in pairs if p.index in done)
+    missing = ", ".join(f"pair {p.index + 1} ({p.dest})" for p in pairs if p.index not in done)
+    return f"{message}; installed: {installed}" + (f"; not installed: {missing}" if missing else "")
 
 
 def _failed(message: str, code: int, kind: str, outcome: dict[str, Any]) -> int:

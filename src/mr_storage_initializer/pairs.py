@@ -47,10 +47,13 @@ def _one(pair: Pair, settings: Settings) -> Installed:
     return pipeline.install_pair(pair, resolution, settings, exclusive=False)
 
 
-def run(pairs: Sequence[Pair], settings: Settings) -> tuple[list[Installed], list[tuple[Pair, InitializerError]]]:
-    """Install every pair; return what installed and, in argument order, what failed and why."""
+def run(
+    pairs: Sequence[Pair], settings: Settings, *, results: dict[int, Installed | InitializerError] | None = None
+) -> tuple[list[Installed], list[tuple[Pair, InitializerError]]]:
+    """Install every pair; return what installed and, in argument order, what failed and why. ``results``
+    (pair index to outcome) fills as pairs end, so a caller stopped by a signal can say what is installed."""
     _STOPPED.clear()
-    results: dict[int, Installed | InitializerError] = {}
+    results = {} if results is None else results
     slots = threading.BoundedSemaphore(IN_FLIGHT)
     done = threading.Semaphore(0)
 
