@@ -191,3 +191,17 @@ def overlap(first: Path, second: Path) -> str | None:
     if a[-1] in b or b[-1] in a:
         return "nested"
     return None
+
+
+def remove_empty_dirs(root: Path) -> list[str]:
+    """Remove every directory below ``root`` that holds nothing (bottom-up, so a chain of empty directories
+    goes whole; links are not followed); return the ones that were empty to begin with, as ``rel/``."""
+    removed: list[str] = []
+    for dirpath, dirnames, filenames, dirfd in os.fwalk(root, topdown=False, follow_symlinks=False):
+        if Path(dirpath) == root or os.listdir(dirfd):
+            continue
+        rel = Path(dirpath).relative_to(root).as_posix() + "/"
+        os.rmdir(dirpath)
+        if not dirnames and not filenames:
+            removed.append(rel)
+    return sorted(removed)

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from mr_storage_initializer.errors import UsageError
+from mr_storage_initializer.paths import remove_empty_dirs
 from mr_storage_initializer.prehash import FileDigest
 from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.signing import (
@@ -345,6 +346,15 @@ def verify_tree(
             ", ".join(dropped[:5]),
             extra={"step": "signature"},
         )
+    empty = remove_empty_dirs(staging)  # a signature covers files: an empty directory (a tar's `evil/`) is unsigned
+    if empty:
+        log.warning(
+            "%d empty directories the signature does not cover were not installed: %s",
+            len(empty),
+            ", ".join(empty[:5]),
+            extra={"step": "signature"},
+        )
+        dropped = [*dropped, *empty]
     _compare(name, manifest, staging, rels, single=single, known=known or {})
     digest = manifest_digest(manifest)
     log.info(

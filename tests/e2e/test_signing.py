@@ -8,10 +8,12 @@ and installed by the real CLI.
 from __future__ import annotations
 
 import base64
+import io
 import json
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -407,6 +409,36 @@ def test_archive_holding_model_sig_is_verified(
     bad = tmp_path / "bad"
     bad.mkdir()
     _refused(run_cli("model-registry://arch-bad/v1", bad, env=env), bad, "'weights.bin' does not match")
+
+
+def test_empty_directories_a_signed_archive_adds_are_not_installed(
+    registry: Any, http_server: HttpFileServer, signed: Path, keys: dict[str, KeyPair], tmp_path: Path
+) -> None:
+    # a signature covers files: a tar that adds `evil/` and `deep/a/b/c/` beside them adds something unsigned
+    files = {p.relative_to(signed).as_posix(): p.read_bytes() for p in signed.rglob("*") if p.is_file()}
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name in ("evil/", "deep/a/b/c/", "tok/"):
+            info = tarfile.TarInfo(name.rstrip("/"))
+            info.type = tarfile.DIRTYPE
+            archive.addfile(info)
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    register(registry.url, "dirs", http_server.add("m/dirs.tar.gz", buffer.getvalue()), "v1")
+    env = {
+        "MODEL_REGISTRY_BASE_URL": registry.host_port,
+        "MODEL_REGISTRY_SIGNATURE_PUBLIC_KEY": str(keys["team"].public),
+    }
+    dest = tmp_path / "dest"
+    result = run_cli("model-registry://dirs/v1", dest, env=env)
+    assert result.code == 0, result.stderr
+    assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*")) == sorted(
+        [".model-registry.json", "config.json", "model.sig", "tok", "tok/vocab.txt", "weights.bin"]
+    )
+    assert "2 empty directories the signature does not cover were not installed: deep/a/b/c/, evil/" in result.stderr
+    assert _provenance(dest)["signature"]["not_installed"] == ["deep/a/b/c/", "evil/"]
 
 
 def _single_signed_file(

@@ -18,6 +18,7 @@ from mr_storage_initializer.paths import (
     read_text,
     regular_size,
     remove,
+    remove_empty_dirs,
     safe_relpath,
     write_text,
 )
@@ -119,3 +120,12 @@ def test_a_link_to_a_directory_is_not_a_real_directory_but_has_its_identity(tmp_
     assert is_real_dir(outside) and not is_real_dir(tmp_path / "link")
     assert identity(tmp_path / "link") == identity(outside) is not None
     assert identity(tmp_path / "missing") is None
+
+
+def test_remove_empty_dirs_removes_chains_and_reports_the_ones_empty_from_the_start(tmp_path: Path) -> None:
+    (tmp_path / "deep" / "a" / "b" / "c").mkdir(parents=True)
+    (tmp_path / "evil").mkdir()
+    (tmp_path / "tok").mkdir()
+    (tmp_path / "tok" / "vocab.txt").write_text("a")
+    assert remove_empty_dirs(tmp_path) == ["deep/a/b/c/", "evil/"]
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["tok", "tok/vocab.txt"]
