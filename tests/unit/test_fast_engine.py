@@ -13,7 +13,7 @@ import stamina
 
 from fakes import Block, Cut, Extra, Fail, FakeSource, Hold, Short
 from fixtures.storage import make_tar_gz
-from mr_storage_initializer.errors import ArchiveError, StorageError
+from mr_storage_initializer.errors import ArchiveError, DestinationError, StorageError
 from mr_storage_initializer.settings import Limits, Patterns, Tunables
 from mr_storage_initializer.transfer import fast_engine
 from mr_storage_initializer.transfer.fast_engine import FastEngine, _Run
@@ -170,6 +170,25 @@ def test_a_run_with_every_range_kept_from_a_killed_run_still_finishes_its_ledger
     _engine(source, chunk_size=500).download("fake://m", dest)
     assert source.reads == []
     assert _tree(dest) == {"a.bin": DATA}
+
+
+def test_a_staged_file_replaced_by_a_link_mid_run_is_refused_not_followed(tmp_path: Path) -> None:
+    # the next range opens the file again: with O_NOFOLLOW from the staging directory's fd, never the target
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes(b"P" * len(DATA))
+    dest = tmp_path / "staging"
+    source = FakeSource({"a.bin": DATA})
+    engine = _engine(source, chunk_size=500)
+
+    def swap(rel: str, offset: int, size: int) -> None:
+        if offset == 0 and not (dest / rel).is_symlink():
+            (dest / rel).unlink()
+            (dest / rel).symlink_to(outside)
+
+    engine.observer = swap
+    with pytest.raises(DestinationError, match=r"a\.bin: a symbolic link replaced a staged file"):
+        engine.download("fake://m", dest)
+    assert outside.read_bytes() == b"P" * len(DATA)
 
 
 def test_sizes_on_disk_are_checked_against_the_listing(tmp_path: Path) -> None:
