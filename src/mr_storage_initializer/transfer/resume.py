@@ -23,6 +23,7 @@ link at any component, and must be a regular file of the listed size (:mod:`mr_s
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -57,12 +58,12 @@ def staging(root: Path, fingerprint: str) -> Iterator[Path]:
         if other != path:
             log.info("removing leftover directory %s", other.name, extra={"step": "recover"})
             paths.remove(other, ignore_errors=True)
-    if os.path.lexists(path) and not keep_leftover(path):
-        paths.remove(path)  # not what we created (a link is unlinked, never walked through)
     try:
+        if os.path.lexists(path) and not keep_leftover(path):
+            paths.remove(path)  # not what we created (a link is unlinked, never walked through)
         path.mkdir(exist_ok=True)
         if not paths.is_real_dir(path):
-            raise OSError(20, f"{path.name} is not a directory")
+            raise OSError(errno.ENOTDIR, f"{path.name} is not a directory")
     except OSError as exc:
         raise DestinationError(f"cannot create a staging directory in {root}: {exc.strerror}") from None
     try:
