@@ -114,12 +114,16 @@ def _run(args: argparse.Namespace, outcome: dict[str, Any], env: Mapping[str, st
         return 0
     if len(pairs) == 1:  # in the main thread, as it always was: a signal removes its staging on the way out
         (pair,) = pairs
-        done = pipeline.install_pair(pair, pipeline.resolve_pair(pair, settings), settings, exclusive=True)
+        committed = outcome.setdefault("committed", set())
+        resolution = pipeline.resolve_pair(pair, settings)
+        done = pipeline.install_pair(
+            pair, resolution, settings, exclusive=True, committed=lambda: committed.add(pair.index)
+        )
         outcome["installed"] = [done]
         return 0
     from mr_storage_initializer import pairs as several
 
-    installed, failures = several.run(pairs, settings, results=outcome.setdefault("results", {}))
+    installed, failures = several.run(pairs, settings, committed=outcome.setdefault("committed", set()))
     outcome["installed"] = installed
     if not failures:
         log.info("%d pairs installed", len(installed), extra={"step": "installed", "pairs": len(pairs)})
@@ -181,11 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _stopped(message: str, outcome: dict[str, Any]) -> str:
     """``stopped by SIGTERM`` and what the run had installed by then, pair by pair, and what it had not."""
-    from mr_storage_initializer.pipeline import Installed
-
     pairs: list[Pair] = outcome.get("pairs") or []
-    finished = [*outcome.get("installed", []), *outcome.get("results", {}).values()]
-    done = {r.pair.index for r in finished if isinstance(r, Installed)}
+    done: set[int] = {*outcome.get("committed", ()), *(r.pair.index for r in outcome.get("installed", []))}
     if not done:
         return f"{message}; nothing was installed"
     installed = ", ".join(f"pair {p.index + 1} ({p.dest})" for p in pairs if p.index in done)

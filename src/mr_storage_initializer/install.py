@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -212,9 +212,17 @@ class Destination:
                     os.environ["TMPDIR"] = saved
                 tempfile.tempdir = None
 
-    def commit(self, staging: Path, record: dict[str, Any], tree: StagedTree | None = None) -> dict[str, Any]:
+    def commit(
+        self,
+        staging: Path,
+        record: dict[str, Any],
+        tree: StagedTree | None = None,
+        *,
+        installed: Callable[[], None] | None = None,
+    ) -> dict[str, Any]:
         """Move the staged model into place and write the provenance ``record`` last; a record without a
-        file list gets the staged tree's (``tree``, walked here when not given).
+        file list gets the staged tree's (``tree``, walked here when not given). ``installed`` is called the
+        moment the provenance is in place (a signal after it must not say "nothing was installed").
 
         Crash-safe at every step (see :mod:`.journal`): the previous install goes to a trash directory and is
         removed only after the new provenance is written."""
@@ -246,6 +254,8 @@ class Destination:
             if "files" not in record:
                 record = {**record, "files": [{"path": f.path, "size": f.size} for f in files]}
             _write_json_atomically(self.root / PROVENANCE, record, "provenance")
+            if installed is not None:
+                installed()
             checkpoint("provenance-written")
             (self.root / JOURNAL).unlink()
             _fsync_dir(self.root)

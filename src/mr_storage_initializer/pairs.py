@@ -42,25 +42,28 @@ class _PairTag(logging.Filter):
         return True
 
 
-def _one(pair: Pair, settings: Settings) -> Installed:
+def _one(pair: Pair, settings: Settings, committed: set[int]) -> Installed:
     resolution = pipeline.resolve_pair(pair, settings)
-    return pipeline.install_pair(pair, resolution, settings, exclusive=False)
+    return pipeline.install_pair(
+        pair, resolution, settings, exclusive=False, committed=lambda: committed.add(pair.index)
+    )
 
 
 def run(
-    pairs: Sequence[Pair], settings: Settings, *, results: dict[int, Installed | InitializerError] | None = None
+    pairs: Sequence[Pair], settings: Settings, *, committed: set[int] | None = None
 ) -> tuple[list[Installed], list[tuple[Pair, InitializerError]]]:
-    """Install every pair; return what installed and, in argument order, what failed and why. ``results``
-    (pair index to outcome) fills as pairs end, so a caller stopped by a signal can say what is installed."""
+    """Install every pair; return what installed and, in argument order, what failed and why. ``committed``
+    gets each pair's index the moment it is installed, so a caller stopped by a signal can say which are."""
     _STOPPED.clear()
-    results = {} if results is None else results
+    committed = set() if committed is None else committed
+    results: dict[int, Installed | InitializerError] = {}
     slots = threading.BoundedSemaphore(IN_FLIGHT)
     done = threading.Semaphore(0)
 
     def work(pair: Pair) -> None:
         try:
             with slots:
-                results[pair.index] = _one(pair, settings)
+                results[pair.index] = _one(pair, settings, committed)
         except InitializerError as exc:
             results[pair.index] = exc
         except Exception as exc:  # one pair's bug must not take the others' results with it

@@ -13,7 +13,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -173,8 +173,16 @@ def may_use_kserve(uri: str, settings: Settings) -> bool:
     return settings.transfer == "kserve" or transfer.fast_scheme(uri) is None
 
 
-def install_pair(pair: Pair, resolution: Resolution, settings: Settings, *, exclusive: bool) -> Installed:
-    """Download, verify and commit one pair into its DEST. ``exclusive``: this pair owns the process's TMPDIR."""
+def install_pair(
+    pair: Pair,
+    resolution: Resolution,
+    settings: Settings,
+    *,
+    exclusive: bool,
+    committed: Callable[[], None] | None = None,
+) -> Installed:
+    """Download, verify and commit one pair into its DEST. ``exclusive``: this pair owns the process's TMPDIR.
+    ``committed``: called the moment the pair is installed (its provenance in place), for a signal's report."""
     from mr_storage_initializer import install, integrity, signing, transfer
     from mr_storage_initializer.provenance import build_record
     from mr_storage_initializer.transfer import resume
@@ -187,6 +195,8 @@ def install_pair(pair: Pair, resolution: Resolution, settings: Settings, *, excl
     with install.open_destination(pair.dest, lock_timeout=settings.lock_timeout) as dest:
         found = dest.installed(wanted)
         if found is not None:
+            if committed is not None:
+                committed()
             log.info("already installed in %s; nothing to download", dest.root, extra={"step": "installed"})
             files = found.get("files") or []
             size = sum(int(f.get("size", 0)) for f in files if isinstance(f, dict))
@@ -226,7 +236,7 @@ def install_pair(pair: Pair, resolution: Resolution, settings: Settings, *, excl
                 resolution, result, seconds=seconds, verified_files=verified, inputs=inputs, signature=signature
             )
             replaced = _replaced(dest.provenance(), resolution, pair.source_uri)
-            record = dest.commit(staging, built.to_json(), result.tree)
+            record = dest.commit(staging, built.to_json(), result.tree, installed=committed)
     log.info(
         "%s version %s into %s" if resolution.registry_url else "%s%s into %s",
         resolution.model.name,

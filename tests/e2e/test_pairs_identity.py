@@ -150,3 +150,22 @@ def test_sigterm_after_pair_one_is_installed_names_what_is_and_is_not(
     assert termination.read_text().splitlines()[-1] == expected
     assert tree(first) == {"a.bin": b"a"} and (first / ".model-registry.json").is_file()
     assert tree(held) == {}
+
+
+def test_sigterm_right_after_a_single_pairs_provenance_is_written_says_it_is_installed(
+    registry: Any, http_server: HttpFileServer, tmp_path: Path
+) -> None:
+    register(registry.url, "one", http_server.add("one.bin", b"one"), "v1")
+    dest = tmp_path / "one"
+    termination = tmp_path / "termination-log"
+    env = {
+        "MODEL_REGISTRY_BASE_URL": registry.host_port,
+        "MODEL_REGISTRY_TERMINATION_LOG": str(termination),
+        "MODEL_REGISTRY_TEST_FAULT": "provenance-written:TERM",  # the signal lands with the install complete
+    }
+    result = run_cli("model-registry://one/v1", dest, env=env)
+    assert result.code == 143, result.stderr
+    expected = f"stopped by SIGTERM; installed: pair 1 ({dest})"
+    assert expected in result.last_line and len(_errors(result.stderr)) == 1
+    assert termination.read_text() == expected
+    assert tree(dest) == {"one.bin": b"one"} and (dest / ".model-registry.json").is_file()
