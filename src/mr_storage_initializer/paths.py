@@ -69,7 +69,8 @@ def is_real_dir(path: Path) -> bool:
 
 def regular_size(root: Path, rel: str) -> int | None:
     """The size of the regular file ``rel`` below the real directory ``root``, reached without following a
-    link at any component; None when it is missing, is not a regular file, or the way to it has a link."""
+    link at any component; None when it is missing, is not a regular file, has other hard links (a name for
+    a file elsewhere on the volume, which a write would change too), or the way to it has a link."""
     try:
         fd = open_beneath(root, rel, os.O_RDONLY | os.O_NONBLOCK)
     except OSError:
@@ -78,7 +79,7 @@ def regular_size(root: Path, rel: str) -> int | None:
         info = os.fstat(fd)
     finally:
         os.close(fd)
-    return info.st_size if stat.S_ISREG(info.st_mode) else None
+    return info.st_size if stat.S_ISREG(info.st_mode) and info.st_nlink == 1 else None
 
 
 def open_beneath(root: Path, rel: str, flags: int, mode: int = 0o644, *, parents: bool = False) -> int:

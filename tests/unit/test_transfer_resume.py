@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from mr_storage_initializer.transfer.objectstore import readable
@@ -95,6 +96,16 @@ def test_a_kept_file_reached_through_a_link_is_not_kept(tmp_path: Path) -> None:
     ledger = Ledger.open(dest, [A, B], 4)
     assert ledger is not None and ledger.kept == {}
     assert sorted(p.name for p in dest.iterdir()) == [STATE] and outside.read_bytes() == b"PPPPPPPP"
+
+
+def test_a_kept_file_with_another_hard_link_is_not_kept(tmp_path: Path) -> None:
+    # a hard link is a second name for a file elsewhere on the volume: writing the rest would change it too
+    dest = _interrupted(tmp_path)
+    elsewhere = tmp_path / "elsewhere.bin"
+    os.link(dest / "a.bin", elsewhere)
+    ledger = Ledger.open(dest, [A, B], 4)
+    assert ledger is not None and ledger.kept == {}
+    assert elsewhere.read_bytes() == b"AAAA\0\0\0\0"
 
 
 def test_no_ledger_outside_a_resumable_staging_directory(tmp_path: Path) -> None:
