@@ -83,6 +83,12 @@ def store_options(env: Mapping[str, str]) -> dict[str, Any]:
             raise Unsupported("credentials come from an AWS profile file, which only boto3 reads")
 
     endpoint = env.get("AWS_ENDPOINT_URL", "").strip()
+    if endpoint:
+        from mr_storage_initializer.policy import endpoint_problem
+
+        problem = endpoint_problem(endpoint)  # checked at start too; obstore panics on some of these
+        if problem is not None:
+            raise UsageError(f"the S3 endpoint cannot be used: {problem}; write it as http(s)://HOST[:PORT]")
     region = env.get("AWS_DEFAULT_REGION", "").strip() or "us-east-1"
     config: dict[str, Any] = {"region": region}
     if endpoint:
