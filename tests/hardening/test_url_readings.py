@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import ssl
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 from fixtures.hostile import HostileServer, running
 from fixtures.metadata import RecordingServer
 from fixtures.storage import S3Server
+from fixtures.tls import TlsFiles
 from helpers import register, run_cli
 
 ENGINES = ["fast", "kserve", "auto"]
@@ -243,6 +245,55 @@ def test_a_redirect_to_a_file_url_says_so(
     assert "follows only http(s)" in result.last_line
     assert _empty(dest)
     assert not any(b"root:" in p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
+
+
+class _Ok(http.server.BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+
+@pytest.fixture
+def untrusted_tls(tls_files: TlsFiles) -> Iterator[http.server.ThreadingHTTPServer]:
+    """An HTTPS server whose CA the initializer is not told about: every handshake fails."""
+    server = _Redirector(("127.0.0.1", 0), _Ok)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tls_files.chain, tls_files.key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    yield from _serve(server)
+
+
+def test_a_tls_failure_at_an_oci_registry_is_a_storage_error_not_a_destination_one(
+    untrusted_tls: http.server.ThreadingHTTPServer, tmp_path: Path
+) -> None:
+    """An ``ssl`` error carries errno 1 (EPERM): it is about the connection, never the volume."""
+    port = untrusted_tls.server_address[1]
+    dest = tmp_path / "models"
+
+    result = run_cli(f"oci://127.0.0.1:{port}/repo/model:v1", dest, env={"MODEL_REGISTRY_TRANSFER": "auto"})
+
+    assert result.code == 5, result.stderr
+    assert _errors(result.stderr) == [result.last_line]
+    assert "CERTIFICATE_VERIFY_FAILED" in result.last_line
+    assert "destination volume" not in result.last_line
+    assert _empty(dest)
+
+
+def test_the_kserve_path_prints_one_error_line(untrusted_tls: http.server.ThreadingHTTPServer, tmp_path: Path) -> None:
+    port = untrusted_tls.server_address[1]
+    dest = tmp_path / "models"
+
+    result = run_cli(f"https://127.0.0.1:{port}/model.bin", dest, env={"MODEL_REGISTRY_TRANSFER": "kserve"})
+
+    assert result.code == 5, result.stderr
+    assert _errors(result.stderr) == [result.last_line]  # kserve_storage's own ERROR record is a WARNING
+    assert "[storage.initializer]" in result.stderr and "WARN" in result.stderr
+    assert _empty(dest)
 
 
 @pytest.mark.parametrize("engine", ["auto", "kserve", "fast"])

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import errno
+import logging
+import ssl
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from mr_storage_initializer import urls
-from mr_storage_initializer.errors import StorageError, UsageError
+from mr_storage_initializer.errors import StorageError, UsageError, destination_errno
+from mr_storage_initializer.logs import LibraryErrorsAreWarnings
 
 ACCEPTED = [
     ("http://127.0.0.1:8080/m/model.bin", "127.0.0.1", 8080),
@@ -123,6 +127,28 @@ def test_every_scheme_is_one_row() -> None:
 
 
 # -- errors say the right thing (items 1 and 9) --------------------------------------------------------
+def test_an_ssl_error_is_never_a_destination_errno() -> None:
+    """``ssl.SSLCertVerificationError`` is an OSError with errno 1 (EPERM), about the connection."""
+    try:
+        try:
+            raise ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed")
+        except ssl.SSLError as inner:
+            raise ConnectionError("HTTPSConnectionPool(host='registry'): Max retries exceeded") from inner
+    except ConnectionError as outer:
+        assert destination_errno(outer) is None
+    assert destination_errno(PermissionError(errno.EPERM, "Operation not permitted")) == errno.EPERM
+
+
+@pytest.mark.parametrize(("name", "shown"), [("storage.initializer", "WARNING"), ("oras", "WARNING")])
+def test_a_library_error_record_is_a_warning(name: str, shown: str) -> None:
+    record = logging.LogRecord(name, logging.ERROR, __file__, 1, "HTTP error", None, None)
+    assert LibraryErrorsAreWarnings().filter(record)
+    assert (record.levelno, record.levelname) == (logging.WARNING, shown)
+    ours = logging.LogRecord("mr_storage_initializer", logging.ERROR, __file__, 1, "failed", None, None)
+    LibraryErrorsAreWarnings().filter(ours)
+    assert ours.levelname == "ERROR"
+
+
 def test_a_rust_panic_in_an_engine_is_a_storage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A real obstore panic (a BaseException) ends as exit 5, never as an unexpected traceback."""
     import obstore
