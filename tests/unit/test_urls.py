@@ -177,6 +177,31 @@ def test_a_rust_panic_in_an_engine_is_a_storage_error(tmp_path: Path, monkeypatc
     assert transfer.is_panic(caught.value.__cause__)  # type: ignore[arg-type]
 
 
+# -- item 10: AWS_EC2_METADATA_DISABLED in the own engine -------------------------------------------------
+def test_metadata_disabled_without_another_credential_source_is_a_clear_error() -> None:
+    from mr_storage_initializer.transfer.s3 import store_options
+
+    with pytest.raises(StorageError) as caught:
+        store_options({"AWS_EC2_METADATA_DISABLED": "True", "HOME": "/nonexistent"})
+    assert "no S3 credentials: AWS_EC2_METADATA_DISABLED=true" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        {"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"},
+        {"awsAnonymousCredential": "true"},
+        {"AWS_WEB_IDENTITY_TOKEN_FILE": "/var/run/token", "AWS_ROLE_ARN": "arn:aws:iam::1:role/r"},
+        {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/credentials"},
+        {"AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:9/creds"},
+    ],
+)
+def test_metadata_disabled_with_another_credential_source_is_fine(source: dict[str, str]) -> None:
+    from mr_storage_initializer.transfer.s3 import store_options
+
+    store_options({"AWS_EC2_METADATA_DISABLED": "true", "HOME": "/nonexistent", **source})
+
+
 def test_an_ambiguous_endpoint_never_reaches_obstore() -> None:
     from mr_storage_initializer.transfer.s3 import store_options
 
