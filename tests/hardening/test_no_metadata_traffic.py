@@ -41,7 +41,7 @@ def test_with_metadata_disabled_an_s3_install_without_credentials_asks_no_metada
         **_no_credentials(s3_server, metadata_service, disabled),
     }
 
-    result = run_cli("model-registry://nocreds/v1", dest, env=env)
+    result = run_cli(f"model-registry://{registry.host_port}/nocreds/v1", dest, env=env)
 
     assert result.code == 5, result.stderr
     assert [line for line in result.stderr.splitlines() if " ERROR " in line] == [result.last_line]
@@ -64,7 +64,7 @@ def test_without_the_switch_the_own_engine_would_ask_the_metadata_service(
         **_no_credentials(s3_server, metadata_service, None),
     }
 
-    result = run_cli("model-registry://nocreds-on/v1", tmp_path / "models", env=env)
+    result = run_cli(f"model-registry://{registry.host_port}/nocreds-on/v1", tmp_path / "models", env=env)
 
     assert result.code == 5, result.stderr
     assert ("PUT", "/latest/api/token") in metadata_service.hits

@@ -51,7 +51,7 @@ def test_an_artifact_uri_two_parsers_read_differently_is_refused(
     register(registry.url, "two-readings", uri, "v1")
     dest = tmp_path / "models"
 
-    result = run_cli("model-registry://two-readings/v1", dest, env=_env(registry, engine))
+    result = run_cli(f"model-registry://{registry.host_port}/two-readings/v1", dest, env=_env(registry, engine))
 
     assert result.code == 3, result.stderr
     assert _errors(result.stderr) == [result.last_line]
@@ -72,7 +72,7 @@ def test_an_endpoint_query_two_parsers_read_differently_is_refused(
     keys = {k: v for k, v in s3_server.env.items() if k != "AWS_ENDPOINT_URL"}
     dest = tmp_path / "models"
 
-    result = run_cli("model-registry://ep/v1", dest, env=_env(registry, engine, **keys))
+    result = run_cli(f"model-registry://{registry.host_port}/ep/v1", dest, env=_env(registry, engine, **keys))
 
     assert result.code == 3, result.stderr
     assert _errors(result.stderr) == [result.last_line]
@@ -96,7 +96,7 @@ def test_a_user_endpoint_two_parsers_read_differently_is_a_usage_error(
         env["STORAGE_CONFIG"] = json.dumps({"type": "s3", "endpoint_url": endpoint})
     dest = tmp_path / "models"
 
-    result = run_cli("model-registry://user-ep/v1", dest, env=_env(registry, engine, **env))
+    result = run_cli(f"model-registry://{registry.host_port}/user-ep/v1", dest, env=_env(registry, engine, **env))
 
     assert result.code == 2, result.stderr
     assert _errors(result.stderr) == [result.last_line]
@@ -118,7 +118,11 @@ def test_a_storage_config_entry_endpoint_two_parsers_read_differently_is_a_usage
     register(registry.url, "entry-ep", "s3://models/e/model.bin", "v1", storage_key="conn")
     dest = tmp_path / "models"
 
-    result = run_cli("model-registry://entry-ep/v1", dest, env=_env(registry, engine, MR_STORAGE_CONFIG_conn=entry))
+    result = run_cli(
+        f"model-registry://{registry.host_port}/entry-ep/v1",
+        dest,
+        env=_env(registry, engine, MR_STORAGE_CONFIG_conn=entry),
+    )
 
     assert result.code == 2, result.stderr
     assert _errors(result.stderr) == [result.last_line]
@@ -150,7 +154,7 @@ def test_a_redirect_two_parsers_read_differently_is_refused(
     dest = tmp_path / "models"
     env = _env(registry, engine, **{"127.0.0.1-headers": json.dumps({"X-Api-Key": "api-key-do-not-send"})})
 
-    result = run_cli("model-registry://bent/v1", dest, env=env)
+    result = run_cli(f"model-registry://{registry.host_port}/bent/v1", dest, env=env)
 
     assert result.code == 5, result.stderr
     assert _errors(result.stderr) == [result.last_line]
@@ -171,7 +175,9 @@ def test_a_dot_segment_cannot_leave_an_allowed_prefix(
     dest = tmp_path / "models"
 
     result = run_cli(
-        "model-registry://climb/v1", dest, env=_env(registry, engine, ALLOWED_ARTIFACT_URI_PREFIXES=allowed)
+        f"model-registry://{registry.host_port}/climb/v1",
+        dest,
+        env=_env(registry, engine, ALLOWED_ARTIFACT_URI_PREFIXES=allowed),
     )
 
     assert result.code == 3, result.stderr
@@ -187,7 +193,7 @@ def test_a_dot_segment_in_an_s3_key_is_refused_too(registry: Any, s3_server: S3S
     s3_server.requests.clear()
 
     result = run_cli(
-        "model-registry://s3-climb/v1",
+        f"model-registry://{registry.host_port}/s3-climb/v1",
         tmp_path / "m",
         env=_env(registry, "auto", ALLOWED_ARTIFACT_URI_PREFIXES="s3://models/good/", **s3_server.env),
     )
@@ -328,7 +334,7 @@ def test_an_artifact_uri_no_engine_serves_is_refused(registry: Any, tmp_path: Pa
     register(registry.url, "gopher", "gopher://x/y", "v1")
     dest = tmp_path / "models"
 
-    result = run_cli("model-registry://gopher/v1", dest, env=_env(registry, "auto"))
+    result = run_cli(f"model-registry://{registry.host_port}/gopher/v1", dest, env=_env(registry, "auto"))
 
     assert result.code == 3, result.stderr
     assert _errors(result.stderr) == [result.last_line]
