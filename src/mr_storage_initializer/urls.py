@@ -6,7 +6,8 @@ Python's ``urllib.parse.urlsplit`` (the policy's old reading), urllib3's ``parse
 the second, and makes the third panic. So a URL is read once, here, and refused when any part of it could
 be read two ways (:func:`read`):
 
-- no white space, control character or ``#`` fragment anywhere; no ``\\`` before the query;
+- no control character (tab and newline included) or ``#`` fragment anywhere, no white space at either end
+  or in the authority (a space inside an object key is read alike by all); no ``\\`` before the query;
 - the scheme is ``[a-z][a-z0-9+.-]*`` followed by ``://``;
 - the authority is ASCII; at most one ``@``; user info only of RFC 3986's unreserved characters,
   sub-delimiters, ``:`` and percent-escapes;
@@ -96,8 +97,10 @@ def is_url(text: str) -> bool:
 
 def read(url: str) -> StrictUrl:
     """The one reading of ``url``, or :class:`UrlProblem` when two parsers could read it differently."""
-    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
-        raise UrlProblem("it contains white space or control characters (percent-encode them)")
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):  # urlsplit drops tab and newline, urllib3 keeps them
+        raise UrlProblem("it contains control characters (percent-encode them)")
+    if url != url.strip():  # urlsplit strips them, urllib3 does not
+        raise UrlProblem("it starts or ends with white space")
     match = _SCHEME.match(url)
     if match is None:
         raise UrlProblem("it does not start with SCHEME:// (such as s3://, gs:// or https://)")
@@ -108,6 +111,8 @@ def read(url: str) -> StrictUrl:
     end = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
     authority, tail = rest[:end], rest[end:]
     path, _, query = tail.partition("?")
+    if any(ch.isspace() for ch in authority):
+        raise UrlProblem("its authority contains white space")
     if "\\" in authority or "\\" in path:
         where = "authority" if "\\" in authority else "path"
         raise UrlProblem(f"its {where} contains a backslash, which URL parsers read differently")

@@ -164,6 +164,16 @@ def test_a_redirect_two_parsers_read_differently_is_refused(
     assert _empty(dest)
 
 
+@pytest.mark.parametrize("engine", ["fast", "kserve"])
+def test_a_space_inside_an_object_key_is_still_one_reading(s3_server: S3Server, tmp_path: Path, engine: str) -> None:
+    uri = s3_server.put("models", "with space/model.bin", b"w")
+
+    result = run_cli(uri, tmp_path / "models", env={"MODEL_REGISTRY_TRANSFER": engine, **s3_server.env})
+
+    assert result.code == 0, result.stderr
+    assert (tmp_path / "models" / "model.bin").read_bytes() == b"w"
+
+
 # -- item 2: the allow-list sees the server's path -------------------------------------------------------
 @pytest.mark.parametrize("engine", ["fast", "kserve"])
 @pytest.mark.parametrize("hop", ["../evil", "%2e%2e/evil", "./../evil"])

@@ -22,6 +22,7 @@ ACCEPTED = [
     ("https://Models.Example.TEST./a/b?X-Amz-Signature=s&b=%20", "models.example.test", None),
     ("s3://my_bucket.v2/key/with/@/and:colon", "my_bucket.v2", None),
     ("gs://bucket", "bucket", None),
+    ("http://h.example.test/my model.bin?q=a b", "h.example.test", None),  # a space in a path or query: one reading
     ("hf://org/repo:main", "org", None),
     ("oci://registry.example.test:5000/repo/model@sha256:ab", "registry.example.test", 5000),
 ]
@@ -34,7 +35,10 @@ REFUSED = [
     ("http://us er@h/x", "white space"),
     ("http://h/x\n", "control"),
     (" http://h/x", "white space"),
-    ("http://h\t/x", "white space"),
+    ("http://h\t/x", "control"),
+    ("http://h/a\tb", "control"),
+    ("http://h /x", "white space"),
+    ("http://h/x ", "white space"),
     ("http://h/x#frag", "fragment"),
     ('http://u"x@h/x', "user info"),
     ("http://2852039166/x", "ends in a number"),
@@ -105,6 +109,7 @@ def test_dot_segments_are_found_also_encoded(path: str, segment: str | None) -> 
         ("http://h/", "names no file"),
         ("http://h", "names no file"),
         ("s3://b/m?endpoint=http://e:9000", None),
+        ("s3://b/my model/v1.bin", None),  # a key with a space: both engines read it alike
         ("file:///etc/hostname", None),
         ("hdfs:///models/m", None),
         ("https://acct.blob.core.windows.net/c/m", None),
