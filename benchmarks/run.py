@@ -54,6 +54,15 @@ NOTES = "<!-- notes -->"  # RESULTS.md: hand-written analysis below this line su
 KSERVE = "import sys; from kserve_storage import Storage; Storage.download(sys.argv[1], out_dir=sys.argv[2])"
 
 
+def metadata_off() -> dict[str, str]:
+    """Every cloud SDK's metadata lookup off or at a closed loopback port (tests/fixtures/metadata.py): the
+    benchmark's servers and tools send nothing outside loopback."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from fixtures.metadata import METADATA_OFF
+
+    return dict(METADATA_OFF)
+
+
 # -- servers ---------------------------------------------------------------------------------------------
 def free_port() -> int:
     with socket.socket() as sock:
@@ -239,6 +248,7 @@ def run_once(tool: Tool, dest: Path) -> Sample:
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3_", "MODEL_REGISTRY_"))}
+    env.update(metadata_off())
     env.update(tool.env)
     rss_file = dest.parent / f"{dest.name}.rss"
     # GNU time reports the peak RSS of the largest process of the tree; it adds ~1 ms to every tool alike.
@@ -454,6 +464,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     scale = 1 / 64 if args.quick else 1
     only = set(filter(None, args.only.split(",")))
+    os.environ.update(metadata_off())  # the servers this script starts inherit it too
     compile_bytecode()
 
     shard, shards = int(256 * MIB * scale), 4

@@ -14,7 +14,17 @@ pytest_plugins = [
     "fixtures.faults",
     "fixtures.azure",
     "fixtures.hub",
+    "fixtures.metadata",
 ]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """No cloud SDK in this process or any it starts asks a metadata service (169.254.169.254, …): see
+    fixtures/metadata.py. Set before any test or fixture runs."""
+    from fixtures.metadata import METADATA_OFF
+
+    os.environ.update(METADATA_OFF)
+
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SPECS_DIR = PROJECT_ROOT.parent / "shared" / "specs"

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fixtures.metadata import METADATA_OFF
+
 # Variables of the developer's environment that would change what the CLI does.
 _SCRUB_PREFIXES = ("MODEL_REGISTRY_", "AWS_", "S3_", "AZURE_", "AZ_", "GOOGLE_", "HF_", "STORAGE_")
 
@@ -32,6 +34,7 @@ class CliResult:
 
 def cli_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB_PREFIXES)}
+    env.update(METADATA_OFF)  # no cloud metadata lookups (fixtures/metadata.py); a test may override
     env["MODEL_REGISTRY_TIMEOUT"] = "10"
     env["MODEL_REGISTRY_PROBE_TIMEOUT"] = "2"
     env.update(extra or {})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import re
+import ssl
 
 
 class InitializerError(Exception):
@@ -111,12 +112,19 @@ _ERRNO_TEXT = re.compile(r"\[Errno (\d+)\]")
 
 
 def destination_errno(exc: BaseException) -> int | None:
-    """The errno of the first OSError in ``exc``'s chain that is about the local file system, if any."""
+    """The errno of the first OSError in ``exc``'s chain that is about the local file system, if any.
+
+    An ``ssl.SSLError`` is an OSError whose errno is OpenSSL's error kind (1 for a failed handshake, which
+    would read as EPERM): it is about the connection, never the destination."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, OSError) and current.errno in DESTINATION_ERRNOS:
+        if (
+            isinstance(current, OSError)
+            and not isinstance(current, ssl.SSLError)
+            and current.errno in DESTINATION_ERRNOS
+        ):
             return current.errno
         for match in _ERRNO_TEXT.finditer(str(current)):
             if int(match.group(1)) in _SPACE_ERRNOS:

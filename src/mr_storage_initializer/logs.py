@@ -37,6 +37,17 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class LibraryErrorsAreWarnings(logging.Filter):
+    """A library's ERROR record (``kserve_storage`` logs one before it raises, ``oras``, the cloud SDKs) is
+    shown as a WARNING: the one ERROR line of a failure is the initializer's own, which says what failed,
+    where, and what to try."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and not record.name.startswith("mr_storage_initializer"):
+            record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+        return True
+
+
 class TextFormatter(logging.Formatter):
     """``2026-11-24T10:00:00.123Z INFO step: message key=value …``"""
 
@@ -74,6 +85,7 @@ def configure(log_format: str = "text", *, level: int = logging.INFO, stream: Te
     """Route every log record through one redacting handler on stderr."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    handler.addFilter(LibraryErrorsAreWarnings())
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     for old in list(root.handlers):

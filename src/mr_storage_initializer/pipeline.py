@@ -86,7 +86,12 @@ def resolve_pair(pair: Pair, settings: Settings) -> Resolution:
         resolution = direct(pair.source_uri)
     artifact = resolution.artifact
     plan = download_plan(resolution)
-    policy.check_artifact(artifact.uri or plan.uri, settings.allowed_artifact_uri_prefixes, settings.storage_endpoints)
+    policy.check_artifact(  # a URI the user typed (no registry) that is malformed is exit 2, not 3
+        artifact.uri or plan.uri,
+        settings.allowed_artifact_uri_prefixes,
+        settings.storage_endpoints,
+        from_registry=bool(resolution.registry_url),
+    )
     for endpoint, what in endpoints_of(plan):
         policy.check_endpoint(endpoint, what)
     if not resolution.registry_url:

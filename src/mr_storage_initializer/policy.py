@@ -10,6 +10,12 @@ same variable:
   ``fd00:ec2::254``, ``metadata.google.internal``, ``metadata.goog``; case and a trailing dot ignored)
   and link-local addresses (``169.254.0.0/16``, ``fe80::/10``, and their IPv4-mapped forms).
 
+Every URL is read once, strictly (:mod:`mr_storage_initializer.urls`): one that two URL parsers could read
+differently (a backslash or white space in the authority, an ``@`` inside the user info, …), an artifact
+path with a ``.`` or ``..`` segment, or a scheme no engine serves is refused before anything else: exit 3
+when the registry gave it, exit 2 when it is the user's own (a SOURCE_URI, ``AWS_ENDPOINT_URL``, a
+storage-config entry), exit 5 for a redirect. The hosts below are that reading's.
+
 Upstream checks the URI's literal host only. Here the block also applies to the addresses an ``http(s)``
 host resolves to, to endpoints the configuration supplies (``AWS_ENDPOINT_URL``, ``STORAGE_CONFIG``'s
 ``endpoint_url``; :func:`check_endpoint` is the entry point for any other), and to every host a download
@@ -26,9 +32,10 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
-from mr_storage_initializer.errors import ArtifactRefusedError, RedirectRefusedError
+from mr_storage_initializer import urls
+from mr_storage_initializer.errors import ArtifactRefusedError, RedirectRefusedError, UsageError
 from mr_storage_initializer.redact import redact_url
 
 METADATA_HOSTS = frozenset({"169.254.169.254", "fd00:ec2::254", "metadata.google.internal", "metadata.goog"})
@@ -36,12 +43,12 @@ ALLOW_LIST_VARIABLE = "ALLOWED_ARTIFACT_URI_PREFIXES"
 
 
 def host_of(uri: str) -> str:
-    """The URI's host, lower-case, without brackets, port or trailing dot ('' when it has none)."""
+    """The URI's host, lower-case, without brackets, port or trailing dot ('' when it has none or cannot be
+    read one way)."""
     try:
-        host = urlsplit(uri).hostname or ""
-    except ValueError:
+        return urls.read(uri).host
+    except urls.UrlProblem:
         return ""
-    return host.lower().rstrip(".")
 
 
 def blocked_host(host: str) -> str | None:
@@ -98,21 +105,33 @@ def _is_ip(host: str) -> bool:
 
 
 def _network_reason(url: str) -> str | None:
-    """The block reason for ``url``'s literal host, else for the addresses it resolves to."""
-    host = host_of(url)
-    reason = blocked_host(host)
-    if reason is None and urlsplit(url).scheme in ("http", "https"):
-        try:
-            port = urlsplit(url).port
-        except ValueError:
-            port = None
-        reason = resolved_block(host, port)
+    """The block reason for ``url``'s literal host, else for the addresses it resolves to (``url`` has been
+    read strictly; a local path has no host)."""
+    try:
+        parsed = urls.read(url)
+    except urls.UrlProblem:
+        return None
+    reason = blocked_host(parsed.host)
+    if reason is None and parsed.scheme in ("http", "https"):
+        reason = resolved_block(parsed.host, parsed.port)
     return reason
 
 
-def check_artifact(uri: str, allowed_prefixes: tuple[str, ...], endpoints: tuple[str, ...] = ()) -> None:
-    """Refuse (exit 3) an artifact URI the policy does not allow; nothing has been downloaded yet."""
+def check_artifact(
+    uri: str, allowed_prefixes: tuple[str, ...], endpoints: tuple[str, ...] = (), *, from_registry: bool = True
+) -> None:
+    """Refuse an artifact URI the policy does not allow; nothing has been downloaded yet. Exit 3, except a
+    malformed URI the user gave (``from_registry=False``: a SOURCE_URI that is no model-registry:// URI),
+    which is exit 2."""
     shown = redact_url(uri)
+    problem = urls.artifact_problem(uri)
+    if problem is not None:
+        if not from_registry:
+            raise UsageError(
+                f"SOURCE_URI {shown} cannot be downloaded: {problem}; give model-registry://MODEL/VERSION, "
+                "a storage URI or an existing local path"
+            )
+        raise ArtifactRefusedError(f"refused artifact {shown}: {problem}; fix the model artifact's uri in the registry")
     reason = _network_reason(uri)
     if reason is not None:
         raise ArtifactRefusedError(
@@ -130,9 +149,25 @@ def check_artifact(uri: str, allowed_prefixes: tuple[str, ...], endpoints: tuple
             check_endpoint(endpoint, "the S3 endpoint (AWS_ENDPOINT_URL / STORAGE_CONFIG endpoint_url)")
 
 
-def check_endpoint(endpoint: str, what: str) -> None:
-    """Refuse (exit 3) an endpoint that configuration supplies for a download (``what`` names its origin)."""
+def endpoint_problem(endpoint: str) -> str | None:
+    """Why ``endpoint`` (a URL, or ``HOST[:PORT]`` read as ``http://``) cannot be read one way, or None."""
+    try:
+        urls.read(endpoint if "://" in endpoint else f"http://{endpoint}")
+    except urls.UrlProblem as problem:
+        return str(problem)
+    return None
+
+
+def check_endpoint(endpoint: str, what: str, *, from_registry: bool = True) -> None:
+    """Refuse an endpoint that configuration supplies for a download (``what`` names its origin): exit 3,
+    or exit 2 when it cannot be read one way and is the user's own setting (``from_registry=False``)."""
     url = endpoint if "://" in endpoint else f"http://{endpoint}"
+    problem = endpoint_problem(endpoint)
+    if problem is not None:
+        text = f"refused {what} {redact_url(endpoint)}: {problem}"
+        if not from_registry:
+            raise UsageError(f"{text}; fix the setting")
+        raise ArtifactRefusedError(f"{text}; fix the model artifact's uri in the registry")
     reason = _network_reason(url)
     if reason is not None:
         raise ArtifactRefusedError(
@@ -142,7 +177,8 @@ def check_endpoint(endpoint: str, what: str) -> None:
 
 
 def check_redirect(url: str) -> None:
-    """Refuse (exit 5) a host a download reaches after a redirect."""
+    """Refuse (exit 5) a host a download reaches after a redirect: blocked, not http(s), or not one reading."""
+    check_redirect_form(url)
     reason = _network_reason(url)
     if reason is not None:
         raise RedirectRefusedError(
@@ -151,13 +187,38 @@ def check_redirect(url: str) -> None:
         )
 
 
+def check_redirect_form(url: str) -> None:
+    """Refuse (exit 5) a URL a download is sent to that is not http(s) or cannot be read one way."""
+    try:
+        scheme = urls.read(url).scheme
+        reason = None if scheme in ("http", "https") else f"a download follows only http(s), not {scheme}://"
+    except urls.UrlProblem as problem:
+        reason = str(problem)
+    if reason is not None:
+        raise RedirectRefusedError(
+            f"refused to follow the download to {redact_url(url)}: {reason}; nothing was installed"
+        )
+
+
 def guard_pool(pool: Any) -> Any:
-    """Make a urllib3 ``PoolManager`` check every host it connects to (the first and each redirect's)."""
+    """Make a urllib3 ``PoolManager`` check every URL it opens and every host it connects to (the first
+    and each redirect's)."""
     original: Callable[..., Any] = pool.connection_from_host
+    original_urlopen: Callable[..., Any] = pool.urlopen
     checked: dict[tuple[str, int | None, str], bool] = {}
     lock = threading.Lock()
 
-    def connection_from_host(host: str, port: int | None = None, scheme: str = "http", **kwargs: Any) -> Any:
+    def urlopen(method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        check_redirect_form(url)  # the whole URL: a redirect to file:// or to a URL read two ways
+        return original_urlopen(method, url, *args, **kwargs)
+
+    def connection_from_host(
+        host: str | None, port: int | None = None, scheme: str | None = "http", **kwargs: Any
+    ) -> Any:
+        if not host or scheme not in ("http", "https"):
+            check_redirect(f"{scheme}://{host or ''}/")  # refused: no host, or not http(s)
+        assert host is not None
+        assert scheme is not None
         key = (host, port, scheme)
         with lock:
             known = key in checked
@@ -170,6 +231,7 @@ def guard_pool(pool: Any) -> Any:
         return original(host, port=port, scheme=scheme, **kwargs)
 
     pool.connection_from_host = connection_from_host
+    pool.urlopen = urlopen  # PoolManager follows a redirect by calling self.urlopen again
     return pool
 
 

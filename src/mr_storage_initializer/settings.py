@@ -221,25 +221,48 @@ def _storage_env(env: Mapping[str, str]) -> Mapping[str, str]:
         parse_int(picked, name, 0, 0, 86_400)
     parse_int(picked, "S3_MAX_ATTEMPTS", 0, 1, 100)
     hub = picked.get("HF_ENDPOINT", "").strip()
-    if hub and (urlsplit(hub).scheme not in ("http", "https") or not urlsplit(hub).netloc):
-        raise UsageError(f"HF_ENDPOINT={hub!r} must be an http(s):// URL such as https://huggingface.co")
+    if hub and (urlsplit(hub).scheme not in ("http", "https") or not urlsplit(hub).netloc or _unclear(hub)):
+        raise UsageError(
+            f"HF_ENDPOINT={hub!r} must be an http(s):// URL such as https://huggingface.co"
+            + (f" ({_unclear(hub)})" if _unclear(hub) else "")
+        )
+    emulator = picked.get("STORAGE_EMULATOR_HOST", "").strip()
+    if emulator and _unclear(emulator):
+        raise UsageError(
+            f"STORAGE_EMULATOR_HOST cannot be used: {_unclear(emulator)}; write it as http(s)://HOST[:PORT]"
+        )
     return MappingProxyType(picked)
+
+
+def _unclear(url: str) -> str | None:
+    """Why the endpoint ``url`` cannot be read one way (the strict reading of :mod:`.urls`), or None."""
+    from mr_storage_initializer.policy import endpoint_problem
+
+    return endpoint_problem(url)
 
 
 _TERMINATION = "MODEL_REGISTRY_TERMINATION_LOG"
 
 
 def _storage_endpoints(env: Mapping[str, str]) -> tuple[str, ...]:
-    """Endpoints KServe's storage configuration points downloads at (checked by the artifact policy)."""
-    found = [env.get("AWS_ENDPOINT_URL", "").strip()]
+    """Endpoints KServe's storage configuration points downloads at (checked by the artifact policy); one
+    that URL parsers could read differently is a usage error here, before any network call."""
+    found = [("AWS_ENDPOINT_URL", env.get("AWS_ENDPOINT_URL", "").strip())]
     for name in ("STORAGE_CONFIG", "STORAGE_OVERRIDE_CONFIG"):
         try:
             spec = json.loads(env.get(name) or "{}")
         except ValueError:
             continue  # reported, as KServe does, by the S3 source that uses it
         if isinstance(spec, dict) and isinstance(spec.get("endpoint_url"), str):
-            found.append(spec["endpoint_url"].strip())
-    return tuple(dict.fromkeys(e for e in found if e))
+            found.append((f"{name}'s endpoint_url", spec["endpoint_url"].strip()))
+    for name, endpoint in found:
+        problem = _unclear(endpoint) if endpoint else None
+        if problem is not None:
+            from mr_storage_initializer.redact import redact_url
+
+            shown = redact_url(endpoint)
+            raise UsageError(f"{name} {shown!r} cannot be used: {problem}; write it as http(s)://HOST[:PORT]")
+    return tuple(dict.fromkeys(e for _, e in found if e))
 
 
 def termination_log_path(environ: Mapping[str, str] | None = None) -> Path | None:

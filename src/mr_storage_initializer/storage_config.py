@@ -139,6 +139,7 @@ def plan(
                 f"storage-config entry {storage_key!r} ({entry.source}) has type {kind!r}; only "
                 f"{', '.join(USABLE_TYPES)} entries can be used for a model artifact's storageKey"
             )
+        _check_entry_endpoint(entry)
     if not uri.strip():
         uri = _uri_from_entry(entry, storage_key, storage_path)
 
@@ -159,6 +160,19 @@ def plan(
         overrides["STORAGE_CONFIG"] = json.dumps(spec)
         unset = ("STORAGE_OVERRIDE_CONFIG",)
     return DownloadPlan(uri=clean, env=overrides, unset=unset, storage_key=storage_key)
+
+
+def _check_entry_endpoint(entry: StorageEntry) -> None:
+    """The entry's ``endpoint_url`` must read one way (the user's own setting: exit 2 before any download)."""
+    from mr_storage_initializer.policy import endpoint_problem
+
+    endpoint = entry.spec.get("endpoint_url")
+    problem = endpoint_problem(endpoint.strip()) if isinstance(endpoint, str) and endpoint.strip() else None
+    if problem is not None:
+        raise UsageError(
+            f"storage-config entry {entry.key!r} ({entry.source}) has an endpoint_url that cannot be used: "
+            f"{problem}; write it as http(s)://HOST[:PORT]"
+        )
 
 
 def endpoints_of(plan: DownloadPlan) -> list[tuple[str, str]]:

@@ -188,7 +188,14 @@ def download(
             used = engine.download(uri, dest)
     except InitializerError:
         raise
-    except Exception as exc:
+    except BaseException as exc:
+        if not isinstance(exc, Exception) and not is_panic(exc):
+            raise  # a signal (InterruptedByUser), KeyboardInterrupt, SystemExit
+        if is_panic(exc):  # a Rust library (obstore) panicked: a BaseException that no `except Exception` sees
+            raise StorageError(
+                f"downloading {redact_url(uri)} failed: the storage library refused its input ({_describe(exc)}); "
+                "check the URI and the endpoint settings"
+            ) from exc
         code = destination_errno(exc)
         if code is not None:
             raise DestinationError(
@@ -202,6 +209,12 @@ def download(
     return TransferResult(
         engine=used, files=tree.count, bytes=tree.bytes, tree=tree, revision=getattr(engine, "revision", None)
     )
+
+
+def is_panic(exc: BaseException) -> bool:
+    """Whether ``exc`` is a Rust panic raised through pyo3 (``pyo3_runtime.PanicException``)."""
+    kind = type(exc)
+    return kind.__name__ == "PanicException" and kind.__module__ == "pyo3_runtime"
 
 
 def fingerprint_inputs(uri: str, settings: Settings) -> dict[str, str]:

@@ -93,6 +93,7 @@ def _refuse_headers_across_hosts(uri: str, env: Mapping[str, str]) -> None:
     refused with exit 5 before ``kserve_storage`` runs. (The own engine drops those headers instead.)"""
     from urllib.parse import urljoin, urlsplit
 
+    from mr_storage_initializer.policy import check_redirect
     from mr_storage_initializer.redact import redact_url
     from mr_storage_initializer.transfer import fast_scheme
 
@@ -115,6 +116,7 @@ def _refuse_headers_across_hosts(uri: str, env: Mapping[str, str]) -> None:
         if location is None:
             return
         url = urljoin(url, location)
+        check_redirect(url)  # read strictly: urlsplit and requests must see the same host below
         target = urlsplit(url)
         if (target.scheme, target.hostname, target.port) != origin:
             raise StorageError(

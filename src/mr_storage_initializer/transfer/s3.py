@@ -6,6 +6,8 @@ Each variable keeps the meaning ``kserve_storage`` gives it (``Storage.get_S3_co
 ==============================  =========================================================================
 AWS_ACCESS_KEY_ID, …SECRET…,    static credentials (``AWS_SESSION_TOKEN`` for temporary ones); without
 AWS_SESSION_TOKEN               them, web identity (IRSA), container credentials or instance metadata
+AWS_EC2_METADATA_DISABLED       ``true``: never ask the instance metadata service (as botocore); with no
+                                other credential source that is a clear error, not a request
 AWS_ENDPOINT_URL                S3-compatible endpoint (MinIO, Ceph, …); ``http://`` allowed
 AWS_DEFAULT_REGION              signing region (default ``us-east-1``)
 S3_VERIFY_SSL                   ``0``/``false`` turns certificate checks off
@@ -70,6 +72,22 @@ def _true(env: Mapping[str, str], name: str) -> bool:
     return env.get(name, "false").lower() == "true"  # KServe's reading: only "true" is true
 
 
+def _metadata_disabled(env: Mapping[str, str]) -> bool:
+    """botocore's reading of ``AWS_EC2_METADATA_DISABLED``: only ``true`` (any case) turns it off."""
+    return env.get("AWS_EC2_METADATA_DISABLED", "false").strip().lower() == "true"
+
+
+def _other_provider(env: Mapping[str, str]) -> bool:
+    """Whether obstore has a credential source other than the instance metadata service (which it asks
+    last, when nothing else is set, and which no setting of obstore 0.12 turns off)."""
+    web_identity = env.get("AWS_WEB_IDENTITY_TOKEN_FILE", "").strip() and env.get("AWS_ROLE_ARN", "").strip()
+    container = any(
+        env.get(name, "").strip()
+        for name in ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI")
+    )
+    return bool(web_identity or container)
+
+
 def store_options(env: Mapping[str, str]) -> dict[str, Any]:
     """The obstore ``S3Store`` keyword arguments for KServe's variables, or :class:`Unsupported`."""
     if _true(env, "S3_USE_ACCELERATE"):
@@ -82,7 +100,21 @@ def store_options(env: Mapping[str, str]) -> dict[str, Any]:
         if profile or (home / ".aws" / "credentials").exists() or (home / ".aws" / "config").exists():
             raise Unsupported("credentials come from an AWS profile file, which only boto3 reads")
 
+    if not anonymous and not has_keys and _metadata_disabled(env) and not _other_provider(env):
+        raise StorageError(
+            "no S3 credentials: AWS_EC2_METADATA_DISABLED=true turns the instance metadata service off, and "
+            "no other source is set; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, web identity "
+            "(AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN), container credentials "
+            "(AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or _FULL_URI), or awsAnonymousCredential=true"
+        )
+
     endpoint = env.get("AWS_ENDPOINT_URL", "").strip()
+    if endpoint:
+        from mr_storage_initializer.policy import endpoint_problem
+
+        problem = endpoint_problem(endpoint)  # checked at start too; obstore panics on some of these
+        if problem is not None:
+            raise UsageError(f"the S3 endpoint cannot be used: {problem}; write it as http(s)://HOST[:PORT]")
     region = env.get("AWS_DEFAULT_REGION", "").strip() or "us-east-1"
     config: dict[str, Any] = {"region": region}
     if endpoint:
