@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -15,6 +14,7 @@ import stamina
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fixtures.serving import serve
 from helpers import run_cli
 from mr_storage_initializer.errors import InitializerError
 from mr_storage_initializer.resolve import Resolution, resolve
@@ -98,7 +98,7 @@ class _Fake(http.server.BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def fake_registry() -> Iterator[str]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Fake)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve(server)
     stamina.set_testing(True, attempts=1)  # transient answers fail at once here; retries are tested elsewhere
     try:
         yield f"127.0.0.1:{server.server_address[1]}"
