@@ -7,20 +7,16 @@ requests from each spec for all of them and checks that none ends in a 5xx or a 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import subprocess
-import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from rest_client import Rest
-from spec_tools import implemented_path_regex, write_spec
+from spec_tools import write_spec
 
-from fixtures.registry import RegistryProcess
+from fixtures.background import SchemathesisRun
 
 VERSIONS = ("v1", "v1alpha3")
 
@@ -109,66 +105,8 @@ def test_scripted_responses_validate_with_openapi_core(
     assert rest.call("GET", "/artifacts/5")[1]["step"] == step
 
 
-@dataclass(frozen=True)
-class _Run:
-    proc: subprocess.Popen[bytes]
-    stdout: Path
-    stderr: Path
-    report: Path
-
-
-@pytest.fixture(scope="module")
-def schemathesis_runs(specs_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, _Run]]:
-    """One schemathesis run per version, each against a registry of its own, started side by side: each
-    runs to its 75 s budget, so both together take the wall-clock time of one."""
-    runs: dict[str, _Run] = {}
-    with contextlib.ExitStack() as stack:
-        for version in VERSIONS:
-            registry = stack.enter_context(RegistryProcess())
-            tmp_path = tmp_path_factory.mktemp(f"schemathesis-{version}")
-            report, stdout, stderr = tmp_path / "report.json", tmp_path / "stdout.txt", tmp_path / "stderr.txt"
-            command = [
-                str(Path(sys.executable).parent / "schemathesis"),
-                "run",
-                str(_spec(specs_dir, tmp_path, version, bounded=True)),
-                "--url",
-                registry.url,
-                "--include-path-regex",
-                implemented_path_regex(version),
-                "--checks",
-                "not_a_server_error,response_schema_conformance",
-                "--max-examples",
-                "12",
-                "--seed",
-                "20261124",
-                "--generation-database",
-                "none",
-                "--max-time",
-                "75",
-                "--request-timeout",
-                "10",
-                "--report-json-path",
-                str(report),
-                "--report",
-                "json",
-                "--no-color",
-            ]
-            with open(stdout, "wb") as out, open(stderr, "wb") as err:  # files: nobody reads while both run
-                # schemathesis keeps a crash cache (.schemathesis/) in its working directory
-                proc = subprocess.Popen(command, stdout=out, stderr=err, cwd=tmp_path)
-            stack.callback(_reap, proc)
-            runs[version] = _Run(proc, stdout, stderr, report)
-        yield runs
-
-
-def _reap(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait(30)
-
-
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(
-    schemathesis_runs: dict[str, _Run], version: str
+    schemathesis_runs: dict[str, SchemathesisRun], version: str
 ) -> None:
     run = schemathesis_runs[version]
     returncode = run.proc.wait(150)
