@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test test-python lint bench image system-deps clean
+.PHONY: venv demo test test-fast test-python lint bench image system-deps clean
 
 venv: $(STAMP)
 
@@ -24,6 +24,10 @@ demo: venv
 
 test: venv system-deps
 	$(BIN)/pytest -q
+
+# The unit tests that start no server (the `slow` marker is set in tests/conftest.py): well under 30 s.
+test-fast: venv
+	$(BIN)/pytest -q tests/unit -m "not slow"
 
 LINT_PATHS := $(wildcard src tests benchmarks scripts)
 

@@ -15,6 +15,7 @@ pytest_plugins = [
     "fixtures.azure",
     "fixtures.hub",
     "fixtures.metadata",
+    "fixtures.background",
 ]
 
 
@@ -28,6 +29,33 @@ def pytest_configure(config: pytest.Config) -> None:
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SPECS_DIR = PROJECT_ROOT.parent / "shared" / "specs"
+UNIT_DIR = Path(__file__).resolve().parent / "unit"
+# Fixtures that start a server (in this process or as a child): a unit test using one is not "fast".
+SERVER_FIXTURES = frozenset(
+    {
+        "azure_server",
+        "fault_proxy",
+        "gcs_server",
+        "http_server",
+        "hub",
+        "registry",
+        "registry_session",
+        "s3_server",
+        "s3_tls_server",
+        "start_registry",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """``spec``: the test reads ../shared/specs. ``slow``: it starts servers or the CLI (every test outside
+    tests/unit, and unit tests using a server fixture); ``make test-fast`` runs ``tests/unit -m "not slow"``."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if "specs_dir" in fixtures:
+            item.add_marker(pytest.mark.spec)
+        if not item.path.is_relative_to(UNIT_DIR) or fixtures & SERVER_FIXTURES:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

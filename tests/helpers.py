@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -78,9 +79,33 @@ def fetch(uri: str, dest: Path, engine: str, env: Mapping[str, str] | None = Non
     return _python(["-c", _FETCH, uri, str(dest), engine], env, timeout)
 
 
+class _SharedDefaultContexts:
+    """``ssl`` as the official client's REST layer sees it: it builds a new default context for every API
+    call (``register_model`` makes six), each loading the system CA store, ~35 ms: most of a registration.
+    A context without a custom CA is built once here and shared; the tests' clients speak plain HTTP
+    (their context is never used) or pass ``custom_ca`` (a context of its own, built as before)."""
+
+    def __init__(self) -> None:
+        self._default: ssl.SSLContext | None = None
+
+    def create_default_context(self, *args: Any, **kwargs: Any) -> ssl.SSLContext:
+        if args or any(value is not None for value in kwargs.values()):
+            return ssl.create_default_context(*args, **kwargs)
+        if self._default is None:
+            self._default = ssl.create_default_context()
+        return self._default
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(ssl, name)
+
+
 def client_for(registry_url: str, **kwargs: Any) -> Any:
     """The official ``model-registry`` client for a registry at ``http(s)://HOST:PORT``."""
+    import mr_openapi.rest  # type: ignore[import-untyped]
     from model_registry import ModelRegistry
+
+    if not isinstance(mr_openapi.rest.ssl, _SharedDefaultContexts):
+        mr_openapi.rest.ssl = _SharedDefaultContexts()
 
     scheme_host, _, port = registry_url.rpartition(":")
     return ModelRegistry(scheme_host, int(port), author="tests", is_secure=registry_url.startswith("https"), **kwargs)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 
+from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.registry import API_V1, API_V1ALPHA3, RegistryClient
 
 log = logging.getLogger("mr_storage_initializer.registry")
@@ -33,19 +34,20 @@ def probe_prefixes(setting: str) -> tuple[str, ...]:
 def choose(client: RegistryClient, setting: str) -> str:
     """Point ``client`` at the API ``setting`` asks for (asking the registry in ``auto``); return the version."""
     base = client.base_url
+    shown = redact_url(base)
     if setting in PREFIXES:
         prefix = PREFIXES[setting]
         client.api_prefix = prefix
         client.api_confirmed = False
         client.api_unserved = (
-            f"the model registry at {base} does not serve API {setting} ({prefix}), which "
+            f"the model registry at {shown} does not serve API {setting} ({prefix}), which "
             f"MODEL_REGISTRY_API_VERSION={setting} asks for; set MODEL_REGISTRY_API_VERSION=auto or the version "
             "the registry serves"
         )
         log.info("API %s (MODEL_REGISTRY_API_VERSION=%s)", setting, setting, extra={"step": "registry", "api": setting})
         return setting
     client.api_unserved = (
-        f"the model registry at {base} serves neither API v1 ({API_V1}) nor v1alpha3 ({API_V1ALPHA3}): a list of "
+        f"the model registry at {shown} serves neither API v1 ({API_V1}) nor v1alpha3 ({API_V1ALPHA3}): a list of "
         "registered models was answered 'not here' (HTTP 404, 405, 410 or 501) on both; is MODEL_REGISTRY_BASE_URL "
         "(or the host in the URI) a Model Registry?"
     )
@@ -61,5 +63,5 @@ def choose(client: RegistryClient, setting: str) -> str:
         why = "it does not serve v1"
     _decided[base] = client.api_prefix
     version = version_of(client.api_prefix)
-    log.info("API %s at %s because %s", version, base, why, extra={"step": "registry", "api": version})
+    log.info("API %s at %s because %s", version, shown, why, extra={"step": "registry", "api": version})
     return version

@@ -103,9 +103,9 @@ def resolve_pair(pair: Pair, settings: Settings) -> Resolution:
         artifact.name,
         extra={
             "step": "resolved",
-            "registry": resolution.registry_url,
+            "registry": redact_url(resolution.registry_url),
             "artifact_id": artifact.id,
-            "uri": artifact.uri,
+            "uri": redact_url(artifact.uri),
             "seconds": round(time.monotonic() - started, 3),
         },
     )
@@ -118,9 +118,9 @@ def _resolve_registry(source_uri: str, settings: Settings) -> Resolution:
 
     parsed = parse_uri(source_uri)
     if parsed.ambiguous:
-        log.info("%s is HOST/MODEL or MODEL/VERSION; probing", source_uri, extra={"step": "parsed"})
+        log.info("%s is HOST/MODEL or MODEL/VERSION; probing", redact_url(source_uri), extra={"step": "parsed"})
     else:
-        log.info("%s is %s", source_uri, parsed.readings[0].describe(), extra={"step": "parsed"})
+        log.info("%s is %s", redact_url(source_uri), parsed.readings[0].describe(), extra={"step": "parsed"})
     unversioned = [r for r in parsed.readings if r.version is None]
     if settings.require_version and len(unversioned) == len(parsed.readings):
         raise _version_required(source_uri)
@@ -139,8 +139,8 @@ def _resolve_registry(source_uri: str, settings: Settings) -> Resolution:
 
 def _version_required(source_uri: str) -> UsageError:
     return UsageError(
-        f"{source_uri} names no model version, and MODEL_REGISTRY_REQUIRE_VERSION=true: a cache or pod keyed "
-        "by a URI without a version would serve whichever version was newest when it ran; "
+        f"{redact_url(source_uri)} names no model version, and MODEL_REGISTRY_REQUIRE_VERSION=true: a cache or "
+        "pod keyed by a URI without a version would serve whichever version was newest when it ran; "
         "use model-registry://MODEL/VERSION"
     )
 
@@ -217,7 +217,7 @@ def install_pair(
             _scratch(dest, shared or exclusive),
             resume.staging(dest.root, wanted) as staging,
         ):
-            log.info("%s", plan.uri, extra={"step": "downloading", "into": str(dest.root)})
+            log.info("%s", redact_url(plan.uri), extra={"step": "downloading", "into": str(dest.root)})
             t0 = time.monotonic()
             with signing.prehash(settings, staging) as hasher:  # per pair: its own hashing threads
                 result = transfer.download(plan.uri, staging, planned, before_fetch=dest.check_names, observer=hasher)

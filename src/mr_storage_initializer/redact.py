@@ -1,4 +1,7 @@
-"""Keep secrets out of every log line and error message.
+"""Keep secrets out of every log line and error message, and out of every URL that leaves the process.
+
+:func:`redact_url` is the one redaction of a URL: logs, error lines, the termination message, the
+provenance and ``--resolve-only`` all show a URL through it (log lines also pass :func:`redact_text`).
 
 What is removed from any text that leaves the process:
 - known secret values (registry token, cloud keys from the environment), registered once at start-up:
@@ -6,8 +9,9 @@ What is removed from any text that leaves the process:
   where they stand as a whole value (``NAME=value``, ``"name": "value"``, ``Bearer value``), so that
   ``latest`` or ``/models/test/`` stay readable;
 - the userinfo, query string and fragment of URLs, found by a scan that needs no valid URL (a password
-  with ``@``, ``#`` or ``?``; ``s3://b//k?X-Amz-Signature=…``), and signature-like query parameters
-  (``X-Amz-Signature=``, ``sig=``, ``token=``, …) wherever they appear, with or without a scheme;
+  with ``@``, ``#`` or ``?``; ``s3://b//k?X-Amz-Signature=…``), ``user:password@`` without a scheme, and
+  signature-like query parameters (``X-Amz-Signature=``, ``sig=``, ``token=``, …) wherever they appear,
+  with or without a scheme;
 - ``Authorization:`` values, and ``Bearer``/``Basic`` values that look like credentials (not the English
   word in a server's "missing bearer token");
 - the value of any ``NAME=value`` or ``"name": "value"`` whose name is a known secret variable or key.
@@ -45,6 +49,9 @@ _PARAM_RE = re.compile(  # also percent-encoded (%3D), as an error message may p
     r"|sig|access_token|token|sas_token|password|secret|client_secret|api_key|apikey)(?:=|%3D))"
     r"((?:(?!%26)[^&\s\"'<>)])+)"
 )
+# ``user:password@host`` without a scheme in free text (a URI's host segment quoted in a message): the
+# password runs to the last '@' before a '/', white space or quote.
+_BARE_USERINFO_RE = re.compile(r"(?<![\w.~%!$&()*+,;=:@/-])[\w.~%!$&()*+,;=-]+:[^\s/\"'<>]*@(?=[\w\[])")
 _QUERY_START = re.compile(r"[?#]|%3F|%23", re.IGNORECASE)
 _AUTH_RE = re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic|token)\s+)?)([^\s,;\"']+)")
 _SCHEME_WORD_RE = re.compile(r"(?i)(\b(?:bearer|basic)\s+)([^\s,;\"']+)")
@@ -94,7 +101,11 @@ def _register_json_secrets(raw: str, *, every_value: bool = False) -> None:
 
 
 def _redact_url(match: re.Match[str]) -> str:
-    scheme, rest = match.group("scheme"), match.group("rest")
+    return _mask_url(match.group("scheme"), match.group("rest"))
+
+
+def _mask_url(scheme: str, rest: str) -> str:
+    """``scheme`` ("" for ``HOST[:PORT][/…]``) and the rest, with the userinfo and query string masked."""
     # userinfo ends at the last '@' before the first '/': a password may hold '@', '#' or '?'
     head = rest.split("/", 1)[0]
     userinfo = ""
@@ -113,6 +124,7 @@ def redact_text(text: str, extra_secrets: Iterable[str] = ()) -> str:
     for secret in sorted((s for s in secrets if len(s) >= _MIN_FREE_TEXT_LEN), key=len, reverse=True):
         text = text.replace(secret, MASK)
     text = _URL_RE.sub(_redact_url, text)
+    text = _BARE_USERINFO_RE.sub(f"{MASK}@", text)
     text = _PARAM_RE.sub(lambda m: f"{m.group(1)}{MASK}", text)
     text = _AUTH_RE.sub(lambda m: f"{m.group(1)}{MASK}", text)
 
@@ -132,7 +144,13 @@ def redact_text(text: str, extra_secrets: Iterable[str] = ()) -> str:
 
 
 def redact_url(url: str) -> str:
-    """A URL safe to log or store: no userinfo, no query string, no registered secret."""
+    """The one redaction of a URL that leaves the process (log line, error message, termination message,
+    provenance, ``--resolve-only``): userinfo (user name and password) → ``***@``, query string and
+    fragment → ``?***`` (a ``model-registry://`` URI keeps its ``?namespace=``), and whatever
+    :func:`redact_text` masks. A URL without a scheme (``user:pw@host:8080``, as
+    ``MODEL_REGISTRY_BASE_URL`` may be given) is read as ``HOST[:PORT][/PATH]``."""
+    if not _URL_RE.match(url):
+        url = _mask_url("", url)
     return redact_text(url)
 
 

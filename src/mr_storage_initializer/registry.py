@@ -13,7 +13,6 @@ mean "no such model".
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -24,7 +23,7 @@ from urllib.parse import urlencode
 
 import urllib3
 
-from mr_storage_initializer import __version__, retry, tls
+from mr_storage_initializer import __version__, json_body, retry, tls
 from mr_storage_initializer.errors import (
     RegistryAuthError,
     RegistryError,
@@ -32,7 +31,7 @@ from mr_storage_initializer.errors import (
     RegistryUnreachableError,
     UsageError,
 )
-from mr_storage_initializer.redact import redact_text
+from mr_storage_initializer.redact import redact_text, redact_url
 from mr_storage_initializer.settings import DEFAULT_TIMEOUT
 from mr_storage_initializer.tokens import header_token, read_token_file
 
@@ -76,7 +75,7 @@ class RegistryClient:
         self.base_url = base_url.rstrip("/")
         self.api_prefix = api_prefix
         self.api_confirmed = False  # True once an answer showed that api_prefix is served
-        self.api_unserved = f"the model registry at {self.base_url} does not serve {api_prefix}"
+        self.api_unserved = f"the model registry at {redact_url(self.base_url)} does not serve {api_prefix}"
         self._token_path = token_path
         if token:
             self._token: str | None = header_token(token, "MODEL_REGISTRY_TOKEN")
@@ -168,7 +167,7 @@ class RegistryClient:
             worker.join(remaining)
         if not outcome:
             raise RegistryUnreachableError(
-                f"the model registry at {redact_text(url)} did not answer within MODEL_REGISTRY_TIMEOUT="
+                f"the model registry at {redact_url(url)} did not answer within MODEL_REGISTRY_TIMEOUT="
                 f"{self._deadline:g}s (the bound of the whole registry conversation, retries and slow answers "
                 "included); check the registry, or raise MODEL_REGISTRY_TIMEOUT"
             )
@@ -178,7 +177,7 @@ class RegistryClient:
 
     def _exchange(self, url: str, timeout: float) -> tuple[int, bytes]:
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
-        where = redact_text(url)
+        where = redact_url(url)
         try:
             response = self._pool.request(
                 "GET",
@@ -213,7 +212,7 @@ class RegistryClient:
 
     @staticmethod
     def _interpret(url: str, status: int, body: bytes, *, missing_ok: bool, sent_token: bool = True) -> Json | None:
-        where = redact_text(url)
+        where = redact_url(url)
         if retry.transient_status(status):
             final = RegistryError(f"the model registry answered HTTP {status} for {where}: {_error_message(body)}")
             raise retry.TransientError(f"the model registry answered HTTP {status} for {where}", final)
@@ -245,7 +244,12 @@ class RegistryClient:
                 f"the model registry answered HTTP {status} for {where}: {_error_message(body)}"
             )
         try:
-            data = json.loads(body)
+            data = json_body.loads(body)
+        except json_body.TooDeep:
+            raise RegistryResponseError(
+                f"the model registry answered {where} with JSON nested too deep to decode (about 1,000 levels "
+                "or more; a Model Registry's answers nest a few levels)"
+            ) from None
         except ValueError:
             raise RegistryResponseError(
                 f"the model registry answered {where} with something that is not JSON "
@@ -336,7 +340,7 @@ def probe(
                     return
                 try:
                     body = response.read(PROBE_MAX_BYTES + 1)  # never a whole 100 MB answer in memory
-                    data = json.loads(body) if len(body) <= PROBE_MAX_BYTES else None
+                    data = json_body.loads(body) if len(body) <= PROBE_MAX_BYTES else None
                 except (urllib3.exceptions.HTTPError, OSError, ValueError):
                     data = None
                 finally:
@@ -370,7 +374,7 @@ def _warn_if_deprecated(base_url: str, url: str, headers: Mapping[str, str]) -> 
     )
     log.warning(
         "the model registry at %s marks API %s as deprecated (%s)%s",
-        redact_text(base_url),
+        redact_url(base_url),
         version,
         shown,
         advice,
@@ -397,7 +401,7 @@ def _reason(exc: BaseException) -> str:
 
 def _error_message(body: bytes) -> str:
     try:
-        data = json.loads(body)
+        data = json_body.loads(body)
     except ValueError:
         return _snippet(body)
     if isinstance(data, dict) and isinstance(data.get("message"), str):
@@ -407,7 +411,7 @@ def _error_message(body: bytes) -> str:
 
 def _is_error_body(body: bytes) -> bool:
     try:
-        data = json.loads(body)
+        data = json_body.loads(body)
     except ValueError:
         return False
     return isinstance(data, dict) and isinstance(data.get("message"), str)

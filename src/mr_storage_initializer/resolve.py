@@ -66,7 +66,8 @@ class Resolution:
     )
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON printed by ``--resolve-only`` and kept in the provenance (no secrets, no raw fields)."""
+        """The JSON printed by ``--resolve-only`` and kept in the provenance (no raw fields; every URL through
+        :func:`~mr_storage_initializer.redact.redact_url`: no userinfo, no signed query string)."""
 
         def plain(entity: Entity) -> dict[str, Any]:
             data = {k: v for k, v in asdict(entity).items() if k != "raw" and v is not None}
@@ -75,8 +76,8 @@ class Resolution:
             return data
 
         return {
-            "source_uri": self.source_uri,
-            "registry_url": self.registry_url,
+            "source_uri": redact_url(self.source_uri),
+            "registry_url": redact_url(self.registry_url) if self.registry_url else "",
             "registered_model": plain(self.model),
             "model_version": plain(self.version),
             "model_artifact": plain(self.artifact),
@@ -100,11 +101,11 @@ def choose_reading(parsed: ParsedUri, settings: Settings) -> ModelRef:
     url = registry_url_for(as_host_model, settings)
     prefixes = api_version.probe_prefixes(settings.api_version)
     if registry.probe(url, timeout=settings.probe_timeout, ca_bundle=settings.ca_bundle, prefixes=prefixes):
-        chosen, why = as_host_model, f"a model registry answered at {url}"
+        chosen, why = as_host_model, f"a model registry answered at {redact_url(url)}"
     else:
         chosen, why = (
             as_model_version,
-            f"no model registry answered at {url} within {settings.probe_timeout:g}s",
+            f"no model registry answered at {redact_url(url)} within {settings.probe_timeout:g}s",
         )
     log.info(
         "read %s as %s because %s",
@@ -162,7 +163,7 @@ def resolve(parsed: ParsedUri, settings: Settings) -> Resolution:
     ref = choose_reading(parsed, settings)
     url = registry_url_for(ref, settings)
     auth = "token" if settings.token else "token file" if settings.token_path else "none"
-    log.info("%s for %s", url, ref.describe(), extra={"step": "registry", "auth": auth})
+    log.info("%s for %s", redact_url(url), ref.describe(), extra={"step": "registry", "auth": auth})
     client = registry.RegistryClient(
         url,
         token=settings.token,
@@ -178,7 +179,7 @@ def resolve(parsed: ParsedUri, settings: Settings) -> Resolution:
 
 
 def _resolve_with(client: registry.RegistryClient, raw: str, ref: ModelRef, settings: Settings) -> Resolution:
-    where = client.base_url
+    where = redact_url(client.base_url)  # for messages; the Resolution keeps the URL itself
     model_data = client.find_registered_model(ref.model)
     if model_data is None:
         raise NotFoundError(f"registered model {ref.model!r} was not found in the model registry at {where}")
@@ -212,7 +213,7 @@ def _resolve_with(client: registry.RegistryClient, raw: str, ref: ModelRef, sett
         env=settings.storage_env,
     )
     return Resolution(
-        source_uri=raw, registry_url=where, model=model, version=version, artifact=artifact, download=download
+        source_uri=raw, registry_url=client.base_url, model=model, version=version, artifact=artifact, download=download
     )
 
 

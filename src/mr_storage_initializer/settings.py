@@ -19,6 +19,7 @@ from types import MappingProxyType
 from urllib.parse import urlsplit
 
 from mr_storage_initializer.errors import UsageError
+from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.signing import SignaturePolicy
 from mr_storage_initializer.storage_config import DEFAULT_PREFIX, StorageEntry, load_entries
 
@@ -318,7 +319,7 @@ class Settings:
         if scheme not in ("http", "https"):
             raise UsageError(f"MODEL_REGISTRY_SCHEME={scheme!r} is not supported; use http or https")
         if not base_url or "/" in base_url:
-            raise UsageError(f"MODEL_REGISTRY_BASE_URL={base_url!r} must be HOST[:PORT]")
+            raise UsageError(f"MODEL_REGISTRY_BASE_URL={redact_url(base_url)!r} must be HOST[:PORT]")
         token_path = env.get("MODEL_REGISTRY_TOKEN_PATH", "").strip()
         ca_bundle = env.get("MODEL_REGISTRY_CA_BUNDLE", "").strip()
         transfer = env.get("MODEL_REGISTRY_TRANSFER", "").strip().lower() or cls.transfer

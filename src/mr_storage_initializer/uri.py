@@ -4,6 +4,11 @@ Forms (as the upstream Go initializer): ``model-registry://MODEL``, ``model-regi
 ``model-registry://HOST[:PORT]/MODEL``, ``model-registry://HOST[:PORT]/MODEL/VERSION``, each optionally
 followed by ``?namespace=NS``. Two segments are ambiguous; the parser returns both readings and
 :mod:`mr_storage_initializer.resolve` chooses between them with a bounded probe.
+
+User information (``model-registry://user:password@HOST/…``, or ``user@HOST`` in the three-segment form) is
+refused: the registry's credentials are ``MODEL_REGISTRY_TOKEN`` / ``MODEL_REGISTRY_TOKEN_PATH``, and a
+password in a URI would end up in pod specs and logs. Every message quotes the URI through
+:func:`~mr_storage_initializer.redact.redact_url`.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from mr_storage_initializer.errors import UsageError
+from mr_storage_initializer.redact import redact_url
 
 SCHEME = "model-registry://"
 _HOST_RE = re.compile(
@@ -64,7 +70,7 @@ def is_host(segment: str) -> bool:
 
 def _usage(raw: str, why: str) -> UsageError:
     return UsageError(
-        f"malformed storage URI {raw!r}: {why}; expected model-registry://[HOST[:PORT]/]MODEL[/VERSION][?namespace=NS]"
+        f"malformed storage URI {redact_url(raw)!r}: {why}; expected model-registry://[HOST[:PORT]/]MODEL[/VERSION][?namespace=NS]"
     )
 
 
@@ -98,11 +104,26 @@ def _parse_query(raw: str, query: str) -> str | None:
     return namespace
 
 
+def _has_userinfo(segments: list[str]) -> bool:
+    """``user:password@HOST`` as the first segment, or any ``…@HOST`` where only a host may stand (three
+    segments); a model name such as ``bert@v2`` stays a model name."""
+    first = segments[0]
+    if "@" not in first:
+        return False
+    return len(segments) >= 3 or ":" in first.rpartition("@")[0]
+
+
 def parse_uri(raw: str) -> ParsedUri:
     """Parse a ``model-registry://`` URI, strictly: anything that could be misread is a :class:`UsageError`."""
     if not raw.lower().startswith(SCHEME):
         raise _usage(raw, f"it does not start with {SCHEME}")
     rest = raw[len(SCHEME) :]
+    if _has_userinfo(rest.split("/")):  # first: a password may hold '#', '?' or white space
+        raise _usage(
+            raw,
+            "the registry host carries user information (user:password@), which is never sent; give the "
+            "registry's credentials in MODEL_REGISTRY_TOKEN or MODEL_REGISTRY_TOKEN_PATH",
+        )
     if "#" in rest:
         raise _usage(raw, "it has a '#' fragment")
     if any(ch.isspace() for ch in rest):

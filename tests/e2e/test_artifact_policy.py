@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import http.server
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from fixtures.serving import serve
 from fixtures.storage import HttpFileServer, S3Server
 from helpers import register, run_cli, tree
 
@@ -65,8 +65,7 @@ class _RedirectHandler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def redirector() -> Iterator[_Redirector]:
     server = _Redirector(("127.0.0.1", 0), _RedirectHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    serve(server)
     try:
         yield server
     finally:

@@ -90,6 +90,7 @@ def test_termination_message_on_success_is_json_with_what_was_installed(
 def test_termination_message_on_failure_is_the_error_line(tmp_path: Path, bad_setting: bool) -> None:
     log = tmp_path / "termination-log"
     env = {"MODEL_REGISTRY_BASE_URL": "127.0.0.1:9", "MODEL_REGISTRY_TERMINATION_LOG": str(log)}
+    env["MODEL_REGISTRY_TIMEOUT"] = "2"  # nothing listens there: give up after 2 s, not the tests' 10 s
     if bad_setting:
         env["MODEL_REGISTRY_TIMEOUT"] = "forever"
     result = run_cli("model-registry://iris/v1", tmp_path / "m", env=env)

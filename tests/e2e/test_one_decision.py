@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import http.server
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from fixtures.serving import serve
 from helpers import register, run_cli
 
 
@@ -81,8 +81,7 @@ class _NoLengthNoRanges(http.server.BaseHTTPRequestHandler):
 def no_length_server() -> Iterator[str]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NoLengthNoRanges)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    serve(server)
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/m/model.bin"
     finally:

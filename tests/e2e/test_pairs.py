@@ -131,7 +131,8 @@ def test_resolve_only_prints_a_list_for_several_pairs(
 
 
 def test_one_pair_keeps_exactly_one_error_line(tmp_path: Path) -> None:
-    result = run_cli("model-registry://nope/v1", tmp_path / "m", env={"MODEL_REGISTRY_BASE_URL": "127.0.0.1:9"})
+    env = {"MODEL_REGISTRY_BASE_URL": "127.0.0.1:9", "MODEL_REGISTRY_TIMEOUT": "2"}  # nothing listens: no 10 s wait
+    result = run_cli("model-registry://nope/v1", tmp_path / "m", env=env)
     assert result.code == 4
     assert len(_errors(result.stderr)) == 1
     assert "pairs installed" not in result.stderr

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from fixtures.serving import serve
 from fixtures.storage import HttpFileServer
 from helpers import cli_env, register
 from mr_storage_initializer import lock
@@ -94,7 +95,7 @@ class _Trickle:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        serve(self.server)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/big/model.bin"
 
     def close(self) -> None:

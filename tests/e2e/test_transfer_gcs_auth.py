@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from fixtures.serving import serve
 from mr_storage_initializer.transfer.gcs import GcsSource
 
 
@@ -38,7 +38,7 @@ class _TokenHandler(http.server.BaseHTTPRequestHandler):
 def token_endpoint() -> Iterator[str]:
     _TokenHandler.grants = []
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _TokenHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve(server)
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/token"
     finally:

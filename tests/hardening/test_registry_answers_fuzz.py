@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -14,6 +14,8 @@ import stamina
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fixtures.serving import serve
+from helpers import run_cli
 from mr_storage_initializer.errors import InitializerError
 from mr_storage_initializer.resolve import Resolution, resolve
 from mr_storage_initializer.settings import Settings
@@ -96,7 +98,7 @@ class _Fake(http.server.BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def fake_registry() -> Iterator[str]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Fake)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve(server)
     stamina.set_testing(True, attempts=1)  # transient answers fail at once here; retries are tested elsewhere
     try:
         yield f"127.0.0.1:{server.server_address[1]}"
@@ -146,3 +148,29 @@ def test_any_registry_answer_ends_in_a_resolution_or_a_clean_error(
     else:
         assert isinstance(result, Resolution)
         assert result.artifact.uri
+
+
+# -- bounded parsing (issue #20, item 8) --------------------------------------------------------------------
+DEEP = 100_000
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * DEEP + b"]" * DEEP, b'{"items": ' + b'{"a": ' * DEEP + b"1" + b"}" * DEEP + b"}"],
+    ids=["list", "object"],
+)
+@pytest.mark.parametrize("uri", ["model-registry://m/v1", "PROXY/m"], ids=["model-version", "probed-host-model"])
+def test_json_nested_100000_deep_is_exit_4_with_one_line(
+    fault_proxy: Any, tmp_path: Path, body: bytes, uri: str
+) -> None:
+    proxy = fault_proxy("http://127.0.0.1:9", [body] * 50)  # every answer, the HOST/MODEL probe's included
+    dest, termination = tmp_path / "models", tmp_path / "termination"
+    env = {"MODEL_REGISTRY_BASE_URL": proxy.host_port, "MODEL_REGISTRY_TERMINATION_LOG": str(termination)}
+    result = run_cli(uri.replace("PROXY", f"model-registry://{proxy.host_port}"), dest, env=env)
+    assert result.code == 4, result.stderr
+    errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 1, result.stderr
+    assert "nested" in errors[0] and "deep" in errors[0]
+    assert "Traceback" not in result.stderr and "RecursionError" not in result.stderr
+    assert termination.read_text() in errors[0]
+    assert not dest.exists()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.serving import serve
 from helpers import CliResult, run_cli
 
 DEADLINE = 3.0
@@ -57,7 +58,7 @@ class _Pacer(socketserver.BaseRequestHandler):
 @pytest.fixture
 def slow_registry(request: pytest.FixtureRequest) -> Iterator[_SlowLoris]:
     server = _SlowLoris(request.param)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve(server)
     try:
         yield server
     finally:
@@ -139,7 +140,7 @@ def test_the_host_probe_reads_a_bounded_part_of_a_huge_answer() -> None:
     from mr_storage_initializer.registry import probe
 
     server = _FloodServer()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve(server)
     try:
         host, port = server.server_address[:2]
         assert probe(f"http://{host}:{port}", timeout=20) is None  # no API prefix answered as a registry

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from fixtures.registry import RegistryProcess
+from fixtures.serving import serve
 from fixtures.storage import HttpFileServer, S3Server
 from helpers import CliResult, client_for, register, run_cli, tree
 
@@ -85,14 +86,13 @@ def test_short_moto_credentials_do_not_mask_ordinary_words(
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory: pytest.TempPathFactory) -> Any:
     import http.server
-    import threading
 
     root = tmp_path_factory.mktemp("tok-http")
     (root / "m.bin").write_bytes(b"secure")
     server = http.server.ThreadingHTTPServer(
         ("127.0.0.1", 0), lambda *a: http.server.SimpleHTTPRequestHandler(*a, directory=str(root))
     )
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve(server)
     with RegistryProcess("--token", TOKEN) as registry:
         client_for(registry.url, user_token=TOKEN).register_model(
             "iris",

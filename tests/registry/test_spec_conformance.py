@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from rest_client import Rest
-from spec_tools import implemented_path_regex, write_spec
+from spec_tools import write_spec
+
+from fixtures.background import SchemathesisRun
 
 VERSIONS = ("v1", "v1alpha3")
 
@@ -105,42 +106,13 @@ def test_scripted_responses_validate_with_openapi_core(
 
 
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(
-    registry: Any, specs_dir: Path, tmp_path: Path, version: str
+    schemathesis_runs: dict[str, SchemathesisRun], version: str
 ) -> None:
-    report = tmp_path / "report.json"
-    proc = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "schemathesis"),
-            "run",
-            str(_spec(specs_dir, tmp_path, version, bounded=True)),
-            "--url",
-            registry.url,
-            "--include-path-regex",
-            implemented_path_regex(version),
-            "--checks",
-            "not_a_server_error,response_schema_conformance",
-            "--max-examples",
-            "12",
-            "--seed",
-            "20261124",
-            "--generation-database",
-            "none",
-            "--max-time",
-            "75",
-            "--request-timeout",
-            "10",
-            "--report-json-path",
-            str(report),
-            "--report",
-            "json",
-            "--no-color",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=150,
-        check=False,
-        cwd=tmp_path,  # schemathesis keeps a crash cache (.schemathesis/) in its working directory
-    )
+    run = schemathesis_runs[version]
+    returncode = run.proc.wait(150)
+    output, errors = (path.read_text(errors="replace") for path in (run.stdout, run.stderr))
+    proc = subprocess.CompletedProcess(run.proc.args, returncode, output, errors)
+    report = run.report
     assert "API Operations" in proc.stdout, proc.stdout[-8000:] + proc.stderr[-2000:]
     found = json.loads(report.read_text())
     assert found["failures"] == [], proc.stdout[-8000:]  # server errors, schema violations: findings about lite

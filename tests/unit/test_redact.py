@@ -10,7 +10,13 @@ from collections.abc import Iterator
 import pytest
 
 from mr_storage_initializer import logs
-from mr_storage_initializer.redact import forget_secrets, redact_text, register_env_secrets, register_secret
+from mr_storage_initializer.redact import (
+    forget_secrets,
+    redact_text,
+    redact_url,
+    register_env_secrets,
+    register_secret,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -134,3 +140,28 @@ def test_the_english_word_after_bearer_is_kept() -> None:
     assert redact_text("missing or invalid bearer token") == "missing or invalid bearer token"
     assert redact_text("Authorization: Bearer tok-3f9c1d2e-registry") == "Authorization: Bearer ***"
     assert redact_text("sent Bearer eyJhbGciOiJSUzI1NiJ9.e30.sig") == "sent Bearer ***"
+
+
+# -- one redaction for every URL that leaves the process (issue #20, item 5) ------------------------------
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://admin:pw-1@registry:8080", "http://***@registry:8080"),
+        ("admin:pw-1@registry:8080", "***@registry:8080"),
+        ("registry:8080", "registry:8080"),
+        ("https://h/m.bin?X-Amz-Signature=abc&X-Amz-Credential=AKIA1", "https://h/m.bin?***"),
+        ("model-registry://iris/v1?namespace=team", "model-registry://iris/v1?namespace=team"),
+        ("model-registry://admin:pw-1@h/iris/v1", "model-registry://***@h/iris/v1"),
+        ("s3://bucket/models/v1@2x/m.bin", "s3://bucket/models/v1@2x/m.bin"),
+        ("", ""),
+    ],
+)
+def test_redact_url_masks_userinfo_and_query_with_or_without_a_scheme(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+def test_user_password_at_host_without_a_scheme_is_masked_in_free_text() -> None:
+    text = redact_text("'admin:p@ss-w0rd@registry.example:8443' is not a valid registry HOST[:PORT]")
+    assert text == "'***@registry.example:8443' is not a valid registry HOST[:PORT]"
+    kept = "2026-11-24T10:00:00.123Z INFO step: s3://b/v1@2x/k user@host ok"
+    assert redact_text(kept) == kept

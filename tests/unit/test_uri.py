@@ -104,3 +104,26 @@ def test_any_text_either_parses_or_is_a_usage_error(tail: str) -> None:
     else:
         assert 1 <= len(parsed.readings) <= 2
         assert all(r.model for r in parsed.readings)
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "model-registry://admin:s3cret-pw@registry.example:8443/iris/v1",
+        "model-registry://admin:s3cret-pw@registry.example/iris",
+        "model-registry://admin:s3cret-pw@registry.example",
+        "model-registry://admin@registry.example/iris/v1",
+        "model-registry://admin:p@ss#w?rd@registry.example/iris/v1",
+    ],
+)
+def test_userinfo_is_a_usage_error_that_does_not_quote_it(uri: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_uri(uri)
+    message = caught.value.message
+    assert "user information" in message and "MODEL_REGISTRY_TOKEN" in message
+    assert "s3cret" not in message and "admin" not in message and "ss#w" not in message
+    assert "model-registry://***@registry.example" in message
+
+
+def test_an_at_sign_in_a_model_name_is_kept() -> None:
+    assert parse_uri("model-registry://bert@v2/1").readings[-1] == ModelRef("bert@v2", "1")
