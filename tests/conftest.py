@@ -14,6 +14,7 @@ pytest_plugins = [
     "fixtures.faults",
     "fixtures.azure",
     "fixtures.hub",
+    "fixtures.proxy",
 ]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -32,6 +32,8 @@ from mr_storage_initializer.errors import (
     RegistryUnreachableError,
     UsageError,
 )
+from mr_storage_initializer.proxy import ProxyConfig
+from mr_storage_initializer.proxy_pool import pool_manager
 from mr_storage_initializer.redact import redact_text
 from mr_storage_initializer.settings import DEFAULT_TIMEOUT
 from mr_storage_initializer.tokens import header_token, read_token_file
@@ -72,6 +74,7 @@ class RegistryClient:
         deadline: float = DEFAULT_TIMEOUT,
         request_timeout: float = 30.0,
         api_prefix: str = API_PREFIX,
+        proxies: ProxyConfig | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_prefix = api_prefix
@@ -85,7 +88,8 @@ class RegistryClient:
         self._deadline = deadline
         self._end = time.monotonic() + deadline  # the whole conversation, every GET of it
         self._request_timeout = request_timeout
-        self._pool = urllib3.PoolManager(
+        self._pool = pool_manager(  # through HTTP(S)_PROXY unless NO_PROXY (or loopback) says otherwise
+            proxies or ProxyConfig(),
             num_pools=2,
             maxsize=2,
             ssl_context=tls.registry_context(ca_bundle) if self.base_url.startswith("https://") else None,
@@ -217,6 +221,11 @@ class RegistryClient:
         if retry.transient_status(status):
             final = RegistryError(f"the model registry answered HTTP {status} for {where}: {_error_message(body)}")
             raise retry.TransientError(f"the model registry answered HTTP {status} for {where}", final)
+        if status == 407:
+            raise RegistryUnreachableError(
+                f"the proxy for {where} requires credentials (HTTP 407): put them in HTTP_PROXY / HTTPS_PROXY "
+                "(http://user:password@proxy:port), or list the registry's host in NO_PROXY"
+            )
         if status == 401 and not sent_token:
             raise RegistryAuthError(
                 f"the model registry requires credentials (HTTP 401) for {where}: {_error_message(body)}; "
@@ -304,6 +313,7 @@ def probe(
     timeout: float,
     ca_bundle: Path | None = None,
     prefixes: Sequence[str] = (API_V1, API_V1ALPHA3),
+    proxies: ProxyConfig | None = None,
 ) -> str | None:
     """The first of ``prefixes`` at which a Model Registry answers at ``base_url`` (200 list or 401/403), or None.
 
@@ -315,7 +325,8 @@ def probe(
 
     def attempt() -> None:
         try:
-            pool = urllib3.PoolManager(
+            pool = pool_manager(
+                proxies or ProxyConfig(),
                 retries=False,
                 ssl_context=tls.registry_context(ca_bundle) if base_url.startswith("https://") else None,
             )

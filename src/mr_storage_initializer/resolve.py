@@ -99,7 +99,10 @@ def choose_reading(parsed: ParsedUri, settings: Settings) -> ModelRef:
     as_host_model, as_model_version = parsed.readings
     url = registry_url_for(as_host_model, settings)
     prefixes = api_version.probe_prefixes(settings.api_version)
-    if registry.probe(url, timeout=settings.probe_timeout, ca_bundle=settings.ca_bundle, prefixes=prefixes):
+    found = registry.probe(
+        url, timeout=settings.probe_timeout, ca_bundle=settings.ca_bundle, prefixes=prefixes, proxies=settings.proxy
+    )
+    if found:
         chosen, why = as_host_model, f"a model registry answered at {url}"
     else:
         chosen, why = (
@@ -169,6 +172,7 @@ def resolve(parsed: ParsedUri, settings: Settings) -> Resolution:
         token_path=settings.token_path,
         ca_bundle=settings.ca_bundle,
         deadline=settings.timeout,
+        proxies=settings.proxy,
     )
     try:
         api_version.choose(client, settings.api_version)

@@ -19,6 +19,8 @@ from types import MappingProxyType
 from urllib.parse import urlsplit
 
 from mr_storage_initializer.errors import UsageError
+from mr_storage_initializer.proxy import NAMES as PROXY_NAMES
+from mr_storage_initializer.proxy import ProxyConfig
 from mr_storage_initializer.signing import SignaturePolicy
 from mr_storage_initializer.storage_config import DEFAULT_PREFIX, StorageEntry, load_entries
 
@@ -196,12 +198,16 @@ class Limits:
 
 def is_storage_variable(name: str) -> bool:
     """Whether ``name`` is one of KServe's storage variables (what :attr:`Settings.storage_env` holds)."""
-    return name.startswith(STORAGE_PREFIXES) or name in STORAGE_NAMES or name.endswith("-headers")
+    return (
+        name.startswith(STORAGE_PREFIXES) or name in STORAGE_NAMES or name in PROXY_NAMES or name.endswith("-headers")
+    )
 
 
-def _storage_env(env: Mapping[str, str]) -> Mapping[str, str]:
-    """KServe's storage variables, checked where a wrong value would otherwise surface only mid-download."""
-    picked = {k: v for k, v in env.items() if is_storage_variable(k)}
+def _storage_env(env: Mapping[str, str], proxies: ProxyConfig) -> Mapping[str, str]:
+    """KServe's storage variables, checked where a wrong value would otherwise surface only mid-download;
+    the proxy variables as ``proxies`` reads them (both spellings alike, so every library agrees)."""
+    picked = {k: v for k, v in env.items() if is_storage_variable(k) and k not in PROXY_NAMES}
+    picked.update(proxies.environment())
     for name in ("STORAGE_CONFIG", "STORAGE_OVERRIDE_CONFIG"):
         try:
             spec = json.loads(picked.get(name) or "{}")
@@ -282,6 +288,9 @@ class Settings:
     storage_config_dir: Path | None = None
     storage_entries: Mapping[str, StorageEntry] = field(default_factory=dict, repr=False)
     signature: SignaturePolicy = field(default_factory=SignaturePolicy)  # MODEL_REGISTRY_SIGNATURE*: docs/signing.md
+    proxy: ProxyConfig = field(
+        default_factory=ProxyConfig
+    )  # HTTPS_PROXY / HTTP_PROXY / NO_PROXY, Go's rules (proxy.py)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -302,7 +311,8 @@ class Settings:
         if transfer not in ("auto", "kserve", "fast"):
             raise UsageError(f"MODEL_REGISTRY_TRANSFER={transfer!r} is not one of auto, fast, kserve")
         timeout = _seconds(env, "MODEL_REGISTRY_TIMEOUT", cls.timeout)
-        storage_env = _storage_env(env)
+        proxies = ProxyConfig.from_env(env)
+        storage_env = _storage_env(env, proxies)
         api_version = env.get("MODEL_REGISTRY_API_VERSION", "").strip().lower() or cls.api_version
         if api_version not in ("auto", "v1", "v1alpha3"):
             raise UsageError(f"MODEL_REGISTRY_API_VERSION={api_version!r} is not one of auto, v1, v1alpha3")
@@ -341,6 +351,7 @@ class Settings:
             storage_config_dir=entries_dir,
             storage_entries=load_entries(env, entries_prefix, entries_dir),
             signature=SignaturePolicy.from_env(env, patterns),
+            proxy=proxies,
         )
 
     def tunables_for(self, scheme: str) -> Tunables:

@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from mr_storage_initializer import proxy
 from mr_storage_initializer.errors import StorageError
 from mr_storage_initializer.tls import http_context
 from mr_storage_initializer.transfer import wire
@@ -51,7 +52,8 @@ class GcsSource:
             self.base = emulator if "://" in emulator else f"http://{emulator}"
         else:
             self.base = "https://storage.googleapis.com"
-        self.pool = wire.new_pool(connections, http_context(env) if self.base.startswith("https") else None)
+        context = http_context(env) if self.base.startswith("https") else None
+        self.pool = wire.new_pool(connections, context, proxies=proxy.of_env(env))
         self._credentials: Any = None
         self._lock = threading.Lock()
 
