@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mr_storage_initializer.errors import UsageError
+from mr_storage_initializer.errors import StorageError, UsageError
 from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.resolve import Artifact, Entity, Resolution
 from mr_storage_initializer.settings import Settings
-from mr_storage_initializer.storage_config import DownloadPlan, endpoints_of
+from mr_storage_initializer.storage_config import DownloadPlan, endpoints_of, explain_refusal
 
 log = logging.getLogger("mr_storage_initializer")
 SCHEME = "model-registry://"
@@ -205,7 +205,15 @@ def install_pair(pair: Pair, resolution: Resolution, settings: Settings, *, excl
             log.info("%s", plan.uri, extra={"step": "downloading", "into": str(dest.root)})
             t0 = time.monotonic()
             with signing.prehash(settings, staging) as hasher:  # per pair: its own hashing threads
-                result = transfer.download(plan.uri, staging, planned, before_fetch=dest.check_names, observer=hasher)
+                try:
+                    result = transfer.download(
+                        plan.uri, staging, planned, before_fetch=dest.check_names, observer=hasher
+                    )
+                except StorageError as exc:  # refused: a storageKey without entry fell back to the environment
+                    explained = explain_refusal(plan, exc.message)
+                    if explained is None:
+                        raise
+                    raise StorageError(explained) from exc
             took = time.monotonic() - t0
             log.info(
                 "%d files, %d bytes in %.2fs",

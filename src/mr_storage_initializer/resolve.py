@@ -214,6 +214,7 @@ def _resolve_with(client: registry.RegistryClient, raw: str, ref: ModelRef, sett
         entries=settings.storage_entries,
         looked=storage_config.where_looked(settings.storage_config_prefix, settings.storage_config_dir),
         env=settings.storage_env,
+        require_entry=settings.require_storage_entry,
     )
     return Resolution(
         source_uri=raw, registry_url=where, model=model, version=version, artifact=artifact, download=download

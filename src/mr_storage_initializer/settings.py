@@ -288,6 +288,7 @@ class Settings:
     storage_config_dir: Path | None = None
     storage_entries: Mapping[str, StorageEntry] = field(default_factory=dict, repr=False)
     signature: SignaturePolicy = field(default_factory=SignaturePolicy)  # MODEL_REGISTRY_SIGNATURE*: docs/signing.md
+    require_storage_entry: bool = False  # MODEL_REGISTRY_REQUIRE_STORAGE_ENTRY: a storageKey must have its entry
     proxy: ProxyConfig = field(
         default_factory=ProxyConfig
     )  # HTTPS_PROXY / HTTP_PROXY / NO_PROXY, Go's rules (proxy.py)
@@ -351,6 +352,7 @@ class Settings:
             storage_config_dir=entries_dir,
             storage_entries=load_entries(env, entries_prefix, entries_dir),
             signature=SignaturePolicy.from_env(env, patterns),
+            require_storage_entry=_flag(env, "MODEL_REGISTRY_REQUIRE_STORAGE_ENTRY"),
             proxy=proxies,
         )
 
