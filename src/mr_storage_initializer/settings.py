@@ -226,6 +226,14 @@ def _storage_env(env: Mapping[str, str], proxies: ProxyConfig) -> Mapping[str, s
     for name in ("S3_CONNECT_TIMEOUT", "S3_READ_TIMEOUT"):
         parse_int(picked, name, 0, 0, 86_400)
     parse_int(picked, "S3_MAX_ATTEMPTS", 0, 1, 100)
+    # KServe's webhook injects HF_XET_NUM_CONCURRENT_RANGE_GETS=8 into every storage initializer: the user's
+    # MODEL_REGISTRY_TRANSFER_CONCURRENCY, when set, wins (Xet's downloads in the kserve path)
+    parse_int(picked, "HF_XET_NUM_CONCURRENT_RANGE_GETS", 0, 1, 1024)
+    ours = env.get("MODEL_REGISTRY_TRANSFER_CONCURRENCY", "").strip()
+    if ours and picked.get("HF_XET_NUM_CONCURRENT_RANGE_GETS", "").strip():
+        picked["HF_XET_NUM_CONCURRENT_RANGE_GETS"] = str(
+            parse_int(env, "MODEL_REGISTRY_TRANSFER_CONCURRENCY", 0, 1, 256)
+        )
     hub = picked.get("HF_ENDPOINT", "").strip()
     if hub and (urlsplit(hub).scheme not in ("http", "https") or not urlsplit(hub).netloc):
         raise UsageError(f"HF_ENDPOINT={hub!r} must be an http(s):// URL such as https://huggingface.co")
