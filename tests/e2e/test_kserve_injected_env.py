@@ -9,9 +9,7 @@ from typing import Any
 
 import pytest
 
-from fixtures.azure import AzureServer
 from fixtures.hub import Hub
-from fixtures.storage import GcsServer, HttpFileServer, S3Server
 from fixtures.tls import TlsFiles
 from helpers import register, run_cli, tree
 
