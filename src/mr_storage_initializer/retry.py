@@ -38,16 +38,20 @@ def transient_status(status: int) -> bool:
 class TransientError(Exception):
     """A failure worth another attempt (connection refused or reset, timeout, 429, 5xx).
 
-    ``final`` is the error to raise when the deadline or the attempts run out.
+    ``final`` is the error to raise when the deadline or the attempts run out. ``quiet``: the caller said
+    once what is being waited for, so each retry is logged at DEBUG, not WARNING.
     """
 
-    def __init__(self, message: str, final: BaseException) -> None:
+    def __init__(self, message: str, final: BaseException, *, quiet: bool = False) -> None:
         super().__init__(message)
         self.final = final
+        self.quiet = quiet
 
 
 def _log_retry(details: RetryDetails) -> None:
-    log.warning(
+    quiet = getattr(details.caused_by, "quiet", False)
+    log.log(
+        logging.DEBUG if quiet else logging.WARNING,
         "retrying in %.1fs (retry %d): %s",
         details.wait_for,
         details.retry_num,
