@@ -314,6 +314,10 @@ class Settings:
             raise UsageError(f"MODEL_REGISTRY_SCHEME={scheme!r} is not supported; use http or https")
         if not base_url or "/" in base_url:
             raise UsageError(f"MODEL_REGISTRY_BASE_URL={base_url!r} must be HOST[:PORT]")
+        if base_url.count(":") > 1 and not base_url.startswith("["):  # fd00::10:8080 has no one reading
+            raise UsageError(
+                f"MODEL_REGISTRY_BASE_URL={base_url!r}: write an IPv6 address in brackets, such as [fd00::10]:8080"
+            )
         token_path = env.get("MODEL_REGISTRY_TOKEN_PATH", "").strip()
         ca_bundle = env.get("MODEL_REGISTRY_CA_BUNDLE", "").strip()
         transfer = env.get("MODEL_REGISTRY_TRANSFER", "").strip().lower() or cls.transfer
