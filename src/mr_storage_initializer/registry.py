@@ -48,6 +48,7 @@ PROBE_MAX_BYTES = 64 * 1024  # a registry's answer to ?pageSize=1 is small; more
 log = logging.getLogger("mr_storage_initializer.registry")
 
 Json = dict[str, Any]
+Answer = tuple[int, bytes, float | None]  # status, body, Retry-After in seconds
 T = TypeVar("T")
 _warned_deprecation: set[str] = set()
 
@@ -80,6 +81,10 @@ class RegistryClient:
         self.api_prefix = api_prefix
         self.api_confirmed = False  # True once an answer showed that api_prefix is served
         self.api_unserved = f"the model registry at {self.base_url} does not serve {api_prefix}"
+        # auto (api_version.choose): the prefix to try when the first answer shows api_prefix is not served,
+        # and who hears which one the registry's answers decided
+        self.api_fallback: str | None = None
+        self.on_api_decided: Callable[[str, str], None] | None = None
         self._token_path = token_path
         if token:
             self._token: str | None = header_token(token, "MODEL_REGISTRY_TOKEN")
@@ -119,11 +124,22 @@ class RegistryClient:
             data = self._call(url, interpret)
         except _Unconfirmed as answer:
             if not self.serves(self.api_prefix):
+                if self.api_fallback is not None:  # auto: no v1 here; the same request in v1alpha3
+                    self.api_prefix, self.api_fallback = self.api_fallback, None
+                    self._decided("it does not serve v1")
+                    return self.get(path, params, missing_ok=missing_ok)
                 raise RegistryResponseError(self.api_unserved) from None
             data = self._interpret(url, answer.status, answer.body, missing_ok=missing_ok, sent_token=bool(self._token))
         if data is not None:
             self.api_confirmed = True
+        if self.api_confirmed and self.api_fallback is not None:
+            self.api_fallback = None
+            self._decided("it serves v1")
         return data
+
+    def _decided(self, why: str) -> None:
+        if self.on_api_decided is not None:
+            self.on_api_decided(self.api_prefix, why)
 
     def serves(self, prefix: str) -> bool:
         """Whether the registry serves ``prefix``: a real ``GET prefix/registered_models?pageSize=1``.
@@ -149,19 +165,23 @@ class RegistryClient:
 
         def once() -> T:
             nonlocal refreshed
-            status, body = self._request(url)
+            status, body, after = self._request(url)
             if status == 401 and self._token_path is not None and not refreshed:
                 refreshed = True  # a rotated service-account token: read the file again, once
                 self._token = read_token_file(self._token_path)
-                status, body = self._request(url)
-            return interpret(status, body)
+                status, body, after = self._request(url)
+            try:
+                return interpret(status, body)
+            except retry.TransientError as exc:  # a 429/503 with Retry-After: waited for (with jitter)
+                exc.retry_after = after
+                raise
 
         return retry.call(once, deadline=self._end - time.monotonic(), max_attempts=None)
 
-    def _request(self, url: str) -> tuple[int, bytes]:
+    def _request(self, url: str) -> Answer:
         """One GET and its whole body, given up at the conversation's deadline however slowly it trickles."""
         remaining = self._end - time.monotonic()
-        outcome: list[tuple[int, bytes] | BaseException] = []
+        outcome: list[Answer | BaseException] = []
         if remaining > 0:
             per_read = min(self._request_timeout, remaining)
             worker = threading.Thread(
@@ -181,7 +201,7 @@ class RegistryClient:
             raise outcome[0]
         return outcome[0]
 
-    def _exchange(self, url: str, timeout: float) -> tuple[int, bytes]:
+    def _exchange(self, url: str, timeout: float) -> Answer:
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
         where = redact_text(url)
         try:
@@ -216,7 +236,7 @@ class RegistryClient:
         _warn_if_deprecated(self.base_url, url, response.headers)
         if len(body) > MAX_BODY_BYTES:
             raise RegistryResponseError(f"the model registry at {where} sent more than {MAX_BODY_BYTES} bytes")
-        return response.status, body
+        return response.status, body, retry.retry_after(response.headers.get("Retry-After"))
 
     def _cannot_connect(self, exc: urllib3.exceptions.NewConnectionError) -> retry.TransientError:
         """A failed connection, said once (an init container waits for a registry that is starting, up to the
@@ -429,7 +449,7 @@ def _printable(value: str | None) -> str:
     return redact_text(text)
 
 
-def _catch(fn: Callable[[], tuple[int, bytes]]) -> tuple[int, bytes] | BaseException:
+def _catch(fn: Callable[[], Answer]) -> Answer | BaseException:
     try:
         return fn()
     except Exception as exc:  # handed to the waiting caller, which raises it
