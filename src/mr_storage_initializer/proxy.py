@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 from mr_storage_initializer.errors import UsageError
+from mr_storage_initializer.redact import register_secret
 
 # The variables, in the order Go reads them.
 HTTPS_NAMES = ("HTTPS_PROXY", "https_proxy")
@@ -124,6 +125,10 @@ class ProxyConfig:
             no_proxy=no_proxy[1],
             _rules=NoProxy.parse(no_proxy[1]),
         )
+
+    def __repr__(self) -> str:  # never the credentials
+        shown = {k: self.shown(v) if v else "" for k, v in (("https", self.https_proxy), ("http", self.http_proxy))}
+        return f"ProxyConfig(https_proxy={shown['https']!r}, http_proxy={shown['http']!r}, no_proxy={self.no_proxy!r})"
 
     @property
     def configured(self) -> bool:
@@ -229,6 +234,9 @@ def _normalise(raw: str, name: str) -> str:
             "(socks5 proxies are not)"
         )
     userinfo, at, _ = parts.netloc.rpartition("@")
+    password = userinfo.partition(":")[2]
+    for secret in {password, unquote(password)} - {""}:
+        register_secret(secret)  # masked wherever it would appear, beyond the URL scanner's userinfo rule
     netloc = f"[{host}]" if ":" in host else host
     return f"{scheme}://{userinfo}{at}{netloc}:{port or _DEFAULT_PORTS[scheme]}"
 
