@@ -34,6 +34,7 @@ from mr_storage_initializer.errors import (
 )
 from mr_storage_initializer.proxy import ProxyConfig
 from mr_storage_initializer.proxy_pool import pool_manager
+from mr_storage_initializer.reachability import Unreachable
 from mr_storage_initializer.redact import redact_text
 from mr_storage_initializer.settings import DEFAULT_TIMEOUT
 from mr_storage_initializer.tokens import header_token, read_token_file
@@ -93,7 +94,7 @@ class RegistryClient:
         self._deadline = deadline
         self._end = time.monotonic() + deadline  # the whole conversation, every GET of it
         self._request_timeout = request_timeout
-        self._unreachable: tuple[str, int, float] | None = None  # (why, tries, first) while it cannot connect
+        self._unreachable = Unreachable(redact_text(self.base_url), self._end, deadline)
         self._pool = pool_manager(  # through HTTP(S)_PROXY unless NO_PROXY (or loopback) says otherwise
             proxies or ProxyConfig(),
             num_pools=2,
@@ -219,7 +220,7 @@ class RegistryClient:
                 "set MODEL_REGISTRY_CA_BUNDLE to the CA that signed its certificate"
             ) from None
         except urllib3.exceptions.NewConnectionError as exc:  # refused, no route, no such name: it may be starting
-            raise self._cannot_connect(exc) from None
+            raise self._unreachable.failed(exc) from None
         except urllib3.exceptions.HTTPError as exc:
             final = RegistryUnreachableError(
                 f"cannot reach the model registry at {where}: {_reason(exc)}; check MODEL_REGISTRY_BASE_URL, "
@@ -237,38 +238,6 @@ class RegistryClient:
         if len(body) > MAX_BODY_BYTES:
             raise RegistryResponseError(f"the model registry at {where} sent more than {MAX_BODY_BYTES} bytes")
         return response.status, body, retry.retry_after(response.headers.get("Retry-After"))
-
-    def _cannot_connect(self, exc: urllib3.exceptions.NewConnectionError) -> retry.TransientError:
-        """A failed connection, said once (an init container waits for a registry that is starting, up to the
-        deadline); the error when the deadline ends the waiting says what was tried."""
-        cause = exc.__cause__ or exc.__context__
-        if isinstance(cause, ConnectionRefusedError):
-            why = "refuses connections"
-        elif isinstance(exc, urllib3.exceptions.NameResolutionError):
-            why = "does not resolve"
-        else:
-            why = f"cannot be connected to ({_reason(cause or exc)})"
-        now = time.monotonic()
-        if self._unreachable is None or self._unreachable[0] != why:
-            until = time.strftime("%H:%M:%SZ", time.gmtime(time.time() + max(self._end - now, 0)))
-            log.warning(
-                "the model registry at %s %s; retrying until %s (MODEL_REGISTRY_TIMEOUT=%gs)",
-                redact_text(self.base_url),
-                why,
-                until,
-                self._deadline,
-                extra={"step": "registry"},
-            )
-            self._unreachable = (why, 0, now)
-        _, tries, first = self._unreachable
-        self._unreachable = (why, tries + 1, first)
-        final = RegistryUnreachableError(
-            f"cannot reach the model registry at {redact_text(self.base_url)}: it {why} "
-            f"({tries + 1} {'try' if tries == 0 else 'tries'} in {now - first:.0f}s, until MODEL_REGISTRY_TIMEOUT="
-            f"{self._deadline:g}s); check MODEL_REGISTRY_BASE_URL, the host in the URI, and that the registry "
-            "is running"
-        )
-        return retry.TransientError(f"the model registry at {redact_text(self.base_url)} {why}", final, quiet=True)
 
     @staticmethod
     def _interpret(url: str, status: int, body: bytes, *, missing_ok: bool, sent_token: bool = True) -> Json | None:
