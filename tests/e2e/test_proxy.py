@@ -239,3 +239,27 @@ def test_https_goes_through_a_connect_tunnel(
     assert result.code == 0, result.stderr
     assert tree(tmp_path) == {"model.bin": b"tls-weights"}
     assert f"CONNECT files.proxytest:{port_of(url)}" in forward_proxy.requests()
+
+
+@pytest.mark.parametrize("engine", ["fast", "kserve"])
+def test_the_hub_goes_through_the_proxy_and_its_loopback_cdn_does_not(
+    forward_proxy: ForwardProxy, loopback_names: Namespace, registry: Any, hub: Any, tmp_path: Path, engine: str
+) -> None:
+    hub.add("org/model", {"config.json": b"{}", "model.safetensors": b"w" * 4096})
+    register(registry.url, "llm", "hf://org/model", "v1")
+    env = {
+        "MODEL_REGISTRY_BASE_URL": registry.host_port,
+        "HF_ENDPOINT": named(hub.url, "files.proxytest"),  # the Hub by name; its CDN answers at 127.0.0.1
+        "HOME": str(tmp_path / "home"),
+        "HTTP_PROXY": forward_proxy.url,
+        "MODEL_REGISTRY_TRANSFER": engine,
+        "HF_HUB_DISABLE_XET": "1",
+    }
+
+    result = run_in(loopback_names, "model-registry://llm/v1", tmp_path / "dest", env=env)
+
+    assert result.code == 0, result.stderr
+    assert tree(tmp_path / "dest") == {"config.json": b"{}", "model.safetensors": b"w" * 4096}
+    hosts = forward_proxy.hosts()
+    assert f"files.proxytest:{port_of(hub.url)}" in hosts
+    assert not any(h.startswith("127.0.0.1") for h in hosts)  # the CDN redirect target is loopback: direct
