@@ -202,7 +202,8 @@ def install_pair(pair: Pair, resolution: Resolution, settings: Settings, *, excl
             _scratch(dest, shared or exclusive),
             resume.staging(dest.root, wanted) as staging,
         ):
-            log.info("%s", plan.uri, extra={"step": "downloading", "into": str(dest.root)})
+            route = settings.proxy.route(plan.uri) if plan.uri.startswith(("http://", "https://")) else {}
+            log.info("%s", plan.uri, extra={"step": "downloading", "into": str(dest.root), **route})
             t0 = time.monotonic()
             with signing.prehash(settings, staging) as hasher:  # per pair: its own hashing threads
                 try:

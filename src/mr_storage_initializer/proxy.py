@@ -156,6 +156,14 @@ class ProxyConfig:
             return None
         return proxy
 
+    def route(self, url: str) -> dict[str, str]:
+        """For a log line's fields: ``{"proxy": "http://proxy:3128"}`` or ``{"proxy": "direct"}`` when any proxy is
+        configured (credentials never shown); nothing when none is."""
+        if not self.configured:
+            return {}
+        chosen = self.for_url(url)
+        return {"proxy": self.shown(chosen) if chosen else "direct"}
+
     def environment(self) -> dict[str, str]:
         """The variables for libraries that read the environment themselves (``requests``, ``boto3``, the
         ``hf://`` child): both spellings of each set to the value Go's order chose, and ``NO_PROXY`` with

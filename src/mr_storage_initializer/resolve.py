@@ -165,7 +165,7 @@ def resolve(parsed: ParsedUri, settings: Settings) -> Resolution:
     ref = choose_reading(parsed, settings)
     url = registry_url_for(ref, settings)
     auth = "token" if settings.token else "token file" if settings.token_path else "none"
-    log.info("%s for %s", url, ref.describe(), extra={"step": "registry", "auth": auth})
+    log.info("%s for %s", url, ref.describe(), extra={"step": "registry", "auth": auth, **settings.proxy.route(url)})
     client = registry.RegistryClient(
         url,
         token=settings.token,

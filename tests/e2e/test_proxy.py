@@ -184,6 +184,9 @@ def test_proxy_credentials_are_sent_and_never_printed(
 
     assert ok.code == 0, ok.stderr
     assert tree(tmp_path / "ok") == {"w.bin": b"w"}
+    shown = f"http://127.0.0.1:{port_of(auth_proxy.url)}"  # which proxy, never its credentials
+    routed = {line["step"]: line["proxy"] for line in ok.json_lines() if "proxy" in line}
+    assert routed == {"registry": shown, "downloading": shown}
     assert refused.code == 4, refused.stderr  # the proxy answered 407 to the registry request
     assert "the proxy for http://registry.proxytest" in refused.last_line
     assert "requires credentials (HTTP 407)" in refused.last_line
