@@ -3,6 +3,7 @@
 set -euo pipefail
 need_apt=()
 command -v nginx >/dev/null 2>&1 || need_apt+=(nginx-light)
+command -v tinyproxy >/dev/null 2>&1 || [ -x /usr/bin/tinyproxy ] || need_apt+=(tinyproxy)  # the forward proxy of the proxy tests
 if [ "${1:-}" = bench ]; then  # the benchmarks' baselines
   command -v aria2c >/dev/null 2>&1 || need_apt+=(aria2)
   command -v curl >/dev/null 2>&1 || need_apt+=(curl)

@@ -16,6 +16,7 @@ pytest_plugins = [
     "fixtures.hub",
     "fixtures.metadata",
     "fixtures.background",
+    "fixtures.proxy",
 ]
 
 

@@ -1,12 +1,13 @@
 """Which Model Registry REST API a registry is spoken to in: ``/api/model_registry/v1`` or ``v1alpha3``.
 
 ``MODEL_REGISTRY_API_VERSION`` = ``auto`` (default), ``v1`` or ``v1alpha3``. In ``auto`` the first
-registry call of a run asks ``GET /api/model_registry/v1/registered_models?pageSize=1``: a list answer
-means v1 is served and used; 404, 405, 410 or 501 mean it is not, and v1alpha3 is used. That is the one
-extra request; the choice is remembered for the registry's URL for the rest of the run. v1alpha3 chosen
-that way, and a pinned version, are confirmed by the first real answer; a 404 before that is checked
-with the same list call, so a registry that serves neither API (or not the pinned one) ends in exit 4
-with that sentence, never in "model not found".
+registry call of a run is made in v1, unconfirmed, with no separate probe (a ``MODEL/VERSION`` install is
+three requests: model, version, artifacts): an answer proves v1 is served; a 404, 405, 410 or 501 is
+checked with ``GET /api/model_registry/v1/registered_models?pageSize=1``, and when that says v1 is not
+served the same call is made in v1alpha3. The choice is remembered for the registry's URL for the rest
+of the run. v1alpha3 chosen that way, and a pinned version, are confirmed by the first real answer; a 404
+before that is checked with the same list call, so a registry that serves neither API (or not the pinned
+one) ends in exit 4 with that sentence, never in "model not found".
 """
 
 from __future__ import annotations
@@ -54,14 +55,19 @@ def choose(client: RegistryClient, setting: str) -> str:
     known = _decided.get(base)
     if known is not None:
         client.api_prefix, client.api_confirmed = known, known == API_V1
-        why = "it was decided earlier in this run"
-    elif client.serves(API_V1):
-        client.api_prefix, client.api_confirmed = API_V1, True
-        why = "it serves v1"
-    else:
-        client.api_prefix, client.api_confirmed = API_V1ALPHA3, False
-        why = "it does not serve v1"
-    _decided[base] = client.api_prefix
-    version = version_of(client.api_prefix)
-    log.info("API %s at %s because %s", version, shown, why, extra={"step": "registry", "api": version})
-    return version
+        version = version_of(known)
+        log.info("API %s at %s because it was decided earlier in this run", version, shown, extra=_extra(version))
+        return version
+    client.api_prefix, client.api_confirmed, client.api_fallback = API_V1, False, API_V1ALPHA3
+
+    def decided(prefix: str, why: str) -> None:
+        _decided[base] = prefix
+        version = version_of(prefix)
+        log.info("API %s at %s because %s", version, shown, why, extra=_extra(version))
+
+    client.on_api_decided = decided
+    return "auto"
+
+
+def _extra(version: str) -> dict[str, str]:
+    return {"step": "registry", "api": version}

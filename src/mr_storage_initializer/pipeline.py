@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mr_storage_initializer.errors import UsageError
+from mr_storage_initializer.errors import StorageError, UsageError
 from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.resolve import Artifact, Entity, Resolution
 from mr_storage_initializer.settings import Settings
-from mr_storage_initializer.storage_config import DownloadPlan, endpoints_of
+from mr_storage_initializer.storage_config import DownloadPlan, endpoints_of, explain_refusal
 
 log = logging.getLogger("mr_storage_initializer")
 SCHEME = "model-registry://"
@@ -217,10 +217,19 @@ def install_pair(
             _scratch(dest, shared or exclusive),
             resume.staging(dest.root, wanted) as staging,
         ):
-            log.info("%s", redact_url(plan.uri), extra={"step": "downloading", "into": str(dest.root)})
+            route = settings.proxy.route(plan.uri) if plan.uri.startswith(("http://", "https://")) else {}
+            log.info("%s", redact_url(plan.uri), extra={"step": "downloading", "into": str(dest.root), **route})
             t0 = time.monotonic()
             with signing.prehash(settings, staging) as hasher:  # per pair: its own hashing threads
-                result = transfer.download(plan.uri, staging, planned, before_fetch=dest.check_names, observer=hasher)
+                try:
+                    result = transfer.download(
+                        plan.uri, staging, planned, before_fetch=dest.check_names, observer=hasher
+                    )
+                except StorageError as exc:  # refused: a storageKey without entry fell back to the environment
+                    explained = explain_refusal(plan, exc.message)
+                    if explained is None:
+                        raise
+                    raise StorageError(explained) from exc
             took = time.monotonic() - t0
             log.info(
                 "%d files, %d bytes in %.2fs",

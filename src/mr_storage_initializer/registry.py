@@ -31,6 +31,9 @@ from mr_storage_initializer.errors import (
     RegistryUnreachableError,
     UsageError,
 )
+from mr_storage_initializer.proxy import ProxyConfig
+from mr_storage_initializer.proxy_pool import pool_manager
+from mr_storage_initializer.reachability import Unreachable
 from mr_storage_initializer.redact import redact_text, redact_url
 from mr_storage_initializer.settings import DEFAULT_TIMEOUT
 from mr_storage_initializer.tokens import header_token, read_token_file
@@ -45,6 +48,7 @@ PROBE_MAX_BYTES = 64 * 1024  # a registry's answer to ?pageSize=1 is small; more
 log = logging.getLogger("mr_storage_initializer.registry")
 
 Json = dict[str, Any]
+Answer = tuple[int, bytes, float | None]  # status, body, Retry-After in seconds
 T = TypeVar("T")
 _warned_deprecation: set[str] = set()
 
@@ -71,11 +75,16 @@ class RegistryClient:
         deadline: float = DEFAULT_TIMEOUT,
         request_timeout: float = 30.0,
         api_prefix: str = API_PREFIX,
+        proxies: ProxyConfig | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_prefix = api_prefix
         self.api_confirmed = False  # True once an answer showed that api_prefix is served
         self.api_unserved = f"the model registry at {redact_url(self.base_url)} does not serve {api_prefix}"
+        # auto (api_version.choose): the prefix to try when the first answer shows api_prefix is not served,
+        # and who hears which one the registry's answers decided
+        self.api_fallback: str | None = None
+        self.on_api_decided: Callable[[str, str], None] | None = None
         self._token_path = token_path
         if token:
             self._token: str | None = header_token(token, "MODEL_REGISTRY_TOKEN")
@@ -84,7 +93,9 @@ class RegistryClient:
         self._deadline = deadline
         self._end = time.monotonic() + deadline  # the whole conversation, every GET of it
         self._request_timeout = request_timeout
-        self._pool = urllib3.PoolManager(
+        self._unreachable = Unreachable(redact_url(self.base_url), self._end, deadline)
+        self._pool = pool_manager(  # through HTTP(S)_PROXY unless NO_PROXY (or loopback) says otherwise
+            proxies or ProxyConfig(),
             num_pools=2,
             maxsize=2,
             ssl_context=tls.registry_context(ca_bundle) if self.base_url.startswith("https://") else None,
@@ -113,11 +124,22 @@ class RegistryClient:
             data = self._call(url, interpret)
         except _Unconfirmed as answer:
             if not self.serves(self.api_prefix):
+                if self.api_fallback is not None:  # auto: no v1 here; the same request in v1alpha3
+                    self.api_prefix, self.api_fallback = self.api_fallback, None
+                    self._decided("it does not serve v1")
+                    return self.get(path, params, missing_ok=missing_ok)
                 raise RegistryResponseError(self.api_unserved) from None
             data = self._interpret(url, answer.status, answer.body, missing_ok=missing_ok, sent_token=bool(self._token))
         if data is not None:
             self.api_confirmed = True
+        if self.api_confirmed and self.api_fallback is not None:
+            self.api_fallback = None
+            self._decided("it serves v1")
         return data
+
+    def _decided(self, why: str) -> None:
+        if self.on_api_decided is not None:
+            self.on_api_decided(self.api_prefix, why)
 
     def serves(self, prefix: str) -> bool:
         """Whether the registry serves ``prefix``: a real ``GET prefix/registered_models?pageSize=1``.
@@ -143,19 +165,23 @@ class RegistryClient:
 
         def once() -> T:
             nonlocal refreshed
-            status, body = self._request(url)
+            status, body, after = self._request(url)
             if status == 401 and self._token_path is not None and not refreshed:
                 refreshed = True  # a rotated service-account token: read the file again, once
                 self._token = read_token_file(self._token_path)
-                status, body = self._request(url)
-            return interpret(status, body)
+                status, body, after = self._request(url)
+            try:
+                return interpret(status, body)
+            except retry.TransientError as exc:  # a 429/503 with Retry-After: waited for (with jitter)
+                exc.retry_after = after
+                raise
 
         return retry.call(once, deadline=self._end - time.monotonic(), max_attempts=None)
 
-    def _request(self, url: str) -> tuple[int, bytes]:
+    def _request(self, url: str) -> Answer:
         """One GET and its whole body, given up at the conversation's deadline however slowly it trickles."""
         remaining = self._end - time.monotonic()
-        outcome: list[tuple[int, bytes] | BaseException] = []
+        outcome: list[Answer | BaseException] = []
         if remaining > 0:
             per_read = min(self._request_timeout, remaining)
             worker = threading.Thread(
@@ -175,7 +201,7 @@ class RegistryClient:
             raise outcome[0]
         return outcome[0]
 
-    def _exchange(self, url: str, timeout: float) -> tuple[int, bytes]:
+    def _exchange(self, url: str, timeout: float) -> Answer:
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
         where = redact_url(url)
         try:
@@ -192,6 +218,8 @@ class RegistryClient:
                 f"TLS verification failed for the model registry at {where}: {_reason(exc)}; "
                 "set MODEL_REGISTRY_CA_BUNDLE to the CA that signed its certificate"
             ) from None
+        except urllib3.exceptions.NewConnectionError as exc:  # refused, no route, no such name: it may be starting
+            raise self._unreachable.failed(exc) from None
         except urllib3.exceptions.HTTPError as exc:
             final = RegistryUnreachableError(
                 f"cannot reach the model registry at {where}: {_reason(exc)}; check MODEL_REGISTRY_BASE_URL, "
@@ -208,7 +236,7 @@ class RegistryClient:
         _warn_if_deprecated(self.base_url, url, response.headers)
         if len(body) > MAX_BODY_BYTES:
             raise RegistryResponseError(f"the model registry at {where} sent more than {MAX_BODY_BYTES} bytes")
-        return response.status, body
+        return response.status, body, retry.retry_after(response.headers.get("Retry-After"))
 
     @staticmethod
     def _interpret(url: str, status: int, body: bytes, *, missing_ok: bool, sent_token: bool = True) -> Json | None:
@@ -216,6 +244,11 @@ class RegistryClient:
         if retry.transient_status(status):
             final = RegistryError(f"the model registry answered HTTP {status} for {where}: {_error_message(body)}")
             raise retry.TransientError(f"the model registry answered HTTP {status} for {where}", final)
+        if status == 407:
+            raise RegistryUnreachableError(
+                f"the proxy for {where} requires credentials (HTTP 407): put them in HTTP_PROXY / HTTPS_PROXY "
+                "(http://user:password@proxy:port), or list the registry's host in NO_PROXY"
+            )
         if status == 401 and not sent_token:
             raise RegistryAuthError(
                 f"the model registry requires credentials (HTTP 401) for {where}: {_error_message(body)}; "
@@ -308,6 +341,7 @@ def probe(
     timeout: float,
     ca_bundle: Path | None = None,
     prefixes: Sequence[str] = (API_V1, API_V1ALPHA3),
+    proxies: ProxyConfig | None = None,
 ) -> str | None:
     """The first of ``prefixes`` at which a Model Registry answers at ``base_url`` (200 list or 401/403), or None.
 
@@ -319,7 +353,8 @@ def probe(
 
     def attempt() -> None:
         try:
-            pool = urllib3.PoolManager(
+            pool = pool_manager(
+                proxies or ProxyConfig(),
                 retries=False,
                 ssl_context=tls.registry_context(ca_bundle) if base_url.startswith("https://") else None,
             )
@@ -387,7 +422,7 @@ def _printable(value: str | None) -> str:
     return redact_text(text)
 
 
-def _catch(fn: Callable[[], tuple[int, bytes]]) -> tuple[int, bytes] | BaseException:
+def _catch(fn: Callable[[], Answer]) -> Answer | BaseException:
     try:
         return fn()
     except Exception as exc:  # handed to the waiting caller, which raises it

@@ -100,7 +100,10 @@ def choose_reading(parsed: ParsedUri, settings: Settings) -> ModelRef:
     as_host_model, as_model_version = parsed.readings
     url = registry_url_for(as_host_model, settings)
     prefixes = api_version.probe_prefixes(settings.api_version)
-    if registry.probe(url, timeout=settings.probe_timeout, ca_bundle=settings.ca_bundle, prefixes=prefixes):
+    found = registry.probe(
+        url, timeout=settings.probe_timeout, ca_bundle=settings.ca_bundle, prefixes=prefixes, proxies=settings.proxy
+    )
+    if found:
         chosen, why = as_host_model, f"a model registry answered at {redact_url(url)}"
     else:
         chosen, why = (
@@ -163,13 +166,19 @@ def resolve(parsed: ParsedUri, settings: Settings) -> Resolution:
     ref = choose_reading(parsed, settings)
     url = registry_url_for(ref, settings)
     auth = "token" if settings.token else "token file" if settings.token_path else "none"
-    log.info("%s for %s", redact_url(url), ref.describe(), extra={"step": "registry", "auth": auth})
+    log.info(
+        "%s for %s",
+        redact_url(url),
+        ref.describe(),
+        extra={"step": "registry", "auth": auth, **settings.proxy.route(url)},
+    )
     client = registry.RegistryClient(
         url,
         token=settings.token,
         token_path=settings.token_path,
         ca_bundle=settings.ca_bundle,
         deadline=settings.timeout,
+        proxies=settings.proxy,
     )
     try:
         api_version.choose(client, settings.api_version)
@@ -211,6 +220,7 @@ def _resolve_with(client: registry.RegistryClient, raw: str, ref: ModelRef, sett
         entries=settings.storage_entries,
         looked=storage_config.where_looked(settings.storage_config_prefix, settings.storage_config_dir),
         env=settings.storage_env,
+        require_entry=settings.require_storage_entry,
     )
     return Resolution(
         source_uri=raw, registry_url=client.base_url, model=model, version=version, artifact=artifact, download=download

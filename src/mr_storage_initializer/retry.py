@@ -38,16 +38,40 @@ def transient_status(status: int) -> bool:
 class TransientError(Exception):
     """A failure worth another attempt (connection refused or reset, timeout, 429, 5xx).
 
-    ``final`` is the error to raise when the deadline or the attempts run out.
+    ``final`` is the error to raise when the deadline or the attempts run out. ``quiet``: the caller said
+    once what is being waited for, so each retry is logged at DEBUG, not WARNING.
     """
 
-    def __init__(self, message: str, final: BaseException) -> None:
+    def __init__(self, message: str, final: BaseException, *, quiet: bool = False) -> None:
         super().__init__(message)
         self.final = final
+        self.quiet = quiet
+        self.retry_after: float | None = None  # the server's Retry-After, in seconds, when it sent one
+
+
+RETRY_AFTER_MAX = 300.0  # seconds; a longer Retry-After is waited for this long (the deadline bounds it anyway)
+
+
+def retry_after(value: str | None) -> float | None:
+    """An HTTP ``Retry-After`` (delay-seconds or an HTTP date) in seconds from now, or None."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    if text.isdigit():
+        return min(float(text), RETRY_AFTER_MAX)
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(text).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return min(max(when - time.time(), 0.0), RETRY_AFTER_MAX)
 
 
 def _log_retry(details: RetryDetails) -> None:
-    log.warning(
+    quiet = getattr(details.caused_by, "quiet", False)
+    log.log(
+        logging.DEBUG if quiet else logging.WARNING,
         "retrying in %.1fs (retry %d): %s",
         details.wait_for,
         details.retry_num,
@@ -89,6 +113,9 @@ def call(
         failures += 1
         jitter = random.uniform(0, min(1.0, wait_max))  # noqa: S311 - jitter, not cryptography
         wait = min(wait_max, wait_initial * 2 ** min(failures - 1, 32) + jitter)
+        if exc.retry_after is not None:  # the server said when: not before, and spread so a crowd does not
+            spread = random.uniform(0, max(0.5, exc.retry_after / 2))  # noqa: S311 - come back in lock-step
+            wait = max(wait, exc.retry_after + spread)
         return wait if time.monotonic() + wait < end else False
 
     try:

@@ -19,6 +19,8 @@ from types import MappingProxyType
 from urllib.parse import urlsplit
 
 from mr_storage_initializer.errors import UsageError
+from mr_storage_initializer.proxy import NAMES as PROXY_NAMES
+from mr_storage_initializer.proxy import ProxyConfig
 from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.signing import SignaturePolicy
 from mr_storage_initializer.storage_config import DEFAULT_PREFIX, StorageEntry, load_entries
@@ -197,12 +199,16 @@ class Limits:
 
 def is_storage_variable(name: str) -> bool:
     """Whether ``name`` is one of KServe's storage variables (what :attr:`Settings.storage_env` holds)."""
-    return name.startswith(STORAGE_PREFIXES) or name in STORAGE_NAMES or name.endswith("-headers")
+    return (
+        name.startswith(STORAGE_PREFIXES) or name in STORAGE_NAMES or name in PROXY_NAMES or name.endswith("-headers")
+    )
 
 
-def _storage_env(env: Mapping[str, str]) -> Mapping[str, str]:
-    """KServe's storage variables, checked where a wrong value would otherwise surface only mid-download."""
-    picked = {k: v for k, v in env.items() if is_storage_variable(k)}
+def _storage_env(env: Mapping[str, str], proxies: ProxyConfig) -> Mapping[str, str]:
+    """KServe's storage variables, checked where a wrong value would otherwise surface only mid-download;
+    the proxy variables as ``proxies`` reads them (both spellings alike, so every library agrees)."""
+    picked = {k: v for k, v in env.items() if is_storage_variable(k) and k not in PROXY_NAMES}
+    picked.update(proxies.environment())
     for name in ("STORAGE_CONFIG", "STORAGE_OVERRIDE_CONFIG"):
         try:
             spec = json.loads(picked.get(name) or "{}")
@@ -221,6 +227,14 @@ def _storage_env(env: Mapping[str, str]) -> Mapping[str, str]:
     for name in ("S3_CONNECT_TIMEOUT", "S3_READ_TIMEOUT"):
         parse_int(picked, name, 0, 0, 86_400)
     parse_int(picked, "S3_MAX_ATTEMPTS", 0, 1, 100)
+    # KServe's webhook injects HF_XET_NUM_CONCURRENT_RANGE_GETS=8 into every storage initializer: the user's
+    # MODEL_REGISTRY_TRANSFER_CONCURRENCY, when set, wins (Xet's downloads in the kserve path)
+    parse_int(picked, "HF_XET_NUM_CONCURRENT_RANGE_GETS", 0, 1, 1024)
+    ours = env.get("MODEL_REGISTRY_TRANSFER_CONCURRENCY", "").strip()
+    if ours and picked.get("HF_XET_NUM_CONCURRENT_RANGE_GETS", "").strip():
+        picked["HF_XET_NUM_CONCURRENT_RANGE_GETS"] = str(
+            parse_int(env, "MODEL_REGISTRY_TRANSFER_CONCURRENCY", 0, 1, 256)
+        )
     hub = picked.get("HF_ENDPOINT", "").strip()
     if hub and (urlsplit(hub).scheme not in ("http", "https") or not urlsplit(hub).netloc or _unclear(hub)):
         raise UsageError(
@@ -306,6 +320,10 @@ class Settings:
     storage_config_dir: Path | None = None
     storage_entries: Mapping[str, StorageEntry] = field(default_factory=dict, repr=False)
     signature: SignaturePolicy = field(default_factory=SignaturePolicy)  # MODEL_REGISTRY_SIGNATURE*: docs/signing.md
+    require_storage_entry: bool = False  # MODEL_REGISTRY_REQUIRE_STORAGE_ENTRY: a storageKey must have its entry
+    proxy: ProxyConfig = field(
+        default_factory=ProxyConfig
+    )  # HTTPS_PROXY / HTTP_PROXY / NO_PROXY, Go's rules (proxy.py)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -320,13 +338,19 @@ class Settings:
             raise UsageError(f"MODEL_REGISTRY_SCHEME={scheme!r} is not supported; use http or https")
         if not base_url or "/" in base_url:
             raise UsageError(f"MODEL_REGISTRY_BASE_URL={redact_url(base_url)!r} must be HOST[:PORT]")
+        if base_url.count(":") > 1 and not base_url.startswith("["):  # fd00::10:8080 has no one reading
+            raise UsageError(
+                f"MODEL_REGISTRY_BASE_URL={redact_url(base_url)!r}: write an IPv6 address in brackets, "
+                "such as [fd00::10]:8080"
+            )
         token_path = env.get("MODEL_REGISTRY_TOKEN_PATH", "").strip()
         ca_bundle = env.get("MODEL_REGISTRY_CA_BUNDLE", "").strip()
         transfer = env.get("MODEL_REGISTRY_TRANSFER", "").strip().lower() or cls.transfer
         if transfer not in ("auto", "kserve", "fast"):
             raise UsageError(f"MODEL_REGISTRY_TRANSFER={transfer!r} is not one of auto, fast, kserve")
         timeout = _seconds(env, "MODEL_REGISTRY_TIMEOUT", cls.timeout)
-        storage_env = _storage_env(env)
+        proxies = ProxyConfig.from_env(env)
+        storage_env = _storage_env(env, proxies)
         api_version = env.get("MODEL_REGISTRY_API_VERSION", "").strip().lower() or cls.api_version
         if api_version not in ("auto", "v1", "v1alpha3"):
             raise UsageError(f"MODEL_REGISTRY_API_VERSION={api_version!r} is not one of auto, v1, v1alpha3")
@@ -365,6 +389,8 @@ class Settings:
             storage_config_dir=entries_dir,
             storage_entries=load_entries(env, entries_prefix, entries_dir),
             signature=SignaturePolicy.from_env(env, patterns),
+            require_storage_entry=_flag(env, "MODEL_REGISTRY_REQUIRE_STORAGE_ENTRY"),
+            proxy=proxies,
         )
 
     def tunables_for(self, scheme: str) -> Tunables:

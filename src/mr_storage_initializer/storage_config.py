@@ -28,6 +28,8 @@ the same way. The query is never part of the key: the engines get the URI withou
 from __future__ import annotations
 
 import json
+import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +43,8 @@ DEFAULT_PREFIX = "MR_STORAGE_CONFIG_"
 USABLE_TYPES = ("s3",)
 S3_QUERY = {"endpoint": "endpoint_url", "defaultRegion": "region"}  # s3_uri_from's parameters -> spec keys
 _MAX_ENTRY_BYTES = 64 * 1024
+REQUIRE_ENTRY = "MODEL_REGISTRY_REQUIRE_STORAGE_ENTRY"
+log = logging.getLogger("mr_storage_initializer.storage_config")
 LOCATION_FIELDS = frozenset({"type", "bucket", "region", "endpoint_url", "verify_ssl", "anonymous", "ca_bundle"})
 
 
@@ -62,6 +66,7 @@ class DownloadPlan:
     env: Mapping[str, str] = field(default_factory=dict, repr=False)  # set for this download
     unset: tuple[str, ...] = ()  # removed for this download
     storage_key: str | None = None
+    missing_entry: str = ""  # where the storageKey's entry was looked for in vain (the environment was used)
 
 
 def load_entries(env: Mapping[str, str], prefix: str, directory: Path | None) -> dict[str, StorageEntry]:
@@ -117,29 +122,44 @@ def plan(
     entries: Mapping[str, StorageEntry],
     looked: str,
     env: Mapping[str, str],
+    require_entry: bool = False,
 ) -> DownloadPlan:
     """The download of an artifact ``uri`` (may be empty) with its ``storageKey``/``storagePath``.
 
     ``env`` is KServe's storage variables (``Settings.storage_env``), where ``STORAGE_CONFIG`` is read.
+    A ``storageKey`` without an entry falls back to the environment's credentials, as the Go CSI (which
+    never reads ``storageKey``) does, with one warning; ``require_entry`` makes it exit 5 instead.
     """
     environ = env
     entry = None
+    missing = ""
     if storage_key:
         entry = entries.get(storage_key)
-        if entry is None:
+        if entry is None and require_entry:
             raise StorageError(
                 f"the model artifact's storageKey {storage_key!r} has no entry: looked in {looked}; add the key to "
-                "the namespace's storage-config secret (or the secret KServe's storageSpecSecretName names)"
+                "the namespace's storage-config secret (or the secret KServe's storageSpecSecretName names), "
+                f"or unset {REQUIRE_ENTRY} to use the environment's credentials"
             )
-        if entry.problem:
+        if entry is None:
+            missing = looked
+            log.warning(
+                "the model artifact's storageKey %r has no entry (looked in %s); using the environment's storage "
+                "credentials (AWS_*, STORAGE_CONFIG), as the Go storage initializer does; set %s=true to refuse",
+                storage_key,
+                looked,
+                REQUIRE_ENTRY,
+                extra={"step": "resolved", "storage_key": storage_key},
+            )
+        elif entry.problem:
             raise StorageError(f"storage-config entry {storage_key!r} ({entry.source}) cannot be used: {entry.problem}")
-        kind = entry.spec.get("type", "")
-        if kind not in USABLE_TYPES:
+        elif (kind := entry.spec.get("type", "")) not in USABLE_TYPES:
             raise StorageError(
                 f"storage-config entry {storage_key!r} ({entry.source}) has type {kind!r}; only "
                 f"{', '.join(USABLE_TYPES)} entries can be used for a model artifact's storageKey"
             )
-        _check_entry_endpoint(entry)
+        if entry is not None:
+            _check_entry_endpoint(entry)
     if not uri.strip():
         uri = _uri_from_entry(entry, storage_key, storage_path)
 
@@ -159,7 +179,22 @@ def plan(
     if spec is not None and (entry is not None or query):
         overrides["STORAGE_CONFIG"] = json.dumps(spec)
         unset = ("STORAGE_OVERRIDE_CONFIG",)
-    return DownloadPlan(uri=clean, env=overrides, unset=unset, storage_key=storage_key)
+    return DownloadPlan(uri=clean, env=overrides, unset=unset, storage_key=storage_key, missing_entry=missing)
+
+
+_DENIED = re.compile(r"\b(?:401|403)\b|AccessDenied|Forbidden|InvalidAccessKeyId|SignatureDoesNotMatch|Unauthorized")
+
+
+def explain_refusal(plan: DownloadPlan, message: str) -> str | None:
+    """``message`` (a failed download's) with the missing entry named as the likely cause, when the storage
+    refused the environment's credentials that a ``storageKey`` without entry fell back to; else None."""
+    if not plan.missing_entry or not _DENIED.search(message):
+        return None
+    return (
+        f"{message}; the artifact's storageKey {plan.storage_key!r} has no entry (looked in {plan.missing_entry}), "
+        "so the environment's credentials were used and refused: the missing entry is the likely cause, add it "
+        "to the namespace's storage-config secret"
+    )
 
 
 def _check_entry_endpoint(entry: StorageEntry) -> None:
@@ -192,6 +227,11 @@ def endpoints_of(plan: DownloadPlan) -> list[tuple[str, str]]:
 
 
 def _uri_from_entry(entry: StorageEntry | None, storage_key: str | None, storage_path: str | None) -> str:
+    if entry is None and storage_key and storage_path:
+        raise StorageError(
+            f"the model artifact has no uri, and its storageKey {storage_key!r} has no entry whose bucket would "
+            "locate its storagePath; add the entry to the storage-config secret, or set the artifact's uri"
+        )
     if entry is None or not storage_path:
         raise StorageError(
             "the model artifact has no uri, and no storageKey with a storagePath to locate it; set its uri"

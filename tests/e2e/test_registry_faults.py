@@ -23,7 +23,7 @@ def test_transient_faults_are_retried_and_the_model_installs(
     assert result.code == 0, result.stderr
     assert tree(tmp_path) == {"m.bin": b"ok"}
     assert result.stderr.count("retry: retrying in") == 6
-    assert len(proxy.requests) == 6 + 4  # six faults, then the API check (v1), model, version, artifacts
+    assert len(proxy.requests) == 6 + 3  # six faults, then model, version, artifacts (v1 decided by the first)
 
 
 @pytest.mark.parametrize(("status", "fragment"), [(403, "denied access (HTTP 403)"), (400, "answered HTTP 400")])

@@ -7,8 +7,11 @@ No test sets ``AWS_ENDPOINT_URL`` for the initializer unless it checks that some
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -211,7 +214,7 @@ def test_storage_path_and_the_entry_bucket_locate_an_artifact_without_uri(
     assert provenance["model_artifact"]["storage_path"] == "llm/weights.bin"
 
 
-def test_storage_key_without_an_entry_is_exit_5_naming_key_and_places(
+def test_a_required_storage_key_entry_that_is_missing_is_exit_5_naming_key_and_places(
     registry: Any, s3_server: S3Server, tmp_path: Path
 ) -> None:
     _two_models(registry, s3_server)
@@ -221,6 +224,7 @@ def test_storage_key_without_an_entry_is_exit_5_naming_key_and_places(
     env = _env(
         registry,
         "fast",
+        MODEL_REGISTRY_REQUIRE_STORAGE_ENTRY="true",
         MODEL_REGISTRY_STORAGE_CONFIG_DIR=str(entries),
         **{"MR_STORAGE_CONFIG_aws-connection-minio": _entry(MINIO, s3_server.endpoint)},
     )
@@ -231,6 +235,88 @@ def test_storage_key_without_an_entry_is_exit_5_naming_key_and_places(
     )
     assert f"files in {entries} (MODEL_REGISTRY_STORAGE_CONFIG_DIR)" in result.last_line
     assert s3_server.requests == []
+    assert _nothing_in(tmp_path / "dest")
+
+
+def _env_keys(s3: S3Server, keys: dict[str, str], endpoint: str = "") -> dict[str, str]:
+    return {
+        "AWS_ACCESS_KEY_ID": keys["id"],
+        "AWS_SECRET_ACCESS_KEY": keys["secret"],
+        "AWS_ENDPOINT_URL": endpoint or s3.endpoint,
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_storage_key_without_an_entry_falls_back_to_the_environment_with_one_warning(
+    registry: Any, s3_server: S3Server, tmp_path: Path, engine: str
+) -> None:
+    # a model registered through the dashboard carries storageKey; the Go CSI never reads it
+    _two_models(registry, s3_server)
+    _fresh(s3_server)
+    env = _env(registry, engine, **_env_keys(s3_server, OTHER))
+
+    result = run_cli("model-registry://llm/v1", tmp_path / "dest", env=env)
+
+    assert result.code == 0, result.stderr
+    assert tree(tmp_path / "dest") == {"weights.bin": b"from team b"}
+    assert set(s3_server.access_key_ids()) == {OTHER["id"]}
+    warnings = [line for line in result.stderr.splitlines() if " WARNING " in line]
+    assert len(warnings) == 1, result.stderr
+    assert "storageKey 'aws-connection-team-b' has no entry" in warnings[0]
+    assert "using the environment's storage credentials" in warnings[0]
+    assert "MODEL_REGISTRY_REQUIRE_STORAGE_ENTRY=true" in warnings[0]
+
+
+class _Denying(http.server.BaseHTTPRequestHandler):
+    """An S3 endpoint that refuses every request's credentials, as S3 does (403 AccessDenied)."""
+
+    protocol_version = "HTTP/1.1"
+    body = b'<?xml version="1.0"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>'
+
+    def _deny(self, with_body: bool) -> None:
+        self.send_response(403)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        if with_body:
+            self.wfile.write(self.body)
+
+    def do_GET(self) -> None:
+        self._deny(True)
+
+    def do_HEAD(self) -> None:
+        self._deny(False)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def denying_s3() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Denying)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_refused_fallback_names_the_missing_entry_as_the_likely_cause(
+    registry: Any, s3_server: S3Server, denying_s3: str, tmp_path: Path, engine: str
+) -> None:
+    _two_models(registry, s3_server)
+    env = _env(registry, engine, **_env_keys(s3_server, MINIO, denying_s3), S3_MAX_ATTEMPTS="1")
+
+    result = run_cli("model-registry://llm/v1", tmp_path / "dest", env=env)
+
+    assert result.code == 5, result.stderr
+    assert "403" in result.last_line
+    assert "storageKey 'aws-connection-team-b' has no entry" in result.last_line
+    assert "the missing entry is the likely cause" in result.last_line
+    assert MINIO["secret"] not in result.stderr
     assert _nothing_in(tmp_path / "dest")
 
 

@@ -95,16 +95,39 @@ def test_backoff_never_sleeps_past_the_deadline(tmp_path: Path) -> None:
         placeholder.bind(("127.0.0.1", 0))
         port = placeholder.getsockname()[1]
     env = {"MODEL_REGISTRY_BASE_URL": f"127.0.0.1:{port}", "MODEL_REGISTRY_TIMEOUT": "4"}
-    result = run_cli("model-registry://iris/v1", tmp_path / "models", env=env, timeout=60)
+    result = run_cli("model-registry://iris/v1", tmp_path / "models", "--debug", env=env, timeout=60)
     assert result.code == 4, result.stderr
-    assert "cannot reach the model registry" in result.last_line
+    failed = next(line for line in result.stderr.splitlines() if " ERROR failed: " in line)  # --debug: a cause after
+    assert "cannot reach the model registry" in failed
     start = _conversation_start(result)
-    retries = [line for line in result.stderr.splitlines() if "retry: retrying in" in line]
+    retries = [line for line in result.stderr.splitlines() if "retry: retrying in" in line]  # DEBUG lines
     assert len(retries) >= 3, result.stderr
     for line in retries:
         wait = float(re.search(r"wait_s=([\d.]+)", line).group(1))  # type: ignore[union-attr]
         assert _at(line) + wait <= start + 4 + 0.05, f"this backoff ends after the deadline: {line}"
-    assert _at(result.last_line) - start < 4 + 0.5
+    assert _at(failed) - start < 4 + 0.5
+
+
+def test_a_registry_that_refuses_connections_is_said_once_then_one_line_says_what_was_tried(tmp_path: Path) -> None:
+    with socket.socket() as placeholder:  # a port nobody listens on: every attempt is refused at once
+        placeholder.bind(("127.0.0.1", 0))
+        port = placeholder.getsockname()[1]
+    env = {"MODEL_REGISTRY_BASE_URL": f"127.0.0.1:{port}", "MODEL_REGISTRY_TIMEOUT": "4"}
+    result = run_cli("model-registry://iris/v1", tmp_path / "models", env=env, timeout=60)
+
+    assert result.code == 4, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if " WARNING " in line]
+    assert len(warnings) == 1, result.stderr  # not one per retry
+    assert f"the model registry at http://127.0.0.1:{port} refuses connections; retrying until " in warnings[0]
+    assert "(MODEL_REGISTRY_TIMEOUT=4s)" in warnings[0]
+    assert re.search(
+        rf"ERROR failed: cannot reach the model registry at http://127\.0\.0\.1:{port}: it refuses connections "
+        r"\(\d+ tries in [34]s, until MODEL_REGISTRY_TIMEOUT=4s\); check MODEL_REGISTRY_BASE_URL",
+        result.last_line,
+    ), result.last_line
+    assert "***" not in result.stderr  # no URL with its query masked: the base URL says where
+    assert _at(result.last_line) - _conversation_start(result) < 4 + 0.5  # the documented wait, and no longer
+    assert not (tmp_path / "models").exists()
 
 
 class _Flood(socketserver.BaseRequestHandler):

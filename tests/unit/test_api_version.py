@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from mr_storage_initializer import api_version
@@ -18,6 +20,8 @@ class FakeClient:
         self.api_unserved = ""
         self.asked: list[str] = []
         self._serves_v1 = serves_v1
+        self.api_fallback: str | None = None
+        self.on_api_decided: Any = None
 
     def serves(self, prefix: str) -> bool:
         self.asked.append(prefix)
@@ -29,17 +33,20 @@ def _fresh_run(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(api_version, "_decided", {})
 
 
-@pytest.mark.parametrize(("serves_v1", "prefix", "confirmed"), [(True, API_V1, True), (False, API_V1ALPHA3, False)])
-def test_auto_asks_once_per_registry_and_run(serves_v1: bool, prefix: str, confirmed: bool) -> None:
-    first, second = FakeClient("http://r:8080", serves_v1), FakeClient("http://r:8080", serves_v1)
-    api_version.choose(first, "auto")  # type: ignore[arg-type]
-    api_version.choose(second, "auto")  # type: ignore[arg-type]
-    assert first.asked == [API_V1] and second.asked == []
-    assert (first.api_prefix, first.api_confirmed) == (prefix, confirmed)
-    assert (second.api_prefix, second.api_confirmed) == (prefix, confirmed)
-    other = FakeClient("http://other:8080", serves_v1)
+def test_auto_asks_nothing_itself_and_the_first_answer_decides_once_per_registry_and_run() -> None:
+    first = FakeClient("http://r:8080", True)
+    first.api_fallback = None
+    first.on_api_decided = None
+    assert api_version.choose(first, "auto") == "auto"  # type: ignore[arg-type]
+    assert first.asked == []  # no probe: the first real request is made in v1, unconfirmed
+    assert (first.api_prefix, first.api_confirmed, first.api_fallback) == (API_V1, False, API_V1ALPHA3)
+    first.on_api_decided(API_V1ALPHA3, "it does not serve v1")  # what RegistryClient.get reports
+    second = FakeClient("http://r:8080", True)
+    assert api_version.choose(second, "auto") == "v1alpha3"  # type: ignore[arg-type]
+    assert (second.api_prefix, second.api_confirmed, second.asked) == (API_V1ALPHA3, False, [])
+    other = FakeClient("http://other:8080", True)
     api_version.choose(other, "auto")  # type: ignore[arg-type]
-    assert other.asked == [API_V1]
+    assert other.api_prefix == API_V1 and other.api_fallback == API_V1ALPHA3
 
 
 @pytest.mark.parametrize(("pin", "prefix"), [("v1", API_V1), ("v1alpha3", API_V1ALPHA3)])

@@ -70,3 +70,11 @@ def test_bad_settings_are_usage_errors(env: dict[str, str], message: str) -> Non
     with pytest.raises(UsageError, match=r".*") as caught:
         Settings.from_env(env)
     assert message in caught.value.message
+
+
+def test_an_ipv6_registry_address_is_written_in_brackets() -> None:
+    settings = Settings.from_env({"MODEL_REGISTRY_BASE_URL": "[fd00::10]:8080"})
+    assert (settings.base_url, settings.base_port()) == ("[fd00::10]:8080", "8080")
+    assert Settings.from_env({"MODEL_REGISTRY_BASE_URL": "https://[fd00::10]/"}).base_url == "[fd00::10]"
+    with pytest.raises(UsageError, match=r"in brackets, such as \[fd00::10\]:8080"):
+        Settings.from_env({"MODEL_REGISTRY_BASE_URL": "fd00::10:8080"})

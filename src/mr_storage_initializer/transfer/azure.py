@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from mr_storage_initializer import proxy
 from mr_storage_initializer.errors import StorageError
 from mr_storage_initializer.tls import extra_roots
 from mr_storage_initializer.transfer.objectstore import ObstoreSource
@@ -56,6 +57,7 @@ def store_options(uri: str, env: Mapping[str, str]) -> tuple[dict[str, Any], str
     config: dict[str, Any] = {"account_name": account, "endpoint": f"https://{parts.netloc}"}
     config.update(_credentials(env, parts.query))
     client: dict[str, Any] = {"connect_timeout": "30s", "timeout": "3600s", "pool_idle_timeout": "30s"}
+    client.update(proxy.of_env(env).obstore_options(config["endpoint"]))  # Go's rules, not reqwest's
     roots = extra_roots(env)
     if roots:
         client["root_certificate"] = roots

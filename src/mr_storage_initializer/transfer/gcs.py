@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from mr_storage_initializer import proxy
 from mr_storage_initializer.errors import StorageError
 from mr_storage_initializer.tls import http_context
 from mr_storage_initializer.transfer import wire
@@ -51,7 +52,9 @@ class GcsSource:
             self.base = emulator if "://" in emulator else f"http://{emulator}"
         else:
             self.base = "https://storage.googleapis.com"
-        self.pool = wire.new_pool(connections, http_context(env) if self.base.startswith("https") else None)
+        context = http_context(env) if self.base.startswith("https") else None
+        self.pool = wire.new_pool(connections, context, proxies=proxy.of_env(env))
+        self._env = env
         self._credentials: Any = None
         self._lock = threading.Lock()
 
@@ -73,10 +76,14 @@ class GcsSource:
         with self._lock:
             if not self._credentials.valid:
                 from google.auth.exceptions import GoogleAuthError
-                from google.auth.transport.requests import Request
+                from google.auth.transport.urllib3 import Request
 
+                from mr_storage_initializer.proxy_pool import pool_manager
+
+                # the token endpoint (or the metadata server) by the same proxy rules as every other request
+                http = pool_manager(proxy.of_env(self._env), ssl_context=http_context(self._env))
                 try:
-                    self._credentials.refresh(Request())
+                    self._credentials.refresh(Request(http))  # type: ignore[no-untyped-call]
                 except GoogleAuthError as exc:
                     raise SourceError(f"getting a Google access token failed: {exc}", transient=False) from exc
             return {"Authorization": f"Bearer {self._credentials.token}"}

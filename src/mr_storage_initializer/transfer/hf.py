@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
-from mr_storage_initializer import __version__
+from mr_storage_initializer import __version__, proxy
 from mr_storage_initializer.errors import StorageError, UsageError
 from mr_storage_initializer.redact import redact_url, register_secret
 from mr_storage_initializer.tls import http_context
@@ -170,7 +170,7 @@ class HfSource:
         bound = max(1.0, min(wire.TIMEOUT, timeout / 3))  # a stall leaves time to retry within the deadline
         # wire's pool: the artifact policy checks every host it connects to (the Hub, each CDN host); the
         # redirects are followed here, one by one, so that a CDN URL can be remembered and re-asked.
-        self.pool = wire.new_pool(connections, http_context(env))
+        self.pool = wire.new_pool(connections, http_context(env), proxies=proxy.of_env(env))
         self.timeout = bound
 
     # -- naming -------------------------------------------------------------------------------------

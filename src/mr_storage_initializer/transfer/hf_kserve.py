@@ -35,12 +35,16 @@ from pathlib import Path
 from typing import IO, Any
 
 from mr_storage_initializer.errors import StorageError
+from mr_storage_initializer.proxy import NAMES as PROXY_NAMES
 from mr_storage_initializer.redact import redact_text, redact_url
 from mr_storage_initializer.transfer.hf import HfRef, hf_token, hub_endpoint, parse_hf_uri, pinned_commit
 
 log = logging.getLogger("mr_storage_initializer.transfer")
 _FAILED = "FAILED\t"
 _TOKENS = frozenset({"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"})  # the one found is passed on; HF_HOME moves
+# Settings decided these (proxy variables in Go's order; Xet's concurrency, ours when the user set it): the
+# child gets Settings' values, not the raw environment's.
+_DECIDED = frozenset({*PROXY_NAMES, "HF_XET_NUM_CONCURRENT_RANGE_GETS"})
 
 
 def instead_of(uri: str, reason: BaseException, env: Mapping[str, str], deadline: float) -> TamedKServe:
@@ -55,6 +59,11 @@ def _clear(dest: Path) -> None:
             shutil.rmtree(leftover.path)
         else:
             os.unlink(leftover.path)
+
+
+def decided_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """The variables of ``Settings.storage_env`` that settings decided, as the child must see them."""
+    return {name: value for name, value in env.items() if name in _DECIDED}
 
 
 class TamedKServe:
@@ -100,7 +109,8 @@ class TamedKServe:
             }
             if token:
                 changes["HF_TOKEN"] = token
-            self._run(uri, inner, work, child_environment(changes, _TOKENS))
+            changes.update(decided_environment(self.env))
+            self._run(uri, inner, work, child_environment(changes, _TOKENS | _DECIDED))
             _check_jail(local, uri)
             for entry in inner.iterdir():
                 if entry.name == ".cache":  # snapshot_download's local-dir metadata stays in work

@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from mr_storage_initializer import proxy
 from mr_storage_initializer.errors import StorageError, UsageError
 from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.tls import http_context
@@ -85,7 +86,7 @@ class HttpSource:
         if userinfo is not None and not any(k.lower() == "authorization" for k in self.headers):
             self.headers["Authorization"] = "Basic " + base64.b64encode(userinfo.encode()).decode("ascii")
         context = http_context(env) if parts.scheme == "https" else None
-        self.pool = wire.new_pool(connections, context, private=self.headers)
+        self.pool = wire.new_pool(connections, context, private=self.headers, proxies=proxy.of_env(env))
 
     def _get(self, byte_range: tuple[int, int] | None, pinned: str = "") -> Any:
         headers = self.headers

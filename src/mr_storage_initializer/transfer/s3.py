@@ -34,6 +34,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mr_storage_initializer import proxy
 from mr_storage_initializer.errors import StorageError, UsageError
 from mr_storage_initializer.settings import parse_int
 from mr_storage_initializer.tls import s3_ca_bundle
@@ -138,6 +139,8 @@ def store_options(env: Mapping[str, str]) -> dict[str, Any]:
         "allow_http": endpoint.startswith("http://"),
         "pool_idle_timeout": "30s",
     }
+    # the proxy for the endpoint, by Go's rules (reqwest's own would proxy loopback and read NO_PROXY its way)
+    client.update(proxy.of_env(env).obstore_options(endpoint or f"https://s3.{region}.amazonaws.com"))
     verify = env.get("S3_VERIFY_SSL", "")
     if verify and verify.lower() in ("0", "false"):
         client["allow_invalid_certificates"] = True

@@ -10,6 +10,7 @@ from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 from mr_storage_initializer import retry
+from mr_storage_initializer.proxy import ProxyConfig
 from mr_storage_initializer.transfer import splice
 from mr_storage_initializer.transfer.source import (
     CHANGED,
@@ -25,15 +26,21 @@ TIMEOUT = 30.0  # seconds to connect and between bytes, as KServe's HTTP downloa
 _CONTENT_RANGE = re.compile(r"^bytes\s+(\d+)-(\d+)/(\d+|\*)$")
 
 
-def new_pool(connections: int, context: ssl.SSLContext | None, private: Collection[str] = ()) -> Any:
+def new_pool(
+    connections: int, context: ssl.SSLContext | None, private: Collection[str] = (), proxies: ProxyConfig | None = None
+) -> Any:
     """A pool that follows redirects, dropping ``Authorization``, cookies and the ``private`` headers (the
-    user's ``<host>-headers``) when a redirect leads to another host (scheme, name or port)."""
+    user's ``<host>-headers``) when a redirect leads to another host (scheme, name or port); each URL, each
+    redirect's included, is fetched through the proxy :meth:`ProxyConfig.for_url` names, or directly."""
     import urllib3
 
     from mr_storage_initializer.policy import guard_pool
+    from mr_storage_initializer.proxy_pool import pool_manager
 
     strip = {"authorization", "proxy-authorization", "cookie", *(name.lower() for name in private)}
-    pool = urllib3.PoolManager(
+    return pool_manager(  # the artifact policy, on the first host and after every redirect, proxied or not
+        proxies or ProxyConfig(),
+        wrap=guard_pool,
         num_pools=4,
         maxsize=connections,
         ssl_context=context,
@@ -42,7 +49,6 @@ def new_pool(connections: int, context: ssl.SSLContext | None, private: Collecti
             total=None, connect=0, read=0, status=0, other=0, redirect=5, remove_headers_on_redirect=strip
         ),
     )
-    return guard_pool(pool)  # the artifact policy, on the first host and after every redirect
 
 
 def get(
@@ -79,6 +85,8 @@ def status_error(status: int, denied_hint: str) -> SourceError:
         return SourceError(f"{CHANGED} (HTTP 412)", transient=False)
     if status in (401, 403):
         return SourceError(f"access was denied (HTTP {status}); {denied_hint}", transient=False)
+    if status == 407:
+        return SourceError("the proxy requires credentials (HTTP 407); put them in HTTP(S)_PROXY", transient=False)
     return SourceError(f"the server answered HTTP {status}", transient=retry.transient_status(status))
 
 
