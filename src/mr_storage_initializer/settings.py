@@ -338,7 +338,8 @@ class Settings:
             raise UsageError(f"MODEL_REGISTRY_SCHEME={scheme!r} is not supported; use http or https")
         if not base_url or "/" in base_url:
             raise UsageError(f"MODEL_REGISTRY_BASE_URL={redact_url(base_url)!r} must be HOST[:PORT]")
-        if base_url.count(":") > 1 and not base_url.startswith("["):  # fd00::10:8080 has no one reading
+        hostport = base_url.rpartition("@")[2]  # user:password@ (redacted everywhere) is not the host
+        if hostport.count(":") > 1 and not hostport.startswith("["):  # fd00::10:8080 has no one reading
             raise UsageError(
                 f"MODEL_REGISTRY_BASE_URL={redact_url(base_url)!r}: write an IPv6 address in brackets, "
                 "such as [fd00::10]:8080"
