@@ -565,6 +565,54 @@ def _edges() -> list[Step]:
     ]
 
 
+def _more_filters() -> list[Step]:
+    """Typed id properties, properties that are not well-known, related-entity names, odd literals."""
+    from urllib.parse import quote
+
+    def fq(text: str) -> str:
+        return "filterQuery=" + quote(text, safe="{}_")
+
+    mv, rm, art, isv = f"{V1}/model_versions", f"{V1}/registered_models", f"{V1}/artifacts", f"{V1}/inference_services"
+    return [
+        _s("GET", mv, fq("registeredModelId = {f_iris}")),
+        _s("GET", mv, fq("author = 'ann' AND registeredModelId = {f_iris}")),
+        _s("GET", mv, fq("registeredModelId = '{f_iris}'")),
+        _s("GET", mv, fq("artifacts.uri = 's3://x/iris'")),
+        _s("GET", mv, fq("state = 'LIVE' AND name LIKE 'iv_'")),
+        _s("GET", rm, fq("readme = 'r'")),
+        _s("GET", rm, fq("language = 'en'")),
+        _s("GET", rm, fq("name = 'iris' AND (owner = 'alice' OR owner = 'bob')")),
+        _s("GET", rm, fq("name NOT LIKE 'x'")),
+        _s("GET", rm, fq("id = '1'")),
+        _s("GET", rm, fq("fresh = 'true'")),
+        _s("GET", rm, fq("petals >= 4.5")),
+        _s("GET", rm, fq("ratio = 0")),
+        _s("GET", rm, fq("name in ('iris')")),
+        _s("GET", rm, fq("name = 'iris' and owner = 'alice'")),
+        _s("GET", rm, fq("name = 'ir''is'")),
+        _s("GET", rm, fq("")),
+        _s("GET", rm, fq("   ")),
+        _s("GET", rm, fq("name")),
+        _s("GET", rm, fq("name = 'iris' AND")),
+        _s("GET", rm, fq("color.string_value LIKE '%e%'")),
+        _s("GET", rm, fq("petals.double_value > 1")),
+        _s("GET", rm, fq("name = 'iris'") + "&pageSize=1&orderBy=CREATE_TIME&sortOrder=DESC"),
+        _s("GET", art, fq("step = 7")),
+        _s("GET", art, fq("value > 0.95")),
+        _s("GET", art, fq("state = 'LIVE'")),
+        _s("GET", art, fq("state = 1")),
+        _s("GET", art, fq("experimentRunId > 0")),
+        _s("GET", art, fq("parameterType = 'number'")),
+        _s("GET", isv, fq("desiredState = 'DEPLOYED'")),
+        _s("GET", isv, fq("runtime = 'kserve'")),
+        _s("GET", f"{V1}/serving_environments", fq("name LIKE 'env-%'")),
+        _s("GET", f"{ALPHA}/experiments", fq("owner = 'o'")),
+        _s("GET", f"{ALPHA}/experiment_runs", fq("status = 'FINISHED'")),
+        _s("GET", f"{V1}/model_versions/{{f_iv1}}/artifacts", fq("name = 'irisart'")),
+        _s("GET", f"{V1}/inference_services/{{is_v1}}/serves", fq("name = 'serve-v1'")),
+    ]
+
+
 def steps() -> list[Step]:
     return [
         *_core(V1, "v1"),
@@ -577,4 +625,5 @@ def steps() -> list[Step]:
         *_experiments(),
         *_transport(),
         *_edges(),
+        *_more_filters(),
     ]

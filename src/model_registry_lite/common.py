@@ -73,7 +73,7 @@ def list_answer(
             raise bad(f"invalid numeric string: {number}")
         page_size = number
     text = query.get("filterQuery", "")
-    if text:
+    if text.strip():
         try:
             predicate = filters.compile_filter(text, words)
         except filters.FilterError as exc:
