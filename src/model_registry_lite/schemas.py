@@ -69,7 +69,8 @@ def parse_json(raw: bytes) -> Any:
         raise BadRequest("EOF")
     depth = 0
     in_string = escaped = False
-    for char in raw.decode("utf-8", errors="replace"):
+    deep_enough = raw.count(b"[") + raw.count(b"{") > MAX_DEPTH  # else the scan cannot find anything
+    for char in raw.decode("utf-8", errors="replace") if deep_enough else "":
         if in_string:
             if escaped:
                 escaped = False
