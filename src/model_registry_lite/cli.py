@@ -72,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"mr-registry-lite: {exc}", file=sys.stderr)
         return 2
+    # Go's decoder takes JSON nested up to 10,000 deep; Python's parser stops at the recursion limit.
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 11_000))
     store = Store(args.db)
     try:
         server = RegistryServer(

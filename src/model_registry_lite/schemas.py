@@ -1,81 +1,38 @@
-"""What each resource accepts and how it is checked: the fields of the spec (v1 and v1alpha3), by kind.
+"""Request bodies decoded as upstream's Go server decodes them, with its error sentences.
 
-A body is validated against the kind's create or update fields: unknown fields, wrong types, bad enum
-values and malformed ``customProperties`` are :class:`BadRequest` (HTTP 400), and nothing is stored.
-A missing or empty required field (a registered model's or model version's ``name``, a version's
-``registeredModelId``) is :class:`Unprocessable` (HTTP 422), as upstream's generated
-``Assert*Required`` checks answer (``internal/server/openapi/v1/type_asserts.go``, ``error.go``);
-artifacts need no name (the server generates one).
+Upstream decodes each body with ``encoding/json`` into the operation's Go struct, unknown fields
+refused (``json: unknown field "bogusField"``), field names matched case-insensitively, the first error
+in document order winning (``json: cannot unmarshal number into Go struct field
+RegisteredModelCreate.name of type string``); enums check their value (``NOPE is not a valid
+RegisteredModelState``); then the generated ``Assert*Required`` checks answer 422 for a missing or empty
+required field (``required field 'name' is zero value.``). Artifacts are a ``oneOf`` keyed by
+``artifactType``: an unknown type is one sentence, a decoding error of the chosen type is prefixed
+``failed to unmarshal ArtifactCreate as MetricCreate:``.
 """
 
 from __future__ import annotations
 
-import re
+import base64
+import binascii
+import json
 from collections.abc import Mapping
 from typing import Any
 
-# An absolute URI (RFC 3986: scheme ":" then only URI characters, "%" only as "%XX"), for the spec's
-# ``format: uri`` fields. Upstream stores them unchecked and sends back whatever it got, "" included, which
-# its own answer schema then rejects; lite refuses them with 400 instead (docs/registry-lite.md).
-_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})+")
-ENTITY_STATES = ("LIVE", "ARCHIVED")
-ARTIFACT_STATES = ("UNKNOWN", "PENDING", "LIVE", "MARKED_FOR_DELETION", "DELETED", "ABANDONED", "REFERENCE")
-ARTIFACT_TYPES = ("model-artifact", "doc-artifact", "dataset-artifact", "metric", "parameter")
-PARAMETER_TYPES = ("string", "number", "boolean", "object")
+from model_registry_lite.kinds import ARTIFACT_FIELDS, ARTIFACT_GO, ARTIFACT_TYPES, CREATE_ONLY, FIELDS, KINDS
+
+READ_ONLY = {"id": "str", "createTimeSinceEpoch": "str", "lastUpdateTimeSinceEpoch": "str"}
+BAD_ARTIFACT_TYPE = (
+    "invalid artifact type, must be either ModelArtifact, DocArtifact, DataSet, Metric, or Parameter: bad request"
+)
 METADATA_VALUE_FIELDS: Mapping[str, Mapping[str, str]] = {
     "MetadataStringValue": {"string_value": "str"},
-    "MetadataIntValue": {"int_value": "intstr"},
-    "MetadataDoubleValue": {"double_value": "number"},
+    "MetadataIntValue": {"int_value": "str"},
+    "MetadataDoubleValue": {"double_value": "float64"},
     "MetadataBoolValue": {"bool_value": "bool"},
     "MetadataStructValue": {"struct_value": "str"},
     "MetadataProtoValue": {"type": "str", "proto_value": "str"},
 }
-
-_COMMON = {"customProperties": "props", "description": "str", "externalId": "str"}
-_RM = {
-    **_COMMON,
-    "readme": "str",
-    "maturity": "str",
-    "language": "strlist",
-    "tasks": "strlist",
-    "provider": "str",
-    "logo": "uri",
-    "license": "str",
-    "licenseLink": "uri",
-    "libraryName": "str",
-    "owner": "str",
-    "state": "entity_state",
-}
-_MV = {**_COMMON, "state": "entity_state", "author": "str"}
-_ART = {**_COMMON, "artifactType": "str", "state": "artifact_state"}
-_ARTIFACT_FIELDS: Mapping[str, Mapping[str, str]] = {
-    "model-artifact": {
-        **_ART,
-        "uri": "str",
-        "modelFormatName": "str",
-        "modelFormatVersion": "str",
-        "storageKey": "str",
-        "storagePath": "str",
-        "serviceAccountName": "str",
-        "modelSourceKind": "str",
-        "modelSourceClass": "str",
-        "modelSourceGroup": "str",
-        "modelSourceId": "str",
-        "modelSourceName": "str",
-    },
-    "doc-artifact": {**_ART, "uri": "str"},
-    "dataset-artifact": {
-        **_ART,
-        "uri": "str",
-        "digest": "str",
-        "sourceType": "str",
-        "source": "str",
-        "schema": "str",
-        "profile": "str",
-    },
-    "metric": {**_ART, "value": "number", "timestamp": "intstr", "step": "int"},
-    "parameter": {**_ART, "value": "str", "parameterType": "parameter_type"},
-}
+MAX_DEPTH = 10000  # encoding/json's nesting limit
 
 
 class BadRequest(Exception):
@@ -90,133 +47,267 @@ class Unprocessable(Exception):
 
 
 class TooLong(Exception):
-    """A value does not fit upstream's ``VARCHAR(255)`` column: upstream answers 500 with MySQL's error."""
+    """A value does not fit upstream's ``VARCHAR(255)`` column: upstream answers 500 (a database error)."""
+
+
+def json_word(value: Any) -> str:
+    """encoding/json's word for a JSON value's type, as in its UnmarshalTypeError."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def parse_json(raw: bytes) -> Any:
+    """A body as encoding/json reads it: its messages for empty, malformed and too deep documents."""
+    if not raw.strip():
+        raise BadRequest("EOF")
+    depth = 0
+    in_string = escaped = False
+    deep_enough = raw.count(b"[") + raw.count(b"{") > MAX_DEPTH  # else the scan cannot find anything
+    for char in raw.decode("utf-8", errors="replace") if deep_enough else "":
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise BadRequest(f"invalid character '{char}' exceeded max depth")
+        elif char in "]}":
+            depth -= 1
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        text = raw.decode("utf-8", errors="replace")
+        at = text[exc.pos : exc.pos + 1]
+        if exc.msg.startswith("Expecting property name"):
+            raise BadRequest(f"invalid character '{at}' looking for beginning of object key string") from None
+        if exc.pos >= len(text.rstrip()):
+            raise BadRequest("unexpected EOF") from None
+        raise BadRequest(f"invalid character '{at}' looking for beginning of value") from None
+    except RecursionError:  # deeper than this process lets Python's parser go (cli raises the limit)
+        if raw.lstrip()[:1] == b"[":
+            return []  # only its outer type matters to the answer
+        raise BadRequest("json: nesting too deep for this server") from None
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("invalid character looking for beginning of value") from None
+
+
+def _type_error(struct: str, name: str, value: Any, go_type: str) -> BadRequest:
+    word = json_word(value)
+    if word == "number" and go_type == "int64":
+        word = f"number {json.dumps(value)}"
+    return BadRequest(f"json: cannot unmarshal {word} into Go struct field {struct}.{name} of type {go_type}")
+
+
+def _check(struct: str, name: str, spec: str, value: Any, enum_type: str) -> Any:
+    """One field's value, checked as its Go type decodes it; returns the value to store."""
+    if value is None:
+        return None
+    if spec == "str":
+        if not isinstance(value, str):
+            raise _type_error(struct, name, value, "string")
+    elif spec == "strlist":
+        if not isinstance(value, list):
+            raise _type_error(struct, name, value, "[]string")
+        for item in value:
+            if not isinstance(item, str):
+                raise _type_error(struct, name, item, "string")
+    elif spec == "int64":
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or _has_infinity(value)
+            or int(value) != value
+            or not -(2**63) <= int(value) < 2**63
+        ):
+            raise _type_error(struct, name, value, "int64")
+        return int(value)
+    elif spec == "float64":
+        if isinstance(value, bool) or not isinstance(value, int | float) or _has_infinity(value):
+            raise _type_error(struct, name, value, "float64")
+    elif spec == "bool":
+        if not isinstance(value, bool):
+            raise _type_error(struct, name, value, "bool")
+    elif spec.startswith("enum:"):
+        if not isinstance(value, str):
+            raise _type_error(struct, name, value, f"openapi.{enum_type}")
+        if value not in spec[5:].split(","):
+            raise BadRequest(f"{value} is not a valid {enum_type}")
+    elif spec == "props":
+        if not isinstance(value, dict):
+            raise _type_error(struct, name, value, "map[string]openapi.MetadataValue")
+        return _props(value)
+    return value
+
+
+def _props(value: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        kind = item.get("metadataType") if isinstance(item, dict) else None
+        expected = METADATA_VALUE_FIELDS.get(kind) if isinstance(kind, str) else None
+        if not isinstance(kind, str) or expected is None or any(n not in item for n in expected):
+            raise BadRequest(
+                f"error setting field CustomProperties: bad request: metadataType not found for {key}: "
+                "{<nil> <nil> <nil> <nil> <nil> <nil>}: bad request"
+            )
+        clean: dict[str, Any] = {"metadataType": kind}
+        for name, spec in expected.items():
+            try:
+                clean[name] = _check(kind, name, spec, item[name], "")
+            except BadRequest as exc:
+                raise BadRequest(f"failed to unmarshal MetadataValue as {kind}: {exc}") from None
+        if kind == "MetadataStructValue" and isinstance(clean["struct_value"], str):
+            clean["struct_value"] = _struct_text(clean["struct_value"])
+        out[key] = clean
+    return out
+
+
+def _struct_text(encoded: str) -> str:
+    """A struct value arrives base64-encoded JSON; upstream stores and answers the JSON itself."""
+    try:
+        decoded = json.loads(base64.b64decode(encoded, validate=True))
+    except (binascii.Error, ValueError):
+        return encoded
+    return json.dumps(decoded, separators=(",", ":"), sort_keys=True)
+
+
+def decode(struct: str, fields: Mapping[str, str], body: Any, *, states: str | None) -> dict[str, Any]:
+    """``body`` decoded into the Go struct ``struct`` with these fields; nulls dropped."""
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise BadRequest(f"json: cannot unmarshal {json_word(body)} into Go value of type openapi.{struct}")
+    by_lower = {name.lower(): name for name in fields}
+    clean: dict[str, Any] = {}
+    for key, value in body.items():
+        name = key if key in fields else by_lower.get(key.lower())
+        if name is None:
+            raise BadRequest(f'json: unknown field "{key}"')
+        enum_type = (states or "") if name == "state" else _enum_name(name)
+        checked = _check(struct, name, fields[name], value, enum_type)
+        if checked is not None:
+            clean[name] = checked
+    return clean
+
+
+def _enum_name(name: str) -> str:
+    return {
+        "desiredState": "InferenceServiceState",
+        "lastKnownState": "ExecutionState",
+        "status": "ExperimentRunStatus",
+        "parameterType": "ParameterType",
+    }.get(name, "ArtifactState")
+
+
+def require(body: Mapping[str, Any], names: tuple[str, ...]) -> None:
+    for name in names:
+        if not body.get(name):
+            raise Unprocessable(name)
+
+
+def entity_fields(kind: str, variant: str) -> dict[str, str]:
+    """Fields of ``Create``, ``Update`` or the full type (``""``) of an entity kind."""
+    fields = dict(FIELDS[kind])
+    if variant != "Update":
+        fields["name"] = "str"
+        fields.update(CREATE_ONLY.get(kind, {}))
+    if variant == "":
+        fields.update(READ_ONLY)
+    return fields
+
+
+def decode_entity(kind: str, body: Any, variant: str) -> dict[str, Any]:
+    """A registered model, version, environment, … body of ``variant`` (``Create``, ``Update``, ``""``)."""
+    spec = KINDS[kind]
+    clean = decode(spec.go + variant, entity_fields(kind, variant), body, states=spec.states)
+    if variant != "Update":
+        require(clean, spec.required)
+    return clean
+
+
+def artifact_fields(artifact_type: str, variant: str) -> dict[str, str]:
+    fields = dict(ARTIFACT_FIELDS[artifact_type])
+    if variant != "Update":
+        fields["name"] = "str"
+    if variant == "":
+        fields.update(READ_ONLY)
+        fields.update({"experimentId": "str", "experimentRunId": "str"})
+    return fields
+
+
+def decode_artifact(body: Any, variant: str, *, only: str | None = None) -> dict[str, Any]:
+    """An artifact body: the ``oneOf`` of ``Artifact{variant}``, or ``only`` that type (``/model_artifacts``)."""
+    if only is not None:
+        go = ARTIFACT_GO[only] + variant
+        fields = artifact_fields(only, variant)
+        clean = decode(go, fields, body, states="ArtifactState")
+        clean["artifactType"] = only
+        return clean
+    if _has_infinity(body):  # Go's first pass (into a map, to read the discriminator) fails on 1e999
+        raise BadRequest("failed to unmarshal JSON into map for the discriminator lookup")
+    artifact_type = body.get("artifactType") if isinstance(body, dict) else None
+    if artifact_type not in ARTIFACT_TYPES:
+        raise BadRequest(BAD_ARTIFACT_TYPE)
+    assert isinstance(artifact_type, str)
+    go = ARTIFACT_GO[artifact_type] + variant
+    try:
+        clean = decode(go, artifact_fields(artifact_type, variant), body, states="ArtifactState")
+    except BadRequest as exc:
+        raise BadRequest(f"failed to unmarshal Artifact{variant} as {go}: {exc}") from None
+    clean["artifactType"] = artifact_type
+    return clean
+
+
+def _has_infinity(value: Any) -> bool:
+    if isinstance(value, float):
+        return value in (float("inf"), float("-inf"))
+    if isinstance(value, dict):
+        return any(_has_infinity(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_infinity(v) for v in value)
+    return False
+
+
+def numeric_id(value: str) -> int:
+    """An id given in a body: upstream parses it with ``strconv.ParseInt(…, 10, 32)``."""
+    try:
+        number = int(value, 10) if value.strip() == value and value.lstrip("+-").isdigit() else None
+    except ValueError:
+        number = None
+    if number is None:
+        raise BadRequest(
+            f'error setting field Properties: invalid numeric string: strconv.ParseInt: parsing "{value}": '
+            "invalid syntax: bad request"
+        )
+    if not -(2**31) <= number < 2**31:
+        raise BadRequest(
+            f'error setting field Properties: invalid numeric string: strconv.ParseInt: parsing "{value}": '
+            "value out of range: bad request"
+        )
+    return number
 
 
 COLUMN_CHARS = 255
 GENERATED_OWNER = "00000000-0000-0000-0000-000000000000"  # a standalone artifact's stored prefix: a UUID
-ENTITY_LABELS = {
-    "registered_model": "registered model",
-    "model_version": "model version",
-    "model-artifact": "model artifact",
-    "doc-artifact": "doc artifact",
-    "dataset-artifact": "dataset",
-    "metric": "metric",
-    "parameter": "parameter",
-}
 
 
-def check_columns(label: str, owner: str | None, body: dict[str, Any]) -> None:
+def check_columns(words: str, owner: str | None, body: Mapping[str, Any]) -> None:
     """Refuse what upstream's database refuses: its stored name is ``OWNER:NAME`` (the model's id for a
     version, the version's id for an artifact created under one, a fresh UUID for a standalone artifact;
-    ``internal/converter/openapi_converter_util.go`` ``PrefixWhenOwned``), in a 255-character column, as is
-    ``external_id``."""
+    ``internal/converter`` ``PrefixWhenOwned``), in a 255-character column, as is ``external_id``."""
     name = body.get("name")
-    stored = {"name": f"{owner}:{name}" if owner and name else name, "external_id": body.get("externalId")}
-    for column, value in stored.items():
-        if isinstance(value, str) and len(value) > COLUMN_CHARS:
-            raise TooLong(f"error saving {label}: Error 1406 (22001): Data too long for column '{column}' at row 1")
-
-
-def fields_for(kind: str, artifact_type: str | None, *, create: bool) -> dict[str, str]:
-    if kind == "registered_model":
-        fields = dict(_RM)
-    elif kind == "model_version":
-        fields = dict(_MV)
-        if create:
-            fields["registeredModelId"] = "id"
-    else:
-        fields = dict(_ARTIFACT_FIELDS[artifact_type or "model-artifact"])
-    if create:
-        fields["name"] = "str"
-    return fields
-
-
-def _check(field: str, kind: str, value: Any) -> None:
-    ok: bool
-    if kind == "str":
-        ok = isinstance(value, str)
-    elif kind == "uri":
-        ok = isinstance(value, str) and _URI.fullmatch(value) is not None
-    elif kind == "id":
-        ok = isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19 and int(value) > 0
-    elif kind == "intstr":
-        ok = isinstance(value, str) and value.isascii() and value.lstrip("-").isdigit() and len(value) < 20
-    elif kind == "int":
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif kind == "number":
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-    elif kind == "bool":
-        ok = isinstance(value, bool)
-    elif kind == "strlist":
-        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
-    elif kind == "entity_state":
-        ok = value in ENTITY_STATES
-    elif kind == "artifact_state":
-        ok = value in ARTIFACT_STATES
-    elif kind == "parameter_type":
-        ok = value in PARAMETER_TYPES
-    elif kind == "props":
-        _check_props(value)
-        return
-    else:  # pragma: no cover - a typo in the tables above
-        raise AssertionError(kind)
-    if not ok:
-        raise BadRequest(f"invalid value for field {field!r}")
-
-
-def _check_props(value: Any) -> None:
-    if not isinstance(value, dict):
-        raise BadRequest("customProperties must be an object")
-    for key, item in value.items():
-        kind = item.get("metadataType") if isinstance(item, dict) else None
-        if not isinstance(kind, str) or kind not in METADATA_VALUE_FIELDS:
-            raise BadRequest(f"customProperties[{key!r}] needs a known metadataType")
-        expected = METADATA_VALUE_FIELDS[kind]
-        extra = set(item) - set(expected) - {"metadataType"}
-        if extra:
-            raise BadRequest(f"customProperties[{key!r}] has unknown field {sorted(extra)[0]!r}")
-        for name, kind in expected.items():
-            if name not in item:
-                raise BadRequest(f"customProperties[{key!r}] lacks {name!r}")
-            _check(f"customProperties[{key!r}].{name}", kind, item[name])
-
-
-def _canonical_keys(body: dict[str, Any], fields: Mapping[str, str]) -> dict[str, Any]:
-    """Field names matched case-insensitively, as the real (Go) server's JSON decoding does.
-
-    The upstream CSI end-to-end script posts ``registeredModelID``; the field is ``registeredModelId``.
-    """
-    by_lower = {name.lower(): name for name in fields}
-    by_lower.update({name.lower(): name for name in ("id", "createTimeSinceEpoch", "lastUpdateTimeSinceEpoch")})
-    clean: dict[str, Any] = {}
-    for key, value in body.items():
-        name = by_lower.get(key.lower()) if isinstance(key, str) else None
-        if name is None or name not in fields:
-            raise BadRequest(f"unknown field {key!r}")
-        clean[name] = value
-    return clean
-
-
-def validate(kind: str, body: Any, *, create: bool, artifact_type: str | None = None) -> dict[str, Any]:
-    """Check ``body`` for ``kind`` (``registered_model``, ``model_version``, ``artifact``); return it."""
-    if not isinstance(body, dict):
-        raise BadRequest("the request body must be a JSON object")
-    if kind == "artifact":
-        artifact_type = body.get("artifactType", artifact_type or "model-artifact")
-        if not isinstance(artifact_type, str) or artifact_type not in ARTIFACT_TYPES:
-            raise BadRequest(f"unknown artifactType {artifact_type!r}")
-    fields = fields_for(kind, artifact_type, create=create)
-    body = _canonical_keys(body, fields)
-    for key, value in body.items():
-        if value is None or (key == "registeredModelId" and value == ""):  # "" is a zero value: 422 below
-            continue
-        _check(key, fields[key], value)
-    if create and kind != "artifact" and not body.get("name"):
-        raise Unprocessable("name")
-    if kind == "model_version" and create and not body.get("registeredModelId"):
-        raise Unprocessable("registeredModelId")
-    clean = {k: v for k, v in body.items() if v is not None}
-    if kind == "artifact":
-        clean["artifactType"] = artifact_type
-    return clean
+    stored = (f"{owner}:{name}" if owner and name else name, body.get("externalId"))
+    if any(isinstance(value, str) and len(value) > COLUMN_CHARS for value in stored):
+        raise TooLong(f"error saving {words}: ERROR: value too long for type character varying(255) (SQLSTATE 22001)")

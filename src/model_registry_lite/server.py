@@ -17,8 +17,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from model_registry_lite import versions
-from model_registry_lite.api import CODES, MAX_BODY, Api, HttpError
+from model_registry_lite.api import CODES, MAX_BODY, Api, HttpError, NoRoute
+from model_registry_lite.schemas import BadRequest, parse_json
 from model_registry_lite.store import Store
+
+JSON_TYPE = "application/json; charset=UTF-8"
+NOT_FOUND_TEXT = b"404 page not found\n"  # Go's http.NotFound, for a path no route has
 
 # A refused (413) body is still read, up to this much and for this long, before the connection closes:
 # closing with unread data makes the kernel send a reset, and a client still writing never sees the 413.
@@ -43,10 +47,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
     body_read = False
     unread = 0  # bytes of a refused body still to drain
 
-    def _send(self, status: int, payload: Any) -> None:
-        data = json.dumps(payload).encode()
+    def _send(
+        self, status: int, payload: Any, *, content_type: str | None = JSON_TYPE, raw: bytes | None = None
+    ) -> None:
+        """An answer as upstream's Go server writes it: JSON as ``application/json; charset=UTF-8``."""
+        data = raw if raw is not None else json.dumps(payload).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        if content_type:
+            self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         for name, value in self.extra_headers:
             self.send_header(name, value)
@@ -95,12 +103,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.unread = length
             raise HttpError(413, f"request body larger than {MAX_BODY} bytes")
         raw = self.rfile.read(length) if length else b""
-        if not raw:
-            raise HttpError(400, "a JSON request body is required")
         try:
-            return json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise HttpError(400, "the request body is not valid JSON") from None
+            return parse_json(raw)
+        except BadRequest as exc:  # encoding/json's sentences (EOF, invalid character …, max depth)
+            raise HttpError(400, str(exc)) from None
 
     def _handle(self, method: str) -> None:
         self.extra_headers, self.body_read = (), False
@@ -108,7 +114,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             split = urlsplit(self.path)
             found = versions.version_of(split.path, self.server.api_versions)
             if found is None:
-                raise HttpError(404, f"no such resource: {split.path}")
+                raise NoRoute(404)
             version, path = found
             if version.name == versions.ALPHA:
                 self.extra_headers = self.server.alpha_headers
@@ -125,9 +131,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 }
             except ValueError:
                 raise HttpError(400, "invalid query string") from None
-            body = self._read_body() if method in ("POST", "PATCH") else None
-            status, payload = self.server.api.dispatch(method, path.rstrip("/") or "/", query, body, version)
+            read = self._read_body if method in ("POST", "PATCH") else (lambda: None)
+            status, payload = self.server.api.dispatch(method, path, query, read, version)
             self._send(status, payload)
+        except NoRoute as exc:  # Go's mux: 404 "404 page not found" as text, 405 with no body
+            self._skip_body()
+            if exc.status == 404:
+                self._send(404, None, content_type="text/plain; charset=utf-8", raw=NOT_FOUND_TEXT)
+            else:
+                self._send(405, None, content_type=None, raw=b"")
         except HttpError as exc:
             self._skip_body()
             self._error(exc.status, exc.message, exc.code)

@@ -95,7 +95,7 @@ def test_the_client_needs_v1(start_registry: Any) -> None:
     from mr_openapi.exceptions import NotFoundException
 
     registry = start_registry("--api-versions", "v1alpha3")
-    with pytest.raises(NotFoundException, match="no such resource: /api/model_registry/v1/registered_models"):
+    with pytest.raises(NotFoundException, match="404 page not found"):
         client_for(registry.url).register_model(
             "iris", "s3://b/1", model_format_name="sklearn", model_format_version="1", version="v1"
         )

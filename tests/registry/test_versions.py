@@ -42,9 +42,8 @@ def test_each_kind_of_server_serves_its_versions_and_404s_the_other(
         if api in served:
             assert status == 200
             assert body["items"] == []
-        else:  # an unserved version is an unknown path: 404 with the error body, like the real server
-            assert status == 404
-            assert set(body) == {"code", "message"}
+        else:  # an unserved version is an unknown path: Go's text 404, like the real server
+            assert (status, body) == (404, "404 page not found\n")
             assert rest.call("POST", "/registered_models", {"name": "m"})[0] == 404
 
 
@@ -54,28 +53,35 @@ def test_both_versions_share_one_store(rest: Rest, registry: Any) -> None:
     assert [m["name"] for m in other.call("GET", "/registered_models")[1]["items"]] == ["m"]
 
 
-def test_experiments_are_501_in_v1alpha3_and_unknown_in_v1(registry: Any) -> None:
+def test_experiments_are_served_in_v1alpha3_and_unknown_in_v1(registry: Any) -> None:
+    alpha, v1 = Rest(registry.url, api=API_V1ALPHA3), Rest(registry.url, api=API_V1)
+    status, experiment = alpha.call("POST", "/experiments", {"name": "exp"})
+    assert (status, experiment["state"]) == (201, "LIVE")
+    status, run = alpha.call("POST", f"/experiments/{experiment['id']}/experiment_runs", {"experimentId": "1"})
+    assert (status, run["experimentId"], run["status"]) == (201, experiment["id"], "RUNNING")
+    for step in (1, 2):
+        metric = {"artifactType": "metric", "name": "loss", "value": 1 / step, "step": step}
+        assert alpha.call("POST", f"/experiment_runs/{run['id']}/artifacts", metric)[0] == 200
+    assert alpha.call("GET", f"/experiment_runs/{run['id']}/artifacts")[1]["size"] == 1  # one metric, updated
+    history = alpha.call("GET", f"/experiment_runs/{run['id']}/metric_history")[1]["items"]
+    assert [m["step"] for m in history] == [1, 2]
     for path in ("/experiments", "/experiment_runs/1", "/experiment_runs/metric_history"):
-        status, body = Rest(registry.url, api=API_V1ALPHA3).call("GET", path)
-        assert (status, body["code"]) == (501, "Not Implemented")
-        status, body = Rest(registry.url, api=API_V1).call("GET", path)
-        assert (status, body["code"]) == (404, "Not Found")
-    for api in (API_V1, API_V1ALPHA3):
-        assert Rest(registry.url, api=api).call("GET", "/serving_environments")[0] == 501
+        assert v1.call("GET", path) == (404, "404 page not found\n")
 
 
-def test_metric_step_is_a_string_in_v1_and_an_integer_in_v1alpha3(registry: Any) -> None:
+def test_metric_step_is_an_integer_in_both_versions_as_upstream_serves_it(registry: Any) -> None:
+    """Issue #25 item 13: upstream's v1 server shares v1alpha3's Go models (``Step *int64``), against its
+    v1 spec: 7 is accepted, "7" is 400; lite does what the server does (recorded)."""
     v1, alpha = Rest(registry.url, api=API_V1), Rest(registry.url, api=API_V1ALPHA3)
-    status, created = v1.call(
-        "POST", "/artifacts", {"artifactType": "metric", "name": "loss", "value": 0.1, "step": "7"}
-    )
-    assert (status, created["step"]) == (201, "7")
+    status, created = v1.call("POST", "/artifacts", {"artifactType": "metric", "name": "loss", "value": 0.1, "step": 7})
+    assert (status, created["step"]) == (201, 7)
     assert alpha.call("GET", f"/artifacts/{created['id']}")[1]["step"] == 7
-    assert alpha.call("PATCH", f"/artifacts/{created['id']}", {"artifactType": "metric", "step": 8})[1]["step"] == 8
-    assert v1.call("GET", "/artifacts?artifactType=metric")[1]["items"][0]["step"] == "8"
-    # each version refuses the other's type, as its spec (and the official client's StrictStr) says
-    assert v1.call("POST", "/artifacts", {"artifactType": "metric", "name": "a", "value": 1, "step": 3})[0] == 400
-    assert alpha.call("POST", "/artifacts", {"artifactType": "metric", "name": "b", "value": 1, "step": "3"})[0] == 400
+    status, error = v1.call("POST", "/artifacts", {"artifactType": "metric", "name": "a", "value": 1, "step": "3"})
+    assert (status, error["message"]) == (
+        400,
+        "failed to unmarshal ArtifactCreate as MetricCreate: json: cannot unmarshal string into Go struct field "
+        "MetricCreate.step of type int64",
+    )
 
 
 def test_alpha_sunset_date_adds_upstreams_deprecation_headers_to_alpha_answers_only(start_registry: Any) -> None:
