@@ -14,6 +14,7 @@ pytest_plugins = [
     "fixtures.faults",
     "fixtures.azure",
     "fixtures.hub",
+    "fixtures.oci",
 ]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
