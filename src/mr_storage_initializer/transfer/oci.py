@@ -53,6 +53,9 @@ _READ_CHUNK = 1 << 20
 _MAX_REDIRECTS = 5
 _TLS = "check REQUESTS_CA_BUNDLE or the CA bundle, or KSERVE_OCI_INSECURE_REGISTRY for a plain-HTTP registry"
 _PINNED: dict[tuple[str, str, str, str], Pinned] = {}  # resolved once per run (the fingerprint asks first)
+# (endpoint, repository) → the Authorization value that answered its challenge (a token or Basic), for the run
+_AUTH: dict[tuple[str, str], str] = {}
+_AUTH_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,6 @@ class OciSource:
             check_endpoint(mirror, "the OCI registry mirror (MODEL_REGISTRY_OCI_MIRRORS)")
         self.endpoints = [*mirrors, f"{scheme}://{self.ref.host}"]
         self._dead: set[str] = set()  # mirrors that failed at the transport level: not asked again this run
-        self._auth: dict[str, str] = {}  # endpoint → Authorization header value (a token or Basic)
         self._where: dict[str, str] = {}  # blob digest → the endpoint that served it first
         self._lock = threading.Lock()
         self.blobs: list[RemoteFile] = []
@@ -163,20 +165,20 @@ class OciSource:
         url = endpoint + path
         for attempt in range(2):
             sent = {"User-Agent": f"mr-storage-initializer/{__version__}", **headers}
-            with self._lock:
-                auth = self._auth.get(endpoint)
+            with _AUTH_LOCK:
+                auth = _AUTH.get((endpoint, self.ref.repository))
             if auth:
                 sent["Authorization"] = auth
             response = self._follow(url, sent)
             if response.status != 401 or attempt:
                 return response
             challenge = oci_auth.parse_challenge(response.headers.get("WWW-Authenticate", ""))
-            response.release_conn()
+            _discard(response)
             value = self._answer(endpoint, challenge)
             if value is None:
                 return self._follow(url, sent)  # nothing to offer: the caller sees the 401
-            with self._lock:
-                self._auth[endpoint] = value
+            with _AUTH_LOCK:
+                _AUTH[(endpoint, self.ref.repository)] = value
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _follow(self, url: str, headers: dict[str, str]) -> Any:
@@ -186,7 +188,7 @@ class OciSource:
             location = response.headers.get("Location")
             if response.status not in (301, 302, 303, 307, 308) or not location:
                 return response
-            response.release_conn()
+            _discard(response)
             url = urljoin(url, location)
             if _origin(url) != first:  # a signed URL on object storage: never the registry's credentials
                 headers = {k: v for k, v in headers.items() if k.lower() not in ("authorization", "cookie")}
@@ -223,7 +225,7 @@ class OciSource:
         try:
             body_bytes = response.read(_MAX_MANIFEST)
         finally:
-            response.release_conn()
+            _done(response)
         if response.status in (401, 403):
             hint = (
                 f"the credentials in {credentials.origin} were refused"
@@ -288,7 +290,7 @@ class OciSource:
                 continue
             if response.status < 400 or upstream:
                 return endpoint, response
-            response.release_conn()
+            _discard(response)
             last = SourceError(f"mirror {endpoint} answered HTTP {response.status}", transient=True)
         raise last or SourceError(f"no registry to ask for {subject}", transient=False)
 
@@ -314,12 +316,13 @@ class OciSource:
         accept = ", ".join((*MANIFEST_TYPES, *INDEX_TYPES))
         path = f"/v2/{self.ref.repository}/manifests/{reference}"
         _, response = self._each_endpoint(path, {"Accept": accept}, subject)
+        if response.status >= 400:
+            _discard(response)
+            raise self._error(response.status, subject)
         try:
-            if response.status >= 400:
-                raise self._error(response.status, subject)
             body = response.read(_MAX_MANIFEST + 1)
         finally:
-            response.release_conn()
+            _done(response)
         if len(body) > _MAX_MANIFEST:
             raise SourceError(f"the {subject} of {self.what} is over {_MAX_MANIFEST} bytes", transient=False)
         algorithm = reference.split(":", 1)[0] if _DIGEST.match(reference) else "sha256"
@@ -384,13 +387,35 @@ class OciSource:
         with self._lock:
             self._where.setdefault(remote.key, endpoint)
         if response.status >= 400:
-            response.release_conn()
+            _discard(response)
             raise self._error(response.status, f"blob {remote.key}")
         whole = response.status == 200 and start == 0 and response.headers.get("Content-Length") == str(end)
         yield from wire.stream(response, None if whole else start, _READ_CHUNK, _TLS, timeout=self.timeout, sink=sink)
 
     def close(self) -> None:
         self.pool.clear()
+
+
+def _discard(response: Any) -> None:
+    """Done with an answer whose body is not wanted: a short body is read so that the connection can be
+    reused; anything longer (or broken) closes it."""
+    length = response.headers.get("Content-Length", "")
+    try:
+        if length.isdigit() and int(length) <= 65536:
+            response.read()
+            response.release_conn()
+            return
+    except Exception:  # noqa: BLE001, S110 - the connection is closed below either way
+        pass
+    response.close()
+
+
+def _done(response: Any) -> None:
+    """A body read as far as wanted: the connection is reused only when nothing of it is left unread."""
+    if response.length_remaining == 0:
+        response.release_conn()
+    else:
+        response.close()
 
 
 def _platform(entry: Mapping[str, Any]) -> Mapping[str, Any]:
