@@ -10,6 +10,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+
 from fixtures.oci import OciProxy, Registry, digest_of, layer, tree_of
 from helpers import run_cli
 

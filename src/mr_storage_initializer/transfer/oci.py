@@ -405,7 +405,7 @@ def _discard(response: Any) -> None:
             response.read()
             response.release_conn()
             return
-    except Exception:  # noqa: BLE001, S110 - the connection is closed below either way
+    except Exception:  # noqa: S110 - the connection is closed below either way
         pass
     response.close()
 
