@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
-from fixtures.oci import Registry, layer, tree_of
+from fixtures.oci import OciProxy, Registry, layer, tree_of
 from helpers import register, run_cli
 
 BASE = {"etc/os-release": b"ID=test\n", "bin/sh": b"#!shell\n"}  # a base image's files: not model content
@@ -165,3 +166,32 @@ def test_a_reference_without_a_host_is_a_usage_error(tmp_path: Path) -> None:
     assert result.code == 2, result.stderr
     assert "with the registry's host first" in result.last_line
     assert not (tmp_path / "dest").exists() or not any((tmp_path / "dest").iterdir())
+
+
+def test_a_mirror_is_asked_first_and_the_upstream_when_the_mirror_fails(oci_registry: Registry, tmp_path: Path) -> None:
+    oci_registry.push_image("mirrored/model", "v1", [layer({"models/w.bin": b"mirrored"})])
+    upstream, mirror = OciProxy(oci_registry), OciProxy(oci_registry)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    uri = f"oci://{upstream.host}/mirrored/model:v1"
+    try:
+        served = _env(oci_registry, MODEL_REGISTRY_OCI_MIRRORS=json.dumps({upstream.host: f"http://{mirror.host}"}))
+        first = run_cli(uri, tmp_path / "a", env=served)
+        assert first.code == 0, first.stderr
+        assert mirror.requests and not upstream.requests
+        failing = _env(oci_registry, MODEL_REGISTRY_OCI_MIRRORS=json.dumps({"*": [dead]}))
+        second = run_cli(uri, tmp_path / "b", env=failing)
+        assert second.code == 0, second.stderr
+        assert upstream.requests
+    finally:
+        upstream.stop()
+        mirror.stop()
+    assert tree_of(tmp_path / "a") == tree_of(tmp_path / "b") == {"w.bin": b"mirrored"}
+
+
+def test_a_malformed_mirror_setting_is_exit_2_before_any_request(tmp_path: Path) -> None:
+    env = {"MODEL_REGISTRY_OCI_MIRRORS": '{"quay.io": ["ftp://mirror"]}'}
+    result = run_cli("oci://quay.io/org/model:v1", tmp_path / "dest", env=env)
+    assert result.code == 2, result.stderr
+    assert "MODEL_REGISTRY_OCI_MIRRORS" in result.last_line

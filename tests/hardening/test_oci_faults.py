@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import os
+import subprocess
+import sys
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
 
 from fixtures.oci import OciProxy, Registry, digest_of, layer, tree_of
-from helpers import run_cli
+from helpers import cli_env, run_cli
 
 ENV = {"KSERVE_OCI_INSECURE_REGISTRY": "true", "KSERVE_OCI_DOCKER_CONFIG": "/nonexistent/config.json"}
 
@@ -113,3 +117,44 @@ def test_a_gzip_bomb_layer_is_refused(oci_registry: Registry, tmp_path: Path) ->
     assert result.code == 5, result.stderr
     assert "zip bomb" in result.last_line
     assert _left(dest) == []
+
+
+def test_a_killed_download_resumes_its_blobs_in_the_next_run(oci_registry: Registry, tmp_path: Path) -> None:
+    weights = os.urandom(1 << 20)
+    blob, media = layer({"models/w.bin": weights}, "none")
+    oci_registry.push_image("faults/killed", "v1", [(blob, media)])
+    proxy = OciProxy(oci_registry)
+    proxy.hold_after = 3  # three 64 KiB ranges arrive, then the registry goes silent
+    dest = tmp_path / "dest"
+    env = {**ENV, "MODEL_REGISTRY_TRANSFER_CHUNK_SIZE": "64KiB", "MODEL_REGISTRY_TRANSFER_CONCURRENCY": "1"}
+    uri = f"oci://{proxy.host}/faults/killed:v1"
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mr_storage_initializer", uri, str(dest)],
+            env=cli_env(env),
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            done: list[int] = []
+            while time.monotonic() < deadline and len(done) < 3:
+                ledgers = list(dest.glob(".mr-staging-resume-*/.mr-resume.json"))
+                files = json.loads(ledgers[0].read_text())["files"] if ledgers else {}
+                done = next(iter(files.values()))["done"] if files else []
+                time.sleep(0.02)  # polling what the run wrote, with a deadline
+            assert len(done) == 3, done
+        finally:
+            proc.kill()
+            proc.wait(10)
+        proxy.hold_after = None
+        proxy.released.set()
+        before = len(proxy.requests)
+        result = run_cli(uri, dest, env=env)
+    finally:
+        proxy.stop()
+    assert result.code == 0, result.stderr
+    assert "resuming: 1 files keep ranges" in result.stderr
+    fetched = [path for path, _ in proxy.requests[before:] if "/blobs/" in path]
+    assert len(fetched) == len(blob) // (64 << 10) + (len(blob) % (64 << 10) > 0) - 3
+    assert tree_of(dest) == {"w.bin": weights}
+    assert not list(dest.glob(".mr-*"))
