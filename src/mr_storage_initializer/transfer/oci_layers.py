@@ -7,7 +7,9 @@ Layouts (per layer, :func:`plan`):
   ``org.cncf.model.filepath`` (``org.cnai.model.filepath``, else ``org.opencontainers.image.title``)
   annotation; a tar layer is unpacked at the model's root.
 - ``oras push``: a layer with an ``org.opencontainers.image.title`` annotation is a raw file of that name,
-  whatever its media type, unless ``io.deis.oras.content.unpack=true`` (then a tar+gzip directory).
+  whatever its media type, unless ``io.deis.oras.content.unpack=true`` (then a tar+gzip directory) or its
+  media type is ``application/vnd.oci.image.layer.v1.tar+gzip`` (how PyPI's ``oras`` pushes a directory,
+  without that annotation; its pull unpacks such a layer too).
 - modelcar: image layers (``application/vnd.oci.image.layer.v1.tar[+gzip|+zstd]``, Docker's
   ``rootfs.diff.tar.gzip``); only what is under ``models/`` is kept, without that prefix.
   Other layers (the image config, attestations) are not model content and are skipped.
@@ -45,6 +47,9 @@ MODELPACK = ("application/vnd.cncf.model.", "application/vnd.cnai.model.")
 FILEPATH = ("org.cncf.model.filepath", "org.cnai.model.filepath")
 TITLE = "org.opencontainers.image.title"
 UNPACK = "io.deis.oras.content.unpack"
+# PyPI's oras pushes a directory as this media type with only a title (no unpack annotation), and its pull
+# unpacks every titled layer of this type: read the same way
+ORAS_PY_DIRECTORY = "application/vnd.oci.image.layer.v1.tar+gzip"
 IMAGE_LAYERS = frozenset(
     {
         "application/vnd.oci.image.layer.v1.tar",
@@ -111,7 +116,7 @@ def plan(manifest: Mapping[str, Any], what: str) -> list[Layer]:
                 layers.append(Layer(digest, size, media, "tar", _compression(packing)))
             else:
                 log.info("skipping layer %s of unknown packing %s", digest, media)
-        elif title and str(notes.get(UNPACK, "")).lower() != "true":
+        elif title and str(notes.get(UNPACK, "")).lower() != "true" and media != ORAS_PY_DIRECTORY:
             layers.append(Layer(digest, size, media, "raw", path=safe_relpath(title, "layer title")))
         elif title:
             layers.append(Layer(digest, size, media, "tar", _compression(media) or "gzip"))
