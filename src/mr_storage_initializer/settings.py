@@ -37,7 +37,7 @@ STORAGE_PREFIXES = (
 STORAGE_NAMES = frozenset(
     {"awsAnonymousCredential", "HOME", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR"}
     | {"HUGGING_FACE_HUB_TOKEN", "XDG_CACHE_HOME"}  # hf://: the token's old name, the token file's folder
-    | {"DOCKER_CONFIG", "REGISTRY_AUTH_FILE"}  # oci://: where docker and podman/skopeo keep credentials
+    | {"DOCKER_CONFIG", "REGISTRY_AUTH_FILE", ".dockerconfigjson"}  # oci://: docker/podman credentials
 )
 
 

@@ -76,6 +76,16 @@ def test_docker_config_entries_in_kserves_order(tmp_path: Path) -> None:
     assert lookup(env, "nowhere.example") is None
 
 
+def test_a_dockerconfigjson_variable_comes_last(tmp_path: Path) -> None:
+    inline = json.dumps({"auths": {"reg.example": {"username": "bob", "password": "inline-pw"}}})
+    found = lookup(
+        {"KSERVE_OCI_DOCKER_CONFIG": str(tmp_path / "absent.json"), ".dockerconfigjson": inline}, "reg.example"
+    )
+    assert found is not None and (found.username, found.password) == ("bob", "inline-pw")
+    assert found.origin == "the variable .dockerconfigjson"
+    assert Settings.from_env({".dockerconfigjson": inline}).storage_env[".dockerconfigjson"] == inline
+
+
 def test_a_malformed_auth_entry_is_a_storage_error(tmp_path: Path) -> None:
     config = tmp_path / "c.json"
     config.write_text(json.dumps({"auths": {"reg.example": {"auth": base64.b64encode(b"no-colon").decode()}}}))

@@ -49,6 +49,7 @@ _DIGEST = re.compile(r"^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$")
 _REPO = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
 _TAG = re.compile(r"^\w[\w.-]{0,127}$")
 _MAX_MANIFEST = 4 << 20
+_WHERE = "KSERVE_OCI_DOCKER_CONFIG (a docker config.json), DOCKER_CONFIG, REGISTRY_AUTH_FILE or .dockerconfigjson"
 _READ_CHUNK = 1 << 20
 _MAX_REDIRECTS = 5
 _TLS = "check REQUESTS_CA_BUNDLE or the CA bundle, or KSERVE_OCI_INSECURE_REGISTRY for a plain-HTTP registry"
@@ -230,7 +231,7 @@ class OciSource:
             hint = (
                 f"the credentials in {credentials.origin} were refused"
                 if credentials
-                else ("no credentials for it in KSERVE_OCI_DOCKER_CONFIG, DOCKER_CONFIG or REGISTRY_AUTH_FILE")
+                else f"no credentials for it in {_WHERE}"
             )
             raise SourceError(
                 f"the registry's token service refused a token for {self.what} (HTTP {response.status}); {hint}",
@@ -298,7 +299,7 @@ class OciSource:
         if status in (401, 403):
             return SourceError(
                 f"the registry refused access to {subject} of {self.what} (HTTP {status}); check the credentials "
-                "for it in KSERVE_OCI_DOCKER_CONFIG (a docker config.json), DOCKER_CONFIG or REGISTRY_AUTH_FILE",
+                f"for it in {_WHERE}",
                 transient=False,
             )
         if status == 404:

@@ -3,7 +3,9 @@
 
 Where the config is looked up, first file with an entry for the host wins: ``KSERVE_OCI_DOCKER_CONFIG``
 (the file KServe's webhook mounts; default ``/mnt/oci-fetch-auth/config.json``), then
-``$DOCKER_CONFIG/config.json``, then ``REGISTRY_AUTH_FILE`` (podman, skopeo). An entry gives ``auth``
+``$DOCKER_CONFIG/config.json``, then ``REGISTRY_AUTH_FILE`` (podman, skopeo), then the variable
+``.dockerconfigjson`` (a ``kubernetes.io/dockerconfigjson`` secret passed with ``envFrom``: a
+ClusterStorageContainer cannot mount volumes). An entry gives ``auth``
 (base64 ``user:password``) or ``username``/``password``, or an ``identitytoken`` (an OAuth2 refresh token,
 exchanged at the token realm). Credential helpers (``credsStore``, ``credHelpers``) are not run.
 Nothing here logs a secret: every credential and token is registered with the redaction filter.
@@ -17,7 +19,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from mr_storage_initializer.errors import StorageError
@@ -25,6 +27,9 @@ from mr_storage_initializer.redact import register_secret
 
 log = logging.getLogger("mr_storage_initializer.transfer")
 KSERVE_CONFIG = "/mnt/oci-fetch-auth/config.json"  # kserve_storage's default for KSERVE_OCI_DOCKER_CONFIG
+# A kubernetes.io/dockerconfigjson secret's key: a variable of that name (envFrom) holds the config itself;
+# the official client's save_to_oci_registry reads it too
+INLINE = ".dockerconfigjson"
 _DOCKER_HUB = ("docker.io", "index.docker.io", "registry-1.docker.io")
 _PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
 
@@ -82,8 +87,8 @@ def _same_registry(key: str, host: str) -> bool:
     return found == wanted or (found in _DOCKER_HUB and wanted in _DOCKER_HUB)
 
 
-def lookup(env: Mapping[str, str], host: str) -> Credentials | None:
-    """The credentials for registry ``host`` (``HOST[:PORT]``), or None (anonymous)."""
+def _configs(env: Mapping[str, str]) -> Iterator[tuple[str, object]]:
+    """(where, parsed config) of each config file that exists, then of ``.dockerconfigjson``."""
     for path in config_paths(env):
         try:
             with open(path, encoding="utf-8") as handle:
@@ -92,6 +97,20 @@ def lookup(env: Mapping[str, str], host: str) -> Credentials | None:
             continue
         except (OSError, ValueError) as exc:
             raise StorageError(f"cannot read the docker config {path}: {exc}") from None
+        yield path, config
+    inline = env.get(INLINE, "").strip()
+    if inline:
+        register_secret(inline)
+        try:
+            config = json.loads(inline)
+        except ValueError:
+            raise StorageError(f"the variable {INLINE} is not a docker config.json") from None
+        yield f"the variable {INLINE}", config
+
+
+def lookup(env: Mapping[str, str], host: str) -> Credentials | None:
+    """The credentials for registry ``host`` (``HOST[:PORT]``), or None (anonymous)."""
+    for path, config in _configs(env):
         auths = config.get("auths") if isinstance(config, dict) else None
         if not isinstance(auths, dict):
             continue
