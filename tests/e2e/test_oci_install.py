@@ -195,3 +195,37 @@ def test_a_malformed_mirror_setting_is_exit_2_before_any_request(tmp_path: Path)
     result = run_cli("oci://quay.io/org/model:v1", tmp_path / "dest", env=env)
     assert result.code == 2, result.stderr
     assert "MODEL_REGISTRY_OCI_MIRRORS" in result.last_line
+
+
+def test_kserve_storage_stays_selectable_and_installs_the_same_modelcar(oci_registry: Registry, tmp_path: Path) -> None:
+    weights = os.urandom(200_000)
+    oci_registry.push_image(
+        "diff/modelcar",
+        "v1",
+        [
+            layer(BASE),
+            layer({"models/w.bin": weights, "models/sub/c.json": b"{}"}),
+            layer({"models/r.md": b"r"}, "none"),
+        ],
+    )
+    uri = f"oci://{oci_registry.host}/diff/modelcar:v1"
+    ours = run_cli(uri, tmp_path / "ours", env=_env(oci_registry))
+    theirs = run_cli(uri, tmp_path / "theirs", env=_env(oci_registry, MODEL_REGISTRY_TRANSFER="kserve"))
+    assert ours.code == 0, ours.stderr
+    assert theirs.code == 0, theirs.stderr
+    assert _provenance(tmp_path / "theirs")["transfer"]["engine"] == "kserve"
+    assert (
+        tree_of(tmp_path / "ours")
+        == tree_of(tmp_path / "theirs")
+        == {
+            "w.bin": weights,
+            "sub/c.json": b"{}",
+            "r.md": b"r",
+        }
+    )
+
+
+def test_a_registry_on_a_metadata_address_is_refused_before_any_request(tmp_path: Path) -> None:
+    result = run_cli("oci://169.254.169.254/org/model:v1", tmp_path / "dest", env={})
+    assert result.code == 3, result.stderr
+    assert "cloud metadata endpoint" in result.last_line

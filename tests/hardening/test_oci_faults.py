@@ -158,3 +158,19 @@ def test_a_killed_download_resumes_its_blobs_in_the_next_run(oci_registry: Regis
     assert len(fetched) == len(blob) // (64 << 10) + (len(blob) % (64 << 10) > 0) - 3
     assert tree_of(dest) == {"w.bin": weights}
     assert not list(dest.glob(".mr-*"))
+
+
+def test_a_manifest_whose_bytes_do_not_match_the_digest_asked_for_is_refused(
+    oci_registry: Registry, tmp_path: Path
+) -> None:
+    digest = oci_registry.push_image("faults/manifest", "v1", [layer({"models/w.bin": b"w"})])
+    proxy = OciProxy(oci_registry)
+    proxy.corrupt = digest
+    dest = tmp_path / "dest"
+    try:
+        result = run_cli(f"oci://{proxy.host}/faults/manifest@{digest}", dest, env=ENV)
+    finally:
+        proxy.stop()
+    assert result.code == 5, result.stderr
+    assert f"not the {digest} asked for" in result.last_line
+    assert _left(dest) == []
