@@ -126,7 +126,7 @@ def oci_registry(work: Path, rate: str) -> Iterator[tuple[str, str]]:
     )
     server = (
         f"  server {{ listen 127.0.0.1:{front}; client_max_body_size 0;\n"
-        f"    location / {{ proxy_pass http://127.0.0.1:{port}; proxy_buffering off; limit_rate {rate}; }} }}"
+        f"    location / {{ proxy_pass http://127.0.0.1:{port}; proxy_max_temp_file_size 0; limit_rate {rate}; }} }}"
     )
     with (
         process([DOCKER_REGISTRY, "serve", str(root / "config.yml")], port, "docker-registry"),

@@ -17,6 +17,7 @@ so a URI only ever imports what its engine needs.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import re
 from collections.abc import Callable
@@ -48,6 +49,7 @@ _KSERVE_NOT_HTTP = (
     r"https://.+\.git",
 )
 _KSERVE_HTTP = r"https?://(.+)/(.+)"
+log = logging.getLogger("mr_storage_initializer.transfer")
 OBSERVED_CHUNK_SIZE = 16 << 20  # the range size cap while a prefix hasher observes the writes (prehash.py)
 
 
@@ -245,6 +247,11 @@ def fingerprint_inputs(uri: str, settings: Settings) -> dict[str, str]:
         oci = OciSource(uri, settings.storage_env, settings.oci, connections=1, timeout=settings.timeout)
         try:
             inputs["revision"] = pin_oci(oci, settings.tunables_for("oci")).digest
+        except StorageError as exc:
+            if settings.transfer != "kserve":
+                raise
+            # the user picked kserve_storage, perhaps because the own resolution fails there: it resolves alone
+            log.warning("oci:// digest not pinned for the fingerprint (%s); kserve_storage resolves the tag", exc)
         finally:
             oci.close()
     return inputs
