@@ -120,7 +120,7 @@ def test_a_modelpack_artifact_and_oras_files(oci_registry: Registry, tmp_path: P
 
 
 def test_an_index_gives_this_machines_platform_or_the_one_set(oci_registry: Registry, tmp_path: Path) -> None:
-    from mr_storage_initializer.transfer.oci import goarch
+    from mr_storage_initializer.transfer.oci_ref import goarch
 
     here = oci_registry.push_image("multi/model", "here", [layer({"models/arch.txt": goarch().encode()})])
     other_arch = "s390x"

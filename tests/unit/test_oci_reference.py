@@ -10,9 +10,9 @@ import pytest
 
 from mr_storage_initializer.errors import StorageError, UsageError
 from mr_storage_initializer.settings import OciOptions, Settings
-from mr_storage_initializer.transfer.oci import OciRef, _pick, parse_oci_uri
 from mr_storage_initializer.transfer.oci_auth import lookup, parse_challenge
 from mr_storage_initializer.transfer.oci_layers import plan
+from mr_storage_initializer.transfer.oci_ref import OciRef, parse_oci_uri, pick
 
 DIGEST = "sha256:" + "a" * 64
 
@@ -52,10 +52,10 @@ def test_the_platform_entry_or_the_only_one() -> None:
     amd = {"digest": "a", "platform": {"os": "linux", "architecture": "amd64"}}
     arm = {"digest": "b", "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}}
     attestation = {"digest": "c", "platform": {"os": "unknown", "architecture": "unknown"}}
-    assert _pick([amd, arm, attestation], "linux/arm64") == arm
-    assert _pick([amd, arm], "linux/arm64/v8") == arm
-    assert _pick([amd, attestation], "linux/s390x") == amd
-    assert _pick([amd, arm], "linux/s390x") is None
+    assert pick([amd, arm, attestation], "linux/arm64") == arm
+    assert pick([amd, arm], "linux/arm64/v8") == arm
+    assert pick([amd, attestation], "linux/s390x") == amd
+    assert pick([amd, arm], "linux/s390x") is None
 
 
 def test_docker_config_entries_in_kserves_order(tmp_path: Path) -> None:

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
-import re
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -28,11 +26,11 @@ from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from mr_storage_initializer import __version__
-from mr_storage_initializer.errors import UsageError
 from mr_storage_initializer.redact import redact_url, register_secret
 from mr_storage_initializer.settings import OciOptions
 from mr_storage_initializer.tls import http_context
 from mr_storage_initializer.transfer import oci_auth, wire
+from mr_storage_initializer.transfer.oci_ref import DIGEST, goarch, parse_oci_uri, pick
 from mr_storage_initializer.transfer.plan import RemoteFile
 from mr_storage_initializer.transfer.source import Sink, SourceError
 
@@ -45,9 +43,6 @@ MANIFEST_TYPES = (
     "application/vnd.docker.distribution.manifest.v2+json",
 )
 BLOBS = ".mr-oci-blobs"  # where the blobs land in staging, before the layers are applied
-_DIGEST = re.compile(r"^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$")
-_REPO = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
-_TAG = re.compile(r"^\w[\w.-]{0,127}$")
 _MAX_MANIFEST = 4 << 20
 _WHERE = "KSERVE_OCI_DOCKER_CONFIG (a docker config.json), DOCKER_CONFIG, REGISTRY_AUTH_FILE or .dockerconfigjson"
 _READ_CHUNK = 1 << 20
@@ -60,49 +55,12 @@ _AUTH_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
-class OciRef:
-    host: str  # HOST[:PORT] as written
-    repository: str
-    tag: str = "latest"
-    digest: str = ""
-
-    @property
-    def reference(self) -> str:
-        return self.digest or self.tag
-
-    def __str__(self) -> str:
-        return f"oci://{self.host}/{self.repository}" + (f"@{self.digest}" if self.digest else f":{self.tag}")
-
-
-def parse_oci_uri(uri: str) -> OciRef:
-    """``oci://HOST[:PORT]/REPO[:TAG|@DIGEST]``; no tag means ``latest``; no host is a usage error."""
-    body = uri.removeprefix("oci://")
-    host, slash, rest = body.partition("/")
-    usage = f"{redact_url(uri)!r} is not an OCI reference; expected oci://HOST[:PORT]/REPOSITORY[:TAG|@sha256:DIGEST]"
-    if not slash or not rest or not ("." in host or ":" in host or host == "localhost") or "@" in host:
-        raise UsageError(usage + " (with the registry's host first)")
-    repository, at, digest = rest.partition("@")
-    tag = ""
-    name, colon, maybe_tag = repository.rpartition(":")
-    if colon and "/" not in maybe_tag:
-        repository, tag = name, maybe_tag
-    if not _REPO.match(repository) or (tag and not _TAG.match(tag)) or (at and not _DIGEST.match(digest)):
-        raise UsageError(usage)
-    return OciRef(host.lower(), repository, tag or "latest", digest if at else "")
-
-
-@dataclass(frozen=True)
 class Pinned:
     """The image manifest the reference resolved to: its digest and parsed body (and the index's digest)."""
 
     digest: str
     manifest: Mapping[str, Any] = field(repr=False)
     index_digest: str = ""
-
-
-def goarch() -> str:
-    machine = platform.machine().lower()
-    return {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)
 
 
 def _origin(url: str) -> tuple[str, str]:
@@ -326,9 +284,9 @@ class OciSource:
             _done(response)
         if len(body) > _MAX_MANIFEST:
             raise SourceError(f"the {subject} of {self.what} is over {_MAX_MANIFEST} bytes", transient=False)
-        algorithm = reference.split(":", 1)[0] if _DIGEST.match(reference) else "sha256"
+        algorithm = reference.split(":", 1)[0] if DIGEST.match(reference) else "sha256"
         digest = f"{algorithm}:{hashlib.new(algorithm, body).hexdigest()}"
-        if _DIGEST.match(reference) and digest != reference:
+        if DIGEST.match(reference) and digest != reference:
             raise SourceError(
                 f"the {subject} of {self.what} has digest {digest}, not the {reference} asked for; refusing it",
                 transient=False,
@@ -357,7 +315,7 @@ class OciSource:
         index_digest = ""
         if media in INDEX_TYPES:
             index_digest = digest
-            entry = _pick(manifest.get("manifests"), wanted)
+            entry = pick(manifest.get("manifests"), wanted)
             if entry is None:
                 raise SourceError(
                     f"the image index of {self.what} has no manifest for {wanted}; set "
@@ -417,24 +375,3 @@ def _done(response: Any) -> None:
         response.release_conn()
     else:
         response.close()
-
-
-def _platform(entry: Mapping[str, Any]) -> Mapping[str, Any]:
-    found = entry.get("platform")
-    return found if isinstance(found, dict) else {}
-
-
-def _pick(manifests: object, wanted: str) -> Mapping[str, Any] | None:
-    """The index entry for ``wanted`` (``os/arch[/variant]``); the only entry when there is one."""
-    entries = [m for m in manifests if isinstance(m, dict)] if isinstance(manifests, list) else []
-    os_name, arch, *variant = wanted.split("/")
-    for entry in entries:
-        plat = _platform(entry)
-        if (
-            plat.get("os") == os_name
-            and plat.get("architecture") == arch
-            and (not variant or plat.get("variant") == variant[0])
-        ):
-            return entry
-    real = [e for e in entries if _platform(e).get("architecture") != "unknown"]
-    return real[0] if len(real) == 1 else None

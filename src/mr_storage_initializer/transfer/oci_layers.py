@@ -24,24 +24,22 @@ FIFOs are refused. The archive limits (``MODEL_REGISTRY_ARCHIVE_MAX_*``) bound e
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import logging
 import os
 import posixpath
 import shutil
 import tarfile
-import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from mr_storage_initializer.archive import _Budget, _inside  # the archive limits and the through-link check
 from mr_storage_initializer.errors import ArchiveError, StorageError
 from mr_storage_initializer.paths import remove, safe_relpath
 from mr_storage_initializer.settings import Limits, Patterns
+from mr_storage_initializer.transfer.oci_streams import PIECE, copy_range, open_layer
 
 log = logging.getLogger("mr_storage_initializer.transfer")
 MODELPACK = ("application/vnd.cncf.model.", "application/vnd.cnai.model.")
@@ -62,10 +60,6 @@ IMAGE_LAYERS = frozenset(
         "application/vnd.docker.image.rootfs.diff.tar.gzip",
     }
 )
-_CHUNK = 1 << 20
-# Pieces of a compressed layer's stream: small enough that Python allocates them from its heap and reuses the
-# memory (1 MiB pieces are fresh mappings each time, whose page faults cost more than the decompression)
-_PIECE = 64 << 10
 WORK = ".mr-oci-layer-"  # a layer's own directory in staging while it is unpacked
 MODEL = ".mr-oci-model"  # where the layers are applied, before the result moves up into staging
 BLOBS_DIR = ".mr-oci-blobs"  # the blobs, as the fast engine wrote them
@@ -144,77 +138,6 @@ class _Changes:
     source_fd: int | None = None  # an uncompressed layer's blob, whose members are copied in the kernel
 
 
-def _copy_range(source: int, target: int, offset: int, size: int) -> None:
-    """``size`` bytes of ``source`` from ``offset`` into ``target`` by ``copy_file_range`` (no copy through
-    Python; a file system that can share blocks does so), else by reads and writes."""
-    done = 0
-    while done < size:
-        try:
-            n = os.copy_file_range(source, target, min(size - done, 1 << 30), offset + done, done)
-        except OSError as exc:
-            if exc.errno not in (errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
-                raise
-            n = 0
-        if n == 0:  # not supported here, or the blob ended early
-            data = os.pread(source, min(size - done, _CHUNK), offset + done)
-            if not data:
-                raise ArchiveError("a layer ends inside one of its files")
-            n = os.pwrite(target, data, done)
-        done += n
-
-
-class _Gunzip:
-    """A gzip stream (every member of it) read in 1 MiB pieces: the decompression runs in zlib without the
-    GIL, so that layers unpacked in parallel use different cores (``gzip.GzipFile`` reads 8 KiB at a time)."""
-
-    def __init__(self, handle: IO[bytes]) -> None:
-        self.handle = handle
-        self.inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        self.data = b""  # compressed bytes not yet decompressed
-        self.inside = False  # a member has begun and not ended
-        self.ended = False
-
-    def read(self, size: int = -1) -> bytes:
-        want = size if size > 0 else 1 << 62
-        out: list[bytes] = []
-        got = 0
-        while got < want and not self.ended:
-            if not self.data:
-                self.data = self.handle.read(_PIECE)
-                if not self.data:
-                    if self.inside:
-                        raise EOFError("the gzip stream ends early")
-                    self.ended = True
-                    break
-            self.inside = True
-            piece = self.inflate.decompress(self.data, min(want - got, _PIECE))  # bounded: no bomb in memory
-            if self.inflate.eof:  # a member ends; another may follow
-                self.data = self.inflate.unused_data
-                self.inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                self.inside = False
-            else:
-                self.data = self.inflate.unconsumed_tail
-            if piece:
-                out.append(piece)
-                got += len(piece)
-        return b"".join(out)
-
-
-@contextlib.contextmanager
-def _open(path: Path, compression: str) -> Iterator[IO[bytes]]:
-    if compression == "gzip":
-        with open(path, "rb") as handle:
-            yield _Gunzip(handle)  # type: ignore[misc]
-    elif compression == "zstd":
-        from backports import zstd
-
-        with zstd.ZstdFile(path, "rb") as stream:
-            yield stream  # type: ignore[misc]
-    else:
-        with open(path, "rb") as stream:
-            yield stream
-
-
 def _unpack(blob: Path, layer: Layer, root: Path, limits: Limits) -> _Changes:
     changes = _Changes(root)
     budget = _Budget(max(layer.size, 1), limits)
@@ -223,7 +146,7 @@ def _unpack(blob: Path, layer: Layer, root: Path, limits: Limits) -> _Changes:
         # an uncompressed layer is read in place: members' headers by seeking, their bytes copied in the kernel
         plain = not layer.compression
         with (
-            _open(blob, layer.compression) as stream,
+            open_layer(blob, layer.compression) as stream,
             tarfile.open(fileobj=stream, mode="r:" if plain else "r|") as archive,
         ):
             changes.source_fd = stream.fileno() if plain else None
@@ -268,7 +191,7 @@ def _member(
     if member.isfile() and changes.source_fd is not None and not member.issparse():
         budget.add(member.size)
         with open(target, "xb") as out:
-            _copy_range(changes.source_fd, out.fileno(), member.offset_data, member.size)
+            copy_range(changes.source_fd, out.fileno(), member.offset_data, member.size)
         os.chmod(target, 0o644 | (0o111 if member.mode & 0o100 else 0))
         changes.files += 1
     elif member.isfile():
@@ -276,7 +199,7 @@ def _member(
         if source is None:
             raise ArchiveError(f"layer {layer.digest} member {member.name!r} cannot be read")
         with source, open(target, "xb") as out:
-            while chunk := source.read(_PIECE):
+            while chunk := source.read(PIECE):
                 budget.add(len(chunk))
                 out.write(chunk)
         os.chmod(target, 0o644 | (0o111 if member.mode & 0o100 else 0))
