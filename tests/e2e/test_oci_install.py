@@ -153,12 +153,24 @@ def test_whiteouts_of_a_later_layer_remove_what_earlier_layers_put(oci_registry:
 
 
 def test_model_registry_uris_resolve_to_oci_artifacts(registry: Any, oci_registry: Registry, tmp_path: Path) -> None:
+    from mr_storage_initializer.transfer.oci_ref import goarch
+
     oci_registry.push_image("reg/modelcar", "v1", [layer({"models/model.bin": b"car"}, "zstd")])
-    register(registry.url, "car", f"oci://{oci_registry.host}/reg/modelcar:v1", "v1")
+    oci_registry.push_image(
+        "reg/modelpack",
+        "v1",
+        [(b"pack", "application/vnd.cncf.model.weight.v1.raw", {"org.cncf.model.filepath": "model.bin"})],
+        config_type="application/vnd.cncf.model.config.v1+json",
+    )
+    native = oci_registry.push_image("reg/multi", "native", [layer({"models/model.bin": b"multi"})])
+    other = oci_registry.push_image("reg/multi", "other", [layer({"models/model.bin": b"other"})])
+    oci_registry.push_index("reg/multi", "v1", {f"linux/{goarch()}": native, "linux/riscv64": other})
     env = {"MODEL_REGISTRY_BASE_URL": registry.host_port, **_env(oci_registry)}
-    result = run_cli("model-registry://car/v1", tmp_path / "dest", env=env)
-    assert result.code == 0, result.stderr
-    assert tree_of(tmp_path / "dest") == {"model.bin": b"car"}
+    for name, expected in (("modelcar", b"car"), ("modelpack", b"pack"), ("multi", b"multi")):
+        register(registry.url, name, f"oci://{oci_registry.host}/reg/{name}:v1", "v1")
+        result = run_cli(f"model-registry://{name}/v1", tmp_path / name, env=env)
+        assert result.code == 0, result.stderr
+        assert tree_of(tmp_path / name) == {"model.bin": expected}
 
 
 def test_a_reference_without_a_host_is_a_usage_error(tmp_path: Path) -> None:
