@@ -90,6 +90,25 @@ def test_the_bearer_token_flow_with_credentials_from_registry_auth_file(
     assert asked[0]["authorization"] == "Basic"
 
 
+def test_an_identitytoken_is_exchanged_with_the_oauth2_refresh_grant(
+    oci_registry_token: Registry, tmp_path: Path
+) -> None:
+    token = oci_registry_token.token
+    assert token is not None
+    oci_registry_token.push_image("tokened/identity", "v1", [layer({"models/w.bin": b"identity"})])
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"auths": {oci_registry_token.host: {"identitytoken": token.refresh_token}}}))
+    env = {"KSERVE_OCI_INSECURE_REGISTRY": "1", "KSERVE_OCI_DOCKER_CONFIG": str(config)}
+    before = len(token.requests)
+    result = run_cli(f"oci://{oci_registry_token.host}/tokened/identity:v1", tmp_path / "dest", env=env)
+    assert result.code == 0, result.stderr
+    assert tree_of(tmp_path / "dest") == {"w.bin": b"identity"}
+    posted = [r for r in token.requests[before:] if r["authorization"] == "post"]
+    assert posted and posted[0]["grant_type"] == "refresh_token"
+    assert posted[0]["scope"] == "repository:tokened/identity:pull"
+    assert token.refresh_token not in result.stderr
+
+
 def test_without_credentials_the_token_service_refusal_is_exit_5(oci_registry_token: Registry, tmp_path: Path) -> None:
     oci_registry_token.push_image("tokened/anon", "v1", [layer({"models/w.bin": b"x"})])
     env = {"KSERVE_OCI_INSECURE_REGISTRY": "1", "KSERVE_OCI_DOCKER_CONFIG": str(tmp_path / "absent.json")}
