@@ -100,7 +100,10 @@ def test_links_that_combine_across_layers_to_leave_dest_are_refused(oci_registry
     oci_registry.push_image(
         "faults/chain",
         "v1",
-        [layer({"models/d/l": ("symlink", "..")}), layer({"models/d/l2": ("symlink", "l/../..")})],
+        [
+            layer({"models/ok.txt": b"ok", "models/d/l": ("symlink", "..")}),
+            layer({"models/d/l2": ("symlink", "l/../..")}),
+        ],
     )
     dest = tmp_path / "dest"
     result = run_cli(f"oci://{oci_registry.host}/faults/chain:v1", dest, env=ENV)
