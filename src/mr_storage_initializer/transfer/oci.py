@@ -42,7 +42,6 @@ MANIFEST_TYPES = (
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.docker.distribution.manifest.v2+json",
 )
-BLOBS = ".mr-oci-blobs"  # where the blobs land in staging, before the layers are applied
 _MAX_MANIFEST = 4 << 20
 _WHERE = "KSERVE_OCI_DOCKER_CONFIG (a docker config.json), DOCKER_CONFIG, REGISTRY_AUTH_FILE or .dockerconfigjson"
 _READ_CHUNK = 1 << 20

@@ -16,7 +16,7 @@ from mr_storage_initializer.prehash import FileDigest, PrefixHasher
 from mr_storage_initializer.settings import Limits, Patterns, Tunables
 from mr_storage_initializer.transfer import oci_layers
 from mr_storage_initializer.transfer.fast_engine import FastEngine, Observer
-from mr_storage_initializer.transfer.oci import BLOBS, OciSource, Pinned
+from mr_storage_initializer.transfer.oci import OciSource, Pinned
 from mr_storage_initializer.transfer.plan import RemoteFile
 from mr_storage_initializer.transfer.source import SourceError, escalate
 
@@ -36,7 +36,7 @@ def pin(source: OciSource, tunables: Tunables) -> Pinned:
 
 
 def blob_rel(digest: str) -> str:
-    return f"{BLOBS}/{digest.replace(':', '-')}"
+    return f"{oci_layers.BLOBS_DIR}/{digest.replace(':', '-')}"
 
 
 class OciEngine:
