@@ -12,7 +12,7 @@ from mr_storage_initializer.errors import StorageError, UsageError
 from mr_storage_initializer.settings import OciOptions, Settings
 from mr_storage_initializer.transfer.oci_auth import lookup, parse_challenge
 from mr_storage_initializer.transfer.oci_layers import plan
-from mr_storage_initializer.transfer.oci_ref import OciRef, parse_oci_uri, pick
+from mr_storage_initializer.transfer.oci_ref import OciRef, api_host, parse_oci_uri, pick
 
 DIGEST = "sha256:" + "a" * 64
 
@@ -25,6 +25,8 @@ DIGEST = "sha256:" + "a" * 64
         ("oci://localhost:5000/a/b/c:tag", OciRef("localhost:5000", "a/b/c", "tag")),
         (f"oci://127.0.0.1:5000/m@{DIGEST}", OciRef("127.0.0.1:5000", "m", "latest", DIGEST)),
         (f"oci://[::1]:5000/m:t@{DIGEST}", OciRef("[::1]:5000", "m", "t", DIGEST)),
+        ("oci://docker.io/ubuntu:24.04", OciRef("docker.io", "library/ubuntu", "24.04")),
+        ("oci://docker.io/org/model", OciRef("docker.io", "org/model", "latest")),
     ],
 )
 def test_references(uri: str, ref: OciRef) -> None:
@@ -46,6 +48,11 @@ def test_references(uri: str, ref: OciRef) -> None:
 def test_malformed_references_are_usage_errors(uri: str) -> None:
     with pytest.raises(UsageError):
         parse_oci_uri(uri)
+
+
+def test_docker_hub_is_asked_at_its_api_host() -> None:
+    assert api_host("docker.io") == api_host("index.docker.io") == "registry-1.docker.io"
+    assert api_host("quay.io") == "quay.io"
 
 
 def test_the_platform_entry_or_the_only_one() -> None:

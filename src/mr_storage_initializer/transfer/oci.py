@@ -30,7 +30,7 @@ from mr_storage_initializer.redact import redact_url, register_secret
 from mr_storage_initializer.settings import OciOptions
 from mr_storage_initializer.tls import http_context
 from mr_storage_initializer.transfer import oci_auth, wire
-from mr_storage_initializer.transfer.oci_ref import DIGEST, goarch, parse_oci_uri, pick
+from mr_storage_initializer.transfer.oci_ref import DIGEST, api_host, goarch, parse_oci_uri, pick
 from mr_storage_initializer.transfer.plan import RemoteFile
 from mr_storage_initializer.transfer.source import Sink, SourceError
 
@@ -84,7 +84,7 @@ class OciSource:
         mirrors = options.mirrors.get(self.ref.host, options.mirrors.get("*", ()))
         for mirror in mirrors:
             check_endpoint(mirror, "the OCI registry mirror (MODEL_REGISTRY_OCI_MIRRORS)")
-        self.endpoints = [*mirrors, f"{scheme}://{self.ref.host}"]
+        self.endpoints = [*mirrors, f"{scheme}://{api_host(self.ref.host)}"]
         self._dead: set[str] = set()  # mirrors that failed at the transport level: not asked again this run
         self._where: dict[str, str] = {}  # blob digest → the endpoint that served it first
         self._lock = threading.Lock()

@@ -24,13 +24,13 @@ from dataclasses import dataclass
 
 from mr_storage_initializer.errors import StorageError
 from mr_storage_initializer.redact import register_secret
+from mr_storage_initializer.transfer.oci_ref import DOCKER_HUB
 
 log = logging.getLogger("mr_storage_initializer.transfer")
 KSERVE_CONFIG = "/mnt/oci-fetch-auth/config.json"  # kserve_storage's default for KSERVE_OCI_DOCKER_CONFIG
 # A kubernetes.io/dockerconfigjson secret's key: a variable of that name (envFrom) holds the config itself;
 # the official client's save_to_oci_registry reads it too
 INLINE = ".dockerconfigjson"
-_DOCKER_HUB = ("docker.io", "index.docker.io", "registry-1.docker.io")
 _PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
 
 
@@ -84,7 +84,7 @@ def _key_host(key: str) -> str:
 
 def _same_registry(key: str, host: str) -> bool:
     found, wanted = _key_host(key), host.lower()
-    return found == wanted or (found in _DOCKER_HUB and wanted in _DOCKER_HUB)
+    return found == wanted or (found in DOCKER_HUB and wanted in DOCKER_HUB)
 
 
 def _configs(env: Mapping[str, str]) -> Iterator[tuple[str, object]]:

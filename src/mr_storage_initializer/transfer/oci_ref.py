@@ -14,6 +14,7 @@ from mr_storage_initializer.redact import redact_url
 
 DIGEST = re.compile(r"^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$")
 _REPO = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
+DOCKER_HUB = ("docker.io", "index.docker.io", "registry-1.docker.io")
 _TAG = re.compile(r"^\w[\w.-]{0,127}$")
 
 
@@ -46,7 +47,15 @@ def parse_oci_uri(uri: str) -> OciRef:
         repository, tag = name, maybe_tag
     if not _REPO.match(repository) or (tag and not _TAG.match(tag)) or (at and not DIGEST.match(digest)):
         raise UsageError(usage)
-    return OciRef(host.lower(), repository, tag or "latest", digest if at else "")
+    host = host.lower()
+    if host in DOCKER_HUB and "/" not in repository:  # docker.io/ubuntu is docker.io/library/ubuntu
+        repository = f"library/{repository}"
+    return OciRef(host, repository, tag or "latest", digest if at else "")
+
+
+def api_host(host: str) -> str:
+    """Where a registry's API answers: Docker Hub's names are served by ``registry-1.docker.io``."""
+    return "registry-1.docker.io" if host in DOCKER_HUB else host
 
 
 def goarch() -> str:
