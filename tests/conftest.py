@@ -17,6 +17,7 @@ pytest_plugins = [
     "fixtures.metadata",
     "fixtures.background",
     "fixtures.proxy",
+    "fixtures.oci",
 ]
 
 

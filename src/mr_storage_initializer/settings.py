@@ -33,10 +33,14 @@ DEFAULT_TIMEOUT = 60.0  # MODEL_REGISTRY_TIMEOUT: the registry conversation, and
 
 # KServe's storage variables (what kserve_storage and the own engine's sources read), by prefix and name;
 # ``<host>-headers`` too. Read once into ``Settings.storage_env``.
-STORAGE_PREFIXES = ("AWS_", "S3_", "AZ_", "AZURE_", "GOOGLE_", "GCS_", "STORAGE_", "CA_BUNDLE_", "HF_", "MODELSCOPE_")
+STORAGE_PREFIXES = (
+    *("AWS_", "S3_", "AZ_", "AZURE_", "GOOGLE_", "GCS_", "STORAGE_", "CA_BUNDLE_", "HF_", "MODELSCOPE_"),
+    "KSERVE_OCI_",  # oci://: KServe's docker config path and insecure-registry switch
+)
 STORAGE_NAMES = frozenset(
     {"awsAnonymousCredential", "HOME", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR"}
     | {"HUGGING_FACE_HUB_TOKEN", "XDG_CACHE_HOME"}  # hf://: the token's old name, the token file's folder
+    | {"DOCKER_CONFIG", "REGISTRY_AUTH_FILE", ".dockerconfigjson"}  # oci://: docker/podman credentials
 )
 
 
@@ -197,6 +201,50 @@ class Limits:
         )
 
 
+_PLATFORM = re.compile(r"^[a-z0-9_.-]+/[a-z0-9_.-]+(/[a-z0-9_.-]+)?$")
+
+
+@dataclass(frozen=True)
+class OciOptions:
+    """``oci://`` (docs/transfers.md): the platform picked from an image index (``None``: ``linux/`` and this
+    machine's architecture, as kserve_storage picks it), registry mirrors tried before each upstream registry
+    (upstream host, or ``*`` for every one → base URLs), and KServe's ``KSERVE_OCI_INSECURE_REGISTRY``."""
+
+    platform: str | None = None
+    mirrors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    insecure: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> OciOptions:
+        platform = env.get("MODEL_REGISTRY_OCI_PLATFORM", "").strip().lower() or None
+        if platform is not None and not _PLATFORM.match(platform):
+            raise UsageError(f"MODEL_REGISTRY_OCI_PLATFORM={platform!r} must be OS/ARCH[/VARIANT], such as linux/arm64")
+        raw = env.get("MODEL_REGISTRY_OCI_MIRRORS", "").strip()
+        mirrors: dict[str, tuple[str, ...]] = {}
+        if raw:
+            try:
+                value = json.loads(raw)
+            except json.JSONDecodeError:
+                value = None
+            shape = 'a JSON object of registry host to mirror URLs, such as {"quay.io": ["https://mirror:5000"]}'
+            if not isinstance(value, dict):
+                raise UsageError(f"MODEL_REGISTRY_OCI_MIRRORS must be {shape}")
+            for host, urls in value.items():
+                listed = [urls] if isinstance(urls, str) else urls
+                if not isinstance(listed, list) or not all(isinstance(u, str) for u in listed):
+                    raise UsageError(f"MODEL_REGISTRY_OCI_MIRRORS must be {shape}")
+                for url in listed:
+                    parts = urlsplit(url.strip())
+                    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/"):
+                        raise UsageError(
+                            f"MODEL_REGISTRY_OCI_MIRRORS: mirror {url!r} of {host!r} must be http(s)://HOST[:PORT]"
+                        )
+                mirrors[str(host).strip().lower()] = tuple(u.strip().rstrip("/") for u in listed)
+        # KServe's reading (kserve_storage): 1, true or yes switch it on; anything else leaves TLS on
+        insecure = env.get("KSERVE_OCI_INSECURE_REGISTRY", "").strip().lower() in ("1", "true", "yes")
+        return cls(platform=platform, mirrors=MappingProxyType(mirrors), insecure=insecure)
+
+
 def is_storage_variable(name: str) -> bool:
     """Whether ``name`` is one of KServe's storage variables (what :attr:`Settings.storage_env` holds)."""
     return (
@@ -324,6 +372,7 @@ class Settings:
     proxy: ProxyConfig = field(
         default_factory=ProxyConfig
     )  # HTTPS_PROXY / HTTP_PROXY / NO_PROXY, Go's rules (proxy.py)
+    oci: OciOptions = field(default_factory=OciOptions)  # oci:// (issue 23): platform, mirrors, insecure
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -392,6 +441,7 @@ class Settings:
             signature=SignaturePolicy.from_env(env, patterns),
             require_storage_entry=_flag(env, "MODEL_REGISTRY_REQUIRE_STORAGE_ENTRY"),
             proxy=proxies,
+            oci=OciOptions.from_env(env),
         )
 
     def tunables_for(self, scheme: str) -> Tunables:

@@ -81,6 +81,7 @@ def test_the_own_engine_takes_s3_gcs_azure_blob_and_plain_http(uri: str) -> None
         "gs://b/k": "gcs",
         "https://acct.blob.core.windows.net/c/model": "azure",
         "hf://org/model": "hf",
+        "oci://registry/image:tag": "oci",
         "https://example.com/models/model.bin": "http",
         "http://10.0.0.1:8080/m.onnx": "http",
     }
@@ -92,8 +93,8 @@ def test_preference_kserve_always_picks_kserve() -> None:
 
 
 def test_preference_fast_refuses_schemes_it_does_not_serve() -> None:
-    with pytest.raises(UsageError, match="serves s3://, gs://, Azure Blob, hf:// and http"):
-        select_engine("oci://registry/image:tag", Settings(transfer="fast"))
+    with pytest.raises(UsageError, match="serves s3://, gs://, Azure Blob, hf://, oci:// and http"):
+        select_engine("pvc://claim/model", Settings(transfer="fast"))
 
 
 def test_s3_options_follow_kserve_variables() -> None:

@@ -2,7 +2,8 @@
 
 ``select_engine`` reads the URI the way ``kserve_storage`` does (same scheme tests, same order): ``s3://``,
 ``gs://``, Azure Blob, ``hf://`` and plain ``http(s)://`` files go to the project's own engine
-(:mod:`.fast_engine`; ``hf://`` through :mod:`.hf_engine`); everything else (Azure file shares, oci,
+(:mod:`.fast_engine`; ``hf://`` through :mod:`.hf_engine`, ``oci://`` through :mod:`.oci_engine`); everything
+else (Azure file shares,
 pvc/local, git, hdfs, …) and every configuration only the cloud SDKs understand goes to ``kserve_storage``,
 with the reason logged. ``MODEL_REGISTRY_TRANSFER`` = ``auto`` (that choice), ``kserve`` (always KServe's
 library) or ``fast`` (the own engine or an error).
@@ -16,6 +17,7 @@ so a URI only ever imports what its engine needs.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import re
 from collections.abc import Callable
@@ -47,6 +49,7 @@ _KSERVE_NOT_HTTP = (
     r"https://.+\.git",
 )
 _KSERVE_HTTP = r"https?://(.+)/(.+)"
+log = logging.getLogger("mr_storage_initializer.transfer")
 OBSERVED_CHUNK_SIZE = 16 << 20  # the range size cap while a prefix hasher observes the writes (prehash.py)
 
 
@@ -67,7 +70,8 @@ class TransferResult:
 
 
 def fast_scheme(uri: str) -> str | None:
-    """``"s3"``, ``"gcs"``, ``"azure"``, ``"hf"`` or ``"http"`` when the own engine serves ``uri``, else ``None``."""
+    """``"s3"``, ``"gcs"``, ``"azure"``, ``"hf"``, ``"oci"`` or ``"http"`` when the own engine serves ``uri``, else
+    ``None``."""
     if uri.startswith("/mnt/models") or uri.startswith("file://") or os.path.exists(uri):
         return None
     if uri.startswith("s3://"):
@@ -76,7 +80,9 @@ def fast_scheme(uri: str) -> str | None:
         return "gcs"
     if uri.startswith("hf://"):
         return "hf"
-    if uri.startswith(("hdfs://", "webhdfs://", "modelscope://", "oci://")):
+    if uri.startswith("oci://"):
+        return "oci"
+    if uri.startswith(("hdfs://", "webhdfs://", "modelscope://")):
         return None
     if any(re.search(pattern, uri) for pattern in _KSERVE_AZURE_BLOB):
         return "azure"
@@ -103,7 +109,7 @@ def select_engine(uri: str, settings: Settings) -> Engine:
     if scheme is None:
         if preference == "fast":
             raise UsageError(
-                "MODEL_REGISTRY_TRANSFER=fast serves s3://, gs://, Azure Blob, hf:// and http(s):// files, "
+                "MODEL_REGISTRY_TRANSFER=fast serves s3://, gs://, Azure Blob, hf://, oci:// and http(s):// files, "
                 f"not {redact_url(uri)}"
             )
         return KServeEngine(settings.storage_env)
@@ -133,6 +139,12 @@ def select_engine(uri: str, settings: Settings) -> Engine:
             patterns = hub_patterns(settings.patterns)
             hf = HfSource(uri, environ, connections=tunables.concurrency, timeout=settings.timeout, patterns=patterns)
             return HfEngine(hf, tunables, patterns, settings.limits)
+        elif scheme == "oci":
+            from mr_storage_initializer.transfer.oci import OciSource
+            from mr_storage_initializer.transfer.oci_engine import OciEngine
+
+            oci = OciSource(uri, environ, settings.oci, connections=tunables.concurrency, timeout=settings.timeout)
+            return OciEngine(oci, tunables, settings.patterns, settings.limits)
         elif scheme == "gcs":
             from mr_storage_initializer.transfer.gcs import GcsSource
 
@@ -241,6 +253,20 @@ def fingerprint_inputs(uri: str, settings: Settings) -> dict[str, str]:
                 inputs["revision"] = pin(source, settings.tunables_for("hf"))
             finally:
                 source.close()
+    if uri.startswith("oci://"):  # the image manifest the reference names now: a moved tag is a new version
+        from mr_storage_initializer.transfer.oci import OciSource
+        from mr_storage_initializer.transfer.oci_engine import pin as pin_oci
+
+        oci = OciSource(uri, settings.storage_env, settings.oci, connections=1, timeout=settings.timeout)
+        try:
+            inputs["revision"] = pin_oci(oci, settings.tunables_for("oci")).digest
+        except StorageError as exc:
+            if settings.transfer != "kserve":
+                raise
+            # the user picked kserve_storage, perhaps because the own resolution fails there: it resolves alone
+            log.warning("oci:// digest not pinned for the fingerprint (%s); kserve_storage resolves the tag", exc)
+        finally:
+            oci.close()
     return inputs
 
 
