@@ -59,7 +59,7 @@ SCHEMES = {
         Scheme("hdfs", "kserve_storage", empty_host=True),
         Scheme("webhdfs", "kserve_storage", empty_host=True),
         Scheme("modelscope", "kserve_storage"),
-        Scheme("oci", "kserve_storage"),
+        Scheme("oci", "own engine and kserve_storage"),
         Scheme("file", "kserve_storage", empty_host=True),
     )
 }
@@ -186,6 +186,14 @@ def artifact_problem(uri: str) -> str | None:
         if _SCHEME_ONLY.match(uri):
             return "it is not SCHEME://… (a storage URI needs '://')"
         return "it is neither a storage URI (s3://, gs://, https://, hf://, …) nor an existing local path"
+    if uri.startswith("oci://"):  # HOST/REPO:TAG: the tag's colon is no port; the reference grammar says why not
+        from mr_storage_initializer.errors import UsageError
+        from mr_storage_initializer.transfer.oci_ref import parse_oci_uri
+
+        try:
+            parse_oci_uri(uri)
+        except UsageError as exc:
+            return exc.message
     try:
         url = read(uri)
     except UrlProblem as problem:
