@@ -92,6 +92,14 @@ def registry_url_for(ref: ModelRef, settings: Settings) -> str:
     return f"{settings.scheme}://{settings.base_url}"
 
 
+def registry_label(ref: ModelRef, settings: Settings) -> str:
+    """The registry's URL for the log, saying so when it is the default because nothing named one."""
+    url = registry_url_for(ref, settings)
+    if ref.host or ref.namespace or settings.base_url_set:
+        return url
+    return f"{url} (the default: MODEL_REGISTRY_BASE_URL is not set)"
+
+
 def choose_reading(parsed: ParsedUri, settings: Settings) -> ModelRef:
     """The one reading to use; for ``A/B``, ``HOST/MODEL`` only if a registry answers at ``A`` in time."""
     if not parsed.ambiguous:
@@ -162,7 +170,7 @@ def resolve(parsed: ParsedUri, settings: Settings) -> Resolution:
     ref = choose_reading(parsed, settings)
     url = registry_url_for(ref, settings)
     auth = "token" if settings.token else "token file" if settings.token_path else "none"
-    log.info("%s for %s", url, ref.describe(), extra={"step": "registry", "auth": auth})
+    log.info("%s for %s", registry_label(ref, settings), ref.describe(), extra={"step": "registry", "auth": auth})
     client = registry.RegistryClient(
         url,
         token=settings.token,
