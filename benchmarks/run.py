@@ -498,7 +498,7 @@ def report(scenarios: list[Scenario], targets: list[Target], startup: tuple[floa
     )
     for scenario in scenarios:
         lines += ["", f"## {scenario.title}", ""]
-        if scenario.key == "hf":
+        if scenario.key in ("hf", "hf-many"):
             lines += [HF_NOTE, ""]
         lines += [f"Load average {scenario.load[0]:.1f} before, {scenario.load[1]:.1f} after.", ""]
         lines += [
@@ -598,7 +598,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     small = {f"tokenizer/part-{i:04d}.json": os.urandom(512 + (i * 7919) % 8192) for i in range(small_count)}
     small = small if wanted("s3-small") else {}
 
-    from hf_bench import hub_behind_nginx, snapshot_command
+    from hf_bench import hub_behind_nginx, many_files, snapshot_command
 
     hf_shard = int(512 * MIB * scale)
     hf_files: dict[str, Path | bytes] = {}
@@ -610,12 +610,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         hf_files["tokenizer.json"] = WORK / "hf" / "tokenizer.json"
         for name in ("config.json", "generation_config.json", "tokenizer_config.json", "special_tokens_map.json"):
             hf_files[name] = b'{"bench": true}'
+    hf_tree = many_files(WORK, 500) if wanted("hf-many") else {}
+    hf_repos = {"bench/llm": hf_files, "bench/tree": hf_tree}
 
     with (
         moto() as s3,
         nginx(www) as (http_fast, http_slow),
         registry() as mr,
-        hub_behind_nginx(WORK, hf_files, HF_RATE) if wanted("hf") else nullcontext("") as hub,
+        hub_behind_nginx(WORK, hf_repos, HF_RATE) if wanted("hf", "hf-many") else nullcontext("") as hub,
     ):
         print(f"bench: moto {s3}, nginx {http_fast} / {http_slow} (100m), registry {mr}", flush=True)
         if wanted("s3-shards", *go_cases):
@@ -633,6 +635,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "pair-b": f"{http_slow}/pair-b/model.bin",
         }
         uris["hf"] = "hf://bench/llm"
+        uris["hf-many"] = "hf://bench/tree"
         if go_cases:
             uris.update(go_csi_uris(s3, shards, uris["tiny"]))
         for name, uri in uris.items():
@@ -784,12 +787,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sum(v.stat().st_size if isinstance(v, Path) else len(v) for v in hf_files.values()),
                 [
                     Tool(ours("hf").name, ours("hf").command, {**ours_env, **hf_env}),
-                    Tool("snapshot_download", snapshot_command, hf_env),
+                    Tool("snapshot_download", snapshot_command("bench/llm"), hf_env),
                 ],
             )
         )
-        scenarios[-2].tools[1].name = f"ours ({big // MIB} MiB)"
-        scenarios[-2].tools[0].name = f"ours ({huge // MIB} MiB)"
+        scenarios.append(
+            Scenario(
+                "hf-many",
+                f"hf://: a tree of {len(hf_tree)} small files (2-64 KiB on the CDN, a third under 1 KiB on the Hub)",
+                sum(v.stat().st_size if isinstance(v, Path) else len(v) for v in hf_tree.values()),
+                [
+                    Tool(ours("hf-many").name, ours("hf-many").command, {**ours_env, **hf_env}),
+                    Tool("snapshot_download", snapshot_command("bench/tree"), hf_env),
+                ],
+            )
+        )
+        rss = next(s for s in scenarios if s.key == "rss")
+        rss.tools[1].name = f"ours ({big // MIB} MiB)"
+        rss.tools[0].name = f"ours ({huge // MIB} MiB)"
         if go:
             scenarios += go_scenarios(go, go_cases, ours, scenarios, mr, s3_env, shard)
         scenarios = [s for s in scenarios if not only or s.key in only]
@@ -800,6 +815,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         Target("s3-shards", ">= 3.5x faster than kserve_storage", faster("ours", "kserve_storage", 3.5)),
         Target("s3-shards", "<= 1.0x the time of s5cmd", within("ours", "s5cmd", 1.0)),
         Target("s3-small", "faster than kserve_storage", faster("ours", "kserve_storage", 1.0)),
+        Target("s3-small", "<= 1.0x the time of s5cmd", within("ours", "s5cmd", 1.0)),
+        Target("s3-small", "<= 1.5x the CPU seconds of s5cmd", cpu_within("ours", "s5cmd", 1.5)),
         Target("http-throttled", ">= 4x faster than kserve_storage", faster("ours", "kserve_storage", 4.0)),
         Target("http-throttled", "<= 1.2x the time of aria2c -x8", within("ours", "aria2c -x8", 1.2)),
         *[
@@ -815,6 +832,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         Target("tiny", "ours: median wall <= 0.08 s", at_most_seconds("ours", 0.08), "{:.3f} s"),
         Target("pairs", "one call faster than two in a row", faster("ours, one call", "ours, two calls", 1.0)),
         Target("hf", ">= 3x faster than snapshot_download (plain HTTP)", faster("ours", "snapshot_download", 3.0)),
+        Target("hf-many", ">= 3x faster than snapshot_download", faster("ours", "snapshot_download", 3.0)),
         Target("signed-http", "verifying <= 1.5x the time without", within("ours + signature", "ours", 1.5)),
         Target("signed-http-throttled", "verifying <= 1.1x the time without", within("ours + signature", "ours", 1.1)),
     ]
