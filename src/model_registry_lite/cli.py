@@ -46,7 +46,18 @@ def _parser() -> argparse.ArgumentParser:
         help="add Deprecation/Sunset/Link headers to every v1alpha3 answer, as upstream's flag does",
     )
     parser.add_argument("--gone-v1alpha3", action="store_true", help="answer 410 Gone on every v1alpha3 path")
+    parser.add_argument("--version", action="version", version=_version())
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        ours = version("mr-storage-initializer")  # the distribution that ships mr-registry-lite
+    except PackageNotFoundError:
+        ours = "unknown"
+    return f"mr-registry-lite {ours} (Model Registry REST API {', '.join(versions.VERSIONS)})"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -42,9 +42,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
+    from mr_storage_initializer.cli_help import epilog
+
     parser = _Parser(
         prog="mr-storage-initializer",
         description="Install the model each SOURCE_URI names into its DEST_PATH (KServe storage initializer).",
+        epilog=epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "uris",

@@ -10,6 +10,18 @@ import errno
 import re
 import ssl
 
+# What each exit code means, for --help and the docs; every error class's ``exit_code`` is one of these.
+EXIT_CODES: tuple[tuple[int, str], ...] = (
+    (0, "installed, or already installed"),
+    (1, "unexpected error (run with --debug for the traceback)"),
+    (2, "usage: bad arguments, URI or setting; nothing was contacted"),
+    (3, "not found or refused in the registry (unknown model or version, ARCHIVED, artifact policy)"),
+    (4, "registry unreachable, credentials refused, or an answer that makes no sense"),
+    (5, "storage: download, integrity, signature or archive failure"),
+    (6, "destination: DEST_PATH cannot be written (space, permissions, lock)"),
+    (143, "stopped by SIGTERM (130: SIGINT); what was installed is said in the last line"),
+)
+
 
 class InitializerError(Exception):
     """Base of every error the CLI reports as one line and an exit code."""

@@ -239,7 +239,7 @@ def install_pair(
                 extra={
                     "step": "downloaded",
                     "engine": result.engine,
-                    "mb_per_s": round(result.bytes / 1e6 / max(took, 1e-6), 1),
+                    "mib_per_s": round(result.bytes / 1048576 / max(took, 1e-6), 1),
                 },
             )
             verified = integrity.verify(resolution, staging, result.tree)

@@ -93,6 +93,14 @@ def registry_url_for(ref: ModelRef, settings: Settings) -> str:
     return f"{settings.scheme}://{settings.base_url}"
 
 
+def registry_label(ref: ModelRef, settings: Settings) -> str:
+    """The registry's URL for the log, saying so when it is the default because nothing named one."""
+    url = registry_url_for(ref, settings)
+    if ref.host or ref.namespace or settings.base_url_set:
+        return url
+    return f"{url} (the default: MODEL_REGISTRY_BASE_URL is not set)"
+
+
 def choose_reading(parsed: ParsedUri, settings: Settings) -> ModelRef:
     """The one reading to use; for ``A/B``, ``HOST/MODEL`` only if a registry answers at ``A`` in time."""
     if not parsed.ambiguous:
@@ -168,7 +176,7 @@ def resolve(parsed: ParsedUri, settings: Settings) -> Resolution:
     auth = "token" if settings.token else "token file" if settings.token_path else "none"
     log.info(
         "%s for %s",
-        redact_url(url),
+        redact_url(registry_label(ref, settings)),
         ref.describe(),
         extra={"step": "registry", "auth": auth, **settings.proxy.route(url)},
     )

@@ -339,6 +339,7 @@ class Settings:
     """Everything the initializer reads from its environment, with upstream's defaults."""
 
     base_url: str = "localhost:8080"
+    base_url_set: bool = False  # MODEL_REGISTRY_BASE_URL was given (else the log says the default is used)
     scheme: str = "http"
     service_name: str = "model-registry-service"
     cluster_domain: str = "svc.cluster.local"
@@ -411,6 +412,7 @@ class Settings:
         patterns = Patterns.from_env(env)
         return cls(
             base_url=base_url,
+            base_url_set=bool(env.get("MODEL_REGISTRY_BASE_URL", "").strip()),
             scheme=scheme,
             service_name=env.get("MODEL_REGISTRY_SERVICE_NAME", "").strip() or cls.service_name,
             cluster_domain=env.get("MODEL_REGISTRY_CLUSTER_DOMAIN", "").strip().strip(".") or cls.cluster_domain,

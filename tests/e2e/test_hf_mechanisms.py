@@ -3,7 +3,6 @@ redirect targets, resume of the ranges a SIGKILLed run wrote, and DEST's name cl
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from typing import Any
 
 from fixtures.hub import Hub
 from helpers import cli_env, register, run_cli, tree
+from mr_storage_initializer.transfer.resume import load
 
 BIG = os.urandom(1024 * 1024 + 99)  # an LFS file: 5 ranges of 256 KiB
 MODEL = {"model.safetensors": BIG, "config.json": b'{"a": 1}'}
@@ -75,9 +75,9 @@ def test_a_rerun_after_sigkill_keeps_the_ranges_written(registry: Any, hub: Hub,
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not done:
-            ledgers = list(dest.glob(".mr-staging-resume-*/.mr-resume.json"))
+            ledgers = list(dest.glob(".mr-staging-resume-*/.mr-resume.jsonl"))
             try:
-                done = json.loads(ledgers[0].read_text())["files"]["model.safetensors"]["done"] if ledgers else []
+                done = load(ledgers[0])["files"]["model.safetensors"]["done"] if ledgers else []
             except (OSError, ValueError, KeyError):
                 done = []
             time.sleep(0.02)  # polling what the run wrote, with a deadline

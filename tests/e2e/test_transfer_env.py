@@ -196,4 +196,4 @@ def test_long_transfers_log_progress(http_server: HttpFileServer, tmp_path: Path
     assert result.code == 0, result.stderr
     lines = [line for line in result.stderr.splitlines() if "progress:" in line]
     assert lines, result.stderr
-    assert "of 1.1 MiB" in lines[0] and "MB/s, ETA" in lines[0]
+    assert "of 1.1 MiB" in lines[0] and "MiB/s, ETA" in lines[0]

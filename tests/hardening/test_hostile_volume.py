@@ -20,6 +20,7 @@ import pytest
 
 from fixtures.hostile import HostileServer, running
 from helpers import cli_env, register, run_cli, tree
+from mr_storage_initializer.transfer.resume import load
 
 KIB = 1024
 DATA4 = os.urandom(4 * KIB * KIB)
@@ -47,9 +48,9 @@ def _killed_mid_download(registry: Any, hostile: HostileServer, dest: Path) -> P
         deadline = time.monotonic() + 60
         done: list[Any] = []
         while time.monotonic() < deadline and not done:
-            ledgers = list(dest.glob(".mr-staging-resume-*/.mr-resume.json"))
+            ledgers = list(dest.glob(".mr-staging-resume-*/.mr-resume.jsonl"))
             try:
-                done = json.loads(ledgers[0].read_text())["files"]["model.bin"]["done"] if ledgers else []
+                done = load(ledgers[0])["files"]["model.bin"]["done"] if ledgers else []
             except ValueError:  # caught between the temp file's rename and our read: read again
                 done = []
             if not done:
@@ -89,7 +90,7 @@ def test_a_rerun_with_ranges_keeps_exactly_the_ranges_proven(
     register(registry.url, "big", hostile.add("m/model.bin", DATA4), "v1")
     dest = tmp_path / "models"
     staging = _killed_mid_download(registry, hostile, dest)
-    proven = json.loads((staging / ".mr-resume.json").read_text())["files"]["model.bin"]["done"]
+    proven = load(staging / ".mr-resume.jsonl")["files"]["model.bin"]["done"]
     result = run_cli("model-registry://big/v1", dest, env=_env(registry))
     assert result.code == 0, result.stderr
     assert tree(dest) == {"model.bin": DATA4}
@@ -126,7 +127,7 @@ def test_a_staging_directory_replaced_by_a_link_is_unlinked_not_emptied(
     victim = tmp_path / "outside"
     victim.mkdir()
     (victim / "keep.txt").write_text("mine")
-    (victim / ".mr-resume.json").write_text((staging / ".mr-resume.json").read_text())  # looks resumable
+    (victim / ".mr-resume.jsonl").write_text((staging / ".mr-resume.jsonl").read_text())  # looks resumable
     (victim / "model.bin").write_bytes(b"P" * len(DATA4))
     for entry in staging.iterdir():
         entry.unlink()
@@ -134,7 +135,7 @@ def test_a_staging_directory_replaced_by_a_link_is_unlinked_not_emptied(
     staging.symlink_to(victim, target_is_directory=True)
     result = run_cli("model-registry://big/v1", dest, env=_env(registry))
     assert result.code == 0, result.stderr
-    assert sorted(p.name for p in victim.iterdir()) == [".mr-resume.json", "keep.txt", "model.bin"]
+    assert sorted(p.name for p in victim.iterdir()) == [".mr-resume.jsonl", "keep.txt", "model.bin"]
     assert (victim / "keep.txt").read_text() == "mine" and (victim / "model.bin").read_bytes() == b"P" * len(DATA4)
     assert tree(dest) == {"model.bin": DATA4}
     assert _ours(dest) == []
@@ -148,13 +149,13 @@ def test_a_leftover_staging_link_is_unlinked_by_the_sweep(
     dest.mkdir()
     victim = tmp_path / "outside"
     victim.mkdir()
-    (victim / ".mr-resume.json").write_text("{}")
+    (victim / ".mr-resume.jsonl").write_text("{}")
     (victim / "keep.txt").write_text("mine")
     (dest / ".mr-staging-resume-0000000000000000").symlink_to(victim, target_is_directory=True)
     (dest / ".mr-trash-x").symlink_to(victim, target_is_directory=True)
     result = run_cli("model-registry://small/v1", dest, env=_env(registry))
     assert result.code == 0, result.stderr
-    assert sorted(p.name for p in victim.iterdir()) == [".mr-resume.json", "keep.txt"]
+    assert sorted(p.name for p in victim.iterdir()) == [".mr-resume.jsonl", "keep.txt"]
     assert tree(dest) == {"model.bin": b"weights"} and _ours(dest) == []
 
 

@@ -20,6 +20,7 @@ from fixtures.storage import HttpFileServer, S3Server
 from helpers import cli_env, fetch, register, run_cli, tree
 from mr_storage_initializer.errors import UsageError
 from mr_storage_initializer.settings import Settings
+from mr_storage_initializer.transfer.resume import load
 
 
 def _aws_profile_home(tmp_path: Path, s3_server: S3Server) -> dict[str, str]:
@@ -272,8 +273,8 @@ def _killed_mid_download(registry: Any, hostile: HostileServer, dest: Path, name
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            ledgers = list(dest.glob(".mr-staging-resume-*/.mr-resume.json"))
-            done = json.loads(ledgers[0].read_text())["files"]["model.bin"]["done"] if ledgers else []
+            ledgers = list(dest.glob(".mr-staging-resume-*/.mr-resume.jsonl"))
+            done = load(ledgers[0]).get("files", {}).get("model.bin", {}).get("done", []) if ledgers else []
             if done:
                 break
             time.sleep(0.02)  # polling what the run wrote, with a deadline

@@ -158,7 +158,7 @@ def test_a_worker_that_ends_its_range_after_a_failure_writes_no_ledger(tmp_path:
 
 def test_a_run_with_every_range_kept_from_a_killed_run_still_finishes_its_ledger(tmp_path: Path) -> None:
     # killed between the last range's ledger entry and the end of the run: nothing is left to fetch, and the
-    # ledger must still go (else staging would install .mr-resume.json as a model file)
+    # ledger must still go (else staging would install .mr-resume.jsonl as a model file)
     source = FakeSource({"a.bin": DATA}, chunk=100, version='"v1"')
     dest = tmp_path / f"{PREFIX}0123456789abcdef"
     dest.mkdir()

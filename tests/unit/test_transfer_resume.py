@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mr_storage_initializer.transfer.objectstore import readable
 from mr_storage_initializer.transfer.plan import RemoteFile, split
-from mr_storage_initializer.transfer.resume import PREFIX, STATE, Ledger, keep_leftover, staging
+from mr_storage_initializer.transfer.resume import PREFIX, STATE, Ledger, encode, keep_leftover, load, staging
 
 A = RemoteFile("m/a.bin", "a.bin", 8, version='"e1"')
 B = RemoteFile("m/sub/b.bin", "sub/b.bin", 8, version='"e2"')
@@ -61,12 +61,12 @@ def test_a_source_that_stopped_serving_ranges_keeps_nothing(tmp_path: Path) -> N
 
 def test_a_ledger_range_not_identical_to_a_planned_one_keeps_nothing(tmp_path: Path) -> None:
     dest = _interrupted(tmp_path)
-    state = json.loads((dest / STATE).read_text())
-    assert state["format"] == 2 and state["files"]["a.bin"]["done"] == [[0, 4]]
+    state = load(dest / STATE)
+    assert state["format"] == 3 and state["files"]["a.bin"]["done"] == [[0, 4]]
     assert state["files"]["a.bin"]["ranges"] is True
-    for done in ([[0, 3]], [[0, 8]], [0], [[1, 5]], "x"):  # a shorter, a longer, a start-only (format 1) entry
+    for done in ([[0, 3]], [[0, 8]], [0], [[1, 5]], ["x"]):  # a shorter, a longer, a start-only (format 1) entry
         state["files"]["a.bin"]["done"] = done
-        (dest / STATE).write_text(json.dumps(state))
+        (dest / STATE).write_text(encode(state))
         (dest / "a.bin").write_bytes(b"AAAA\0\0\0\0")
         ledger = Ledger.open(dest, [A, B], 4)
         assert ledger is not None and ledger.kept == {}, done
@@ -85,6 +85,41 @@ def test_a_format_1_ledger_keeps_nothing(tmp_path: Path) -> None:
     )
     ledger = Ledger.open(dest, [A, B], 4)
     assert ledger is not None and ledger.kept == {}
+
+
+def test_a_format_2_ledger_keeps_nothing(tmp_path: Path) -> None:
+    dest = _interrupted(tmp_path)
+    state = load(dest / STATE)
+    (dest / STATE).write_text(json.dumps({**state, "format": 2}))  # one JSON document, rewritten per range
+    ledger = Ledger.open(dest, [A, B], 4)
+    assert ledger is not None and ledger.kept == {}
+
+
+def test_a_range_costs_one_appended_line(tmp_path: Path) -> None:
+    # the ledger is never rewritten while ranges complete: 2,000 files cost 2,000 small writes, not 2,000
+    # rewrites of a ledger that lists them all
+    dest = tmp_path / f"{PREFIX}0123456789abcdef"
+    dest.mkdir()
+    ledger = Ledger.open(dest, [A, B], 4)
+    assert ledger is not None
+    header = (dest / STATE).read_text()
+    assert header.count("\n") == 1
+    for part in split([A, B], 4):
+        ledger.done(part)
+    text = (dest / STATE).read_text()
+    assert text.startswith(header) and text.count("\n") == 1 + 4
+    ledger.close()
+    ledger.done(split([A], 4)[0])  # a worker ending after the run closed it writes nothing
+    assert (dest / STATE).read_text() == text
+
+
+def test_a_line_a_kill_cut_short_is_ignored(tmp_path: Path) -> None:
+    dest = _interrupted(tmp_path)
+    with open(dest / STATE, "a") as ledger_file:
+        ledger_file.write('["a.bin",4,')  # the kill came mid-write: [4, 8) is not proven
+    (dest / "a.bin").write_bytes(b"AAAABBBB")
+    ledger = Ledger.open(dest, [A, B], 4)
+    assert ledger is not None and ledger.kept == {"a.bin": {(0, 4)}}
 
 
 def test_a_kept_file_reached_through_a_link_is_not_kept(tmp_path: Path) -> None:

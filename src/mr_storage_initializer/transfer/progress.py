@@ -42,7 +42,7 @@ class Progress:
         percent = 100.0 * done / self.total if self.total else 100.0
         eta = (self.total - done) / rate if rate > 0 else float("inf")
         eta_text = f"{eta:,.0f}s" if eta != float("inf") else "?"
-        return f"{_mib(done)} of {_mib(self.total)} ({percent:.0f}%), {rate / 1e6:,.1f} MB/s, ETA {eta_text}"
+        return f"{_mib(done)} of {_mib(self.total)} ({percent:.0f}%), {rate / 1048576:,.1f} MiB/s, ETA {eta_text}"
 
     def tick(self) -> None:
         """Called by the engine's waiting loop: report when the interval has passed."""

@@ -2,9 +2,11 @@
 
 The staging directory of a download is named after the artifact's fingerprint
 (``.mr-staging-resume-<16 hex>``) and the own engine keeps a ledger beside the files in it
-(``.mr-resume.json``): the listing it worked from (key, path, size and version of each object, and whether
-the source served byte ranges), the range size, and the ranges completely written, each as its start and
-end. A SIGTERM still removes staging, as before; only a run that could not clean up leaves it.
+(``.mr-resume.jsonl``): a header line with the listing it worked from (key, path, size and version of each
+object, and whether the source served byte ranges) and the range size, then one line appended per range
+completely written, as its path, start and end (one small write per range, whatever the number of files; a
+line a kill cut short counts for nothing). A SIGTERM still removes staging; only a run that could not clean
+up leaves it.
 
 A resume keeps only what it can prove. The next run for the same artifact plans its ranges afresh
 (:func:`.plan.split`); a planned range is kept when the object has the same key, path, size, range support
@@ -39,8 +41,8 @@ from mr_storage_initializer.transfer.plan import Part, RemoteFile, split
 log = logging.getLogger("mr_storage_initializer.transfer")
 
 PREFIX = ".mr-staging-resume-"
-STATE = ".mr-resume.json"
-_FORMAT = 2  # 2: ranges recorded as [start, end] with the source's range support (1 kept a range by its start)
+STATE = ".mr-resume.jsonl"
+_FORMAT = 3  # 3: a header line, then one [path, start, end] line per range (2 rewrote a JSON document per range)
 
 
 def keep_leftover(path: Path) -> bool:
@@ -73,7 +75,8 @@ def staging(root: Path, fingerprint: str) -> Iterator[Path]:
 
 
 class Ledger:
-    """The ranges of one download written so far, saved (atomically) after each one."""
+    """The ranges of one download written so far: a header line (the listing, the range size), then one line
+    appended per completed range, so a range costs one small write whatever the number of files."""
 
     def __init__(self, dest: Path, files: list[RemoteFile], chunk_size: int) -> None:
         self.path = dest / STATE
@@ -85,6 +88,7 @@ class Ledger:
         }
         self.kept: dict[str, set[tuple[int, int]]] = {}  # per file: the planned ranges proven written
         self.closed = False
+        self._fd: int | None = None  # the ledger opened for appending (O_APPEND, never through a link)
 
     @classmethod
     def open(cls, dest: Path, files: list[RemoteFile], chunk_size: int) -> Ledger | None:
@@ -93,14 +97,14 @@ class Ledger:
         if not dest.name.startswith(PREFIX) or not paths.is_real_dir(dest):
             return None
         ledger = cls(dest, files, chunk_size)
-        previous = _load(ledger.path)
+        previous = load(ledger.path)
         if previous.get("format") == _FORMAT and previous.get("chunk_size") == chunk_size:
-            stored = previous.get("files") if isinstance(previous.get("files"), dict) else {}
+            stored = previous["files"]
             planned: dict[str, set[tuple[int, int]]] = {}
             for part in split(files, chunk_size):  # the layout this run fetches, exactly as the engine splits it
                 planned.setdefault(part.file.rel, set()).add((part.start, part.end))
             for rel, now in ledger.files.items():
-                old = stored.get(rel) if isinstance(stored, dict) else None
+                old = stored.get(rel)
                 if not isinstance(old, dict) or not now["version"]:
                     continue
                 if not all(old.get(k) == now[k] for k in ("key", "size", "version", "ranges")):
@@ -110,40 +114,56 @@ class Ledger:
                     ledger.kept[rel] = proven
                     now["done"] = sorted([a, b] for a, b in proven)
         paths.prune(dest, set(ledger.kept))
-        ledger.save()
+        temp = ledger.path.name + ".tmp"
+        paths.write_text(dest, temp, encode(ledger.state()))  # never through a link planted at that name
+        os.replace(dest / temp, ledger.path)
+        ledger._fd = paths.open_beneath(dest, STATE, os.O_WRONLY | os.O_APPEND)
         if ledger.kept:
             log.info(
                 "resuming: %d files keep ranges an interrupted run wrote", len(ledger.kept), extra={"step": "resume"}
             )
         return ledger
 
+    def state(self) -> dict[str, Any]:
+        return {"format": _FORMAT, "chunk_size": self.chunk_size, "files": self.files}
+
     def has(self, part: Part) -> bool:
         return (part.start, part.end) in self.kept.get(part.file.rel, ())
 
     def done(self, part: Part) -> None:
         with self.lock:
-            if self.closed:
+            if self.closed or self._fd is None:
                 return
-            entry = self.files[part.file.rel]
-            spans = {*map(_span, entry["done"]), (part.start, part.end)}
-            entry["done"] = [list(span) for span in sorted(spans)]
-            self.save()
-
-    def save(self) -> None:
-        state = {"format": _FORMAT, "chunk_size": self.chunk_size, "files": self.files}
-        temp = self.path.name + ".tmp"
-        paths.write_text(self.dest, temp, json.dumps(state))  # never through a link planted at that name
-        os.replace(self.dest / temp, self.path)
+            os.write(self._fd, _line([part.file.rel, part.start, part.end]))
 
     def close(self) -> None:
         """The run is over: a worker still ending its range writes nothing more. Staging is removed right
         after a failure or a signal, and a file created while it is removed would leave the directory."""
         with self.lock:
             self.closed = True
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
     def finish(self) -> None:
         """The download is complete: the ledger goes, so it is never installed."""
+        self.close()
         self.path.unlink(missing_ok=True)
+
+
+def _line(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode("utf-8") + b"\n"
+
+
+def encode(state: dict[str, Any]) -> str:
+    """A ledger's text: the header (listing without the ranges), then one ``[path, start, end]`` line per
+    written range."""
+    files = {rel: {k: v for k, v in entry.items() if k != "done"} for rel, entry in state["files"].items()}
+    header = {"format": state["format"], "chunk_size": state["chunk_size"], "files": files}
+    text = [_line(header)]
+    for rel, entry in state["files"].items():
+        text += [_line([rel, *(span if isinstance(span, list) else [span])]) for span in entry.get("done", [])]
+    return b"".join(text).decode("utf-8")
 
 
 def _span(value: Any) -> tuple[int, int]:
@@ -157,9 +177,27 @@ def _span(value: Any) -> tuple[int, int]:
     return (-1, -1)
 
 
-def _load(path: Path) -> dict[str, Any]:
+def load(path: Path) -> dict[str, Any]:
+    """A ledger as one value: ``{"format", "chunk_size", "files": {path: {…, "done": [[start, end], …]}}}``;
+    ``{}`` when it is missing, unreadable, a link or not a ledger. Only whole lines count: a line a kill cut
+    short is ignored, and so is one that names no listed file."""
     try:
-        value = json.loads(paths.read_text(path))  # a link planted at the ledger's name is not read
+        text = paths.read_text(path)  # a link planted at the ledger's name is not read
     except (OSError, ValueError):
         return {}
-    return value if isinstance(value, dict) else {}
+    lines = text.split("\n")[:-1]  # the last piece has no newline: cut short, or empty
+    try:
+        header = json.loads(lines[0]) if lines else None
+    except ValueError:
+        return {}
+    if not isinstance(header, dict) or not isinstance(header.get("files"), dict):
+        return {}
+    files = {rel: {**entry, "done": []} for rel, entry in header["files"].items() if isinstance(entry, dict)}
+    for line in lines[1:]:
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, list) and value and isinstance(value[0], str) and value[0] in files:
+            files[value[0]]["done"].append(value[1:])
+    return {**header, "files": files}
