@@ -50,9 +50,18 @@ ENVIRONMENT: tuple[Group, ...] = (
             ("STORAGE_CONFIG, STORAGE_OVERRIDE_CONFIG", "KServe's storage-config spec for the download"),
             ("MODEL_REGISTRY_STORAGE_CONFIG_PREFIX", "prefix of storageKey entries (default MR_STORAGE_CONFIG_)"),
             ("MODEL_REGISTRY_STORAGE_CONFIG_DIR", "directory of storageKey entries, one file each"),
+            ("MODEL_REGISTRY_REQUIRE_STORAGE_ENTRY", "true: a storageKey without an entry is an error"),
+            ("KSERVE_OCI_DOCKER_CONFIG, .dockerconfigjson", "oci:// registry credentials (docker config.json)"),
+            ("KSERVE_OCI_INSECURE_REGISTRY", "true: the OCI registry speaks plain HTTP"),
+            ("MODEL_REGISTRY_OCI_PLATFORM", "OCI index platform (default linux/<this machine>)"),
+            ("MODEL_REGISTRY_OCI_MIRRORS", "JSON: registry host -> mirror URLs, asked first"),
             ("STORAGE_ALLOW_PATTERNS, STORAGE_IGNORE_PATTERNS", "which files of the artifact to install"),
             ("CA_BUNDLE_*, SSL_CERT_FILE, REQUESTS_CA_BUNDLE", "CA bundles for storage endpoints"),
         ),
+    ),
+    (
+        "network",
+        (("HTTPS_PROXY, HTTP_PROXY, NO_PROXY", "proxies for every request, Go's rules (loopback never proxied)"),),
     ),
     (
         "policy and verification",
