@@ -266,3 +266,34 @@ def test_the_hub_goes_through_the_proxy_and_its_loopback_cdn_does_not(
     hosts = forward_proxy.hosts()
     assert f"files.proxytest:{port_of(hub.url)}" in hosts
     assert not any(h.startswith("127.0.0.1") for h in hosts)  # the CDN redirect target is loopback: direct
+
+
+@pytest.mark.parametrize("proxied", [True, False])
+def test_an_oci_registry_goes_through_the_proxy_unless_no_proxy_names_it(
+    forward_proxy: ForwardProxy,
+    loopback_names: Namespace,
+    registry: Any,
+    s3_server: S3Server,
+    oci_registry: Any,
+    tmp_path: Path,
+    proxied: bool,
+) -> None:
+    from fixtures.oci import layer
+
+    oci_registry.push_image("proxy/model", "v1", [layer({"models/w.bin": b"oci-weights"})])
+    host = named(oci_registry.url, "files.proxytest").split("://", 1)[1]
+    register(registry.url, "oci", f"oci://{host}/proxy/model:v1", "v1")
+    extra = {} if proxied else {"NO_PROXY": "files.proxytest"}
+    env = _env(
+        forward_proxy,
+        named(registry.host_port, "registry.proxytest"),
+        s3_server,
+        KSERVE_OCI_INSECURE_REGISTRY="true",
+        KSERVE_OCI_DOCKER_CONFIG="/nonexistent/config.json",
+        **extra,
+    )
+    result = run_in(loopback_names, "model-registry://oci/v1", tmp_path / "oci", env=env)
+
+    assert result.code == 0, result.stderr
+    assert tree(tmp_path / "oci") == {"w.bin": b"oci-weights"}
+    assert (host in forward_proxy.hosts()) is proxied  # manifest and blobs, on the own engine

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
-from mr_storage_initializer import __version__
+from mr_storage_initializer import __version__, proxy
 from mr_storage_initializer.redact import redact_url, register_secret
 from mr_storage_initializer.settings import OciOptions
 from mr_storage_initializer.tls import http_context
@@ -91,7 +91,9 @@ class OciSource:
         self.blobs: list[RemoteFile] = []
         self.timeout = max(1.0, min(wire.TIMEOUT, timeout / 3))
         self.pool = wire.new_pool(
-            connections, http_context(env) if any(e.startswith("https:") for e in self.endpoints) else None
+            connections,
+            http_context(env) if any(e.startswith("https:") for e in self.endpoints) else None,
+            proxies=proxy.of_env(env),  # HTTPS_PROXY / HTTP_PROXY / NO_PROXY, as every other scheme
         )
 
     @property
