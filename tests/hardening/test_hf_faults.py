@@ -88,6 +88,19 @@ def test_a_hub_failing_for_good_is_exit_5_naming_the_repo(hub: Hub, tmp_path: Pa
     )
 
 
+def test_a_hub_answering_json_nested_100000_deep_is_exit_5_with_one_line(hub: Hub, tmp_path: Path) -> None:
+    hub.add("org/model", MODEL)
+    hub.fault("revision", ("deep", 100_000))
+    result = fetch("hf://org/model", tmp_path / "d", "fast", hub.env)
+    assert result.code == 5, result.stderr
+    assert result.last_line == (
+        "the Hub answered the revision of Hugging Face repository org/model (revision main) with something that "
+        "is not JSON"
+    )
+    assert "Traceback" not in result.stderr and "RecursionError" not in result.stderr
+    assert list((tmp_path / "d").iterdir()) == []
+
+
 def test_a_file_over_50_gb_goes_to_kserve_storage_with_the_reason(hub: Hub, tmp_path: Path) -> None:
     hub.add("org/model", MODEL, sizes={"model.safetensors": 60 * 10**9})
     result = fetch("hf://org/model", tmp_path / "d", "fast", {**hub.env, "MODEL_REGISTRY_TRANSFER": "fast"})

@@ -14,7 +14,6 @@ One deliberate difference: ``gs://bucket`` (no path) installs the whole bucket; 
 
 from __future__ import annotations
 
-import json
 import logging
 import posixpath
 import threading
@@ -22,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from mr_storage_initializer import proxy
+from mr_storage_initializer import json_body, proxy
 from mr_storage_initializer.errors import StorageError
 from mr_storage_initializer.tls import http_context
 from mr_storage_initializer.transfer import wire
@@ -95,7 +94,7 @@ class GcsSource:
         finally:
             response.release_conn()
         try:
-            return json.loads(body)
+            return json_body.loads(body)
         except ValueError as exc:
             raise SourceError(f"GCS answered {url} with something that is not JSON", transient=False) from exc
 

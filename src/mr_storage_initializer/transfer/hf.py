@@ -17,7 +17,6 @@ revision: repository not found, revision not found, gated, refused (401/403).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import threading
@@ -26,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
-from mr_storage_initializer import __version__, proxy
+from mr_storage_initializer import __version__, json_body, proxy
 from mr_storage_initializer.errors import StorageError, UsageError
 from mr_storage_initializer.redact import redact_url, register_secret
 from mr_storage_initializer.tls import http_context
@@ -260,7 +259,7 @@ class HfSource:
             finally:
                 response.release_conn()
             try:
-                return json.loads(body), response.headers
+                return json_body.loads(body), response.headers
             except ValueError as exc:
                 raise SourceError(
                     f"the Hub answered {subject} of {self.what} with something that is not JSON", transient=False

@@ -18,14 +18,13 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
-from mr_storage_initializer import __version__, proxy
+from mr_storage_initializer import __version__, json_body, proxy
 from mr_storage_initializer.redact import redact_url, register_secret
 from mr_storage_initializer.settings import OciOptions
 from mr_storage_initializer.tls import http_context
@@ -202,7 +201,7 @@ class OciSource:
                 transient=response.status >= 500 or response.status == 429,
             )
         try:
-            answer = json.loads(body_bytes)
+            answer = json_body.loads(body_bytes)
             token = str(answer.get("token") or answer.get("access_token") or "")
         except (ValueError, AttributeError):
             token = ""
@@ -296,7 +295,7 @@ class OciSource:
         if announced and announced.startswith(algorithm + ":") and announced != digest:
             raise SourceError(f"the {subject} of {self.what} does not match its Docker-Content-Digest", transient=False)
         try:
-            parsed = json.loads(body)
+            parsed = json_body.loads(body)
         except ValueError:
             parsed = None
         if not isinstance(parsed, dict):
