@@ -136,11 +136,6 @@ def pinned_commit(endpoint: str, ref: HfRef) -> str | None:
     return _PINNED.get((endpoint, ref.repo_id, ref.revision))
 
 
-def _origin(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    return parts.scheme.lower(), parts.netloc.lower()
-
-
 class HfSource:
     label = "hf"
 
@@ -217,7 +212,7 @@ class HfSource:
     # -- HTTP ---------------------------------------------------------------------------------------
     def _headers(self, url: str) -> dict[str, str]:
         headers = {"User-Agent": f"mr-storage-initializer/{__version__}", "Accept-Encoding": "identity"}
-        if self.token and _origin(url) == _origin(self.endpoint):  # never to a CDN or any other host
+        if self.token and wire.origin(url) == wire.origin(self.endpoint):  # never to a CDN or any other host
             headers["Authorization"] = f"Bearer {self.token}"
         return headers
 
@@ -241,7 +236,7 @@ class HfSource:
             reason = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason else exc
             error = wire.transport_error(reason, _TLS, self.timeout)
             if isinstance(reason, urllib3.exceptions.TimeoutError):
-                host = "the Hub" if _origin(url) == _origin(self.endpoint) else "the CDN"
+                host = "the Hub" if wire.origin(url) == wire.origin(self.endpoint) else "the CDN"
                 error = SourceError(f"{host} did not answer within {self.timeout:g}s", transient=True)
             raise SourceError(f"{error.message} ({redact_url(url)})", transient=error.transient) from exc
 
@@ -332,7 +327,7 @@ class HfSource:
             if response.status in (301, 302, 303, 307, 308) and location:
                 response.release_conn()
                 url = urljoin(url, location)
-                if _origin(url) != _origin(self.endpoint):
+                if wire.origin(url) != wire.origin(self.endpoint):
                     with self._lock:
                         self._cdn[remote.key] = url
                 continue
@@ -350,7 +345,7 @@ class HfSource:
         raise SourceError(f"too many redirects for {remote.rel} of {self.what}", transient=False)
 
     def _file_error(self, response: Any, remote: RemoteFile, url: str) -> SourceError:
-        if _origin(url) == _origin(self.endpoint):
+        if wire.origin(url) == wire.origin(self.endpoint):
             return self._hub_error(response, remote.rel)
         with self._lock:  # the CDN refused its URL (expired signature?): ask the Hub for a new one
             self._cdn.pop(remote.key, None)

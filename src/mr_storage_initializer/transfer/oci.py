@@ -61,11 +61,6 @@ class Pinned:
     index_digest: str = ""
 
 
-def _origin(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    return parts.scheme.lower(), parts.netloc.lower()
-
-
 class OciSource:
     """The fast engine's :class:`~.source.Source` for one OCI reference (set ``blobs`` before ``list``)."""
 
@@ -141,7 +136,7 @@ class OciSource:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _follow(self, url: str, headers: dict[str, str]) -> Any:
-        first = _origin(url)
+        first = wire.origin(url)
         for _ in range(_MAX_REDIRECTS + 1):
             response = self._send(url, headers)
             location = response.headers.get("Location")
@@ -149,7 +144,7 @@ class OciSource:
                 return response
             _discard(response)
             url = urljoin(url, location)
-            if _origin(url) != first:  # a signed URL on object storage: never the registry's credentials
+            if wire.origin(url) != first:  # a signed URL on object storage: never the registry's credentials
                 headers = {k: v for k, v in headers.items() if k.lower() not in ("authorization", "cookie")}
         raise SourceError(f"too many redirects for {self.what}", transient=False)
 

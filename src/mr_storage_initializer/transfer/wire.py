@@ -8,6 +8,7 @@ import re
 import ssl
 from collections.abc import Collection, Iterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from mr_storage_initializer import retry
 from mr_storage_initializer.proxy import ProxyConfig
@@ -24,6 +25,12 @@ from mr_storage_initializer.transfer.source import (
 
 TIMEOUT = 30.0  # seconds to connect and between bytes, as KServe's HTTP downloader
 _CONTENT_RANGE = re.compile(r"^bytes\s+(\d+)-(\d+)/(\d+|\*)$")
+
+
+def origin(url: str) -> tuple[str, str]:
+    """``(scheme, host[:port])`` of ``url``, lower-case: where a credential may go (never to another origin)."""
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
 
 
 def new_pool(
