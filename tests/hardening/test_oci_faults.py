@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 import os
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import pytest
 
 from fixtures.oci import OciProxy, Registry, digest_of, layer, tree_of
 from helpers import cli_env, run_cli
+from mr_storage_initializer.transfer.resume import load
 
 ENV = {"KSERVE_OCI_INSECURE_REGISTRY": "true", "KSERVE_OCI_DOCKER_CONFIG": "/nonexistent/config.json"}
 
@@ -141,8 +141,8 @@ def test_a_killed_download_resumes_its_blobs_in_the_next_run(oci_registry: Regis
             deadline = time.monotonic() + 60
             done: list[int] = []
             while time.monotonic() < deadline and len(done) < 3:
-                ledgers = list(dest.glob(".mr-staging-resume-*/.mr-resume.json"))
-                files = json.loads(ledgers[0].read_text())["files"] if ledgers else {}
+                ledgers = list(dest.glob(".mr-staging-resume-*/.mr-resume.jsonl"))
+                files = load(ledgers[0]).get("files", {}) if ledgers else {}
                 done = next(iter(files.values()))["done"] if files else []
                 time.sleep(0.02)  # polling what the run wrote, with a deadline
             assert len(done) == 3, done
