@@ -233,9 +233,8 @@ class HfSource:
                 timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout),
             )
         except urllib3.exceptions.HTTPError as exc:
-            reason = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason else exc
-            error = wire.transport_error(reason, _TLS, self.timeout)
-            if isinstance(reason, urllib3.exceptions.TimeoutError):
+            error = wire.transport_error(exc, _TLS, self.timeout)
+            if isinstance(wire.cause(exc), urllib3.exceptions.TimeoutError):
                 host = "the Hub" if wire.origin(url) == wire.origin(self.endpoint) else "the CDN"
                 error = SourceError(f"{host} did not answer within {self.timeout:g}s", transient=True)
             raise SourceError(f"{error.message} ({redact_url(url)})", transient=error.transient) from exc

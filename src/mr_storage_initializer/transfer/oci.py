@@ -109,8 +109,7 @@ class OciSource:
                 timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout),
             )
         except urllib3.exceptions.HTTPError as exc:
-            reason = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason else exc
-            error = wire.transport_error(reason, _TLS, self.timeout)
+            error = wire.transport_error(exc, _TLS, self.timeout)
             raise SourceError(f"{error.message} ({redact_url(url)})", transient=error.transient) from exc
 
     def _get(self, endpoint: str, path: str, headers: Mapping[str, str]) -> Any:
@@ -219,8 +218,7 @@ class OciSource:
                 timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout),
             )
         except urllib3.exceptions.HTTPError as exc:
-            reason = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason else exc
-            raise wire.transport_error(reason, _TLS, self.timeout) from exc
+            raise wire.transport_error(exc, _TLS, self.timeout) from exc
 
     def _each_endpoint(
         self, path: str, headers: Mapping[str, str], subject: str, prefer: str | None = None

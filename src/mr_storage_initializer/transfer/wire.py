@@ -75,8 +75,6 @@ def get(
         sent["Range"] = f"bytes={byte_range[0]}-{byte_range[1] - 1}"
     try:
         response = pool.request("GET", url, headers=sent, preload_content=False, decode_content=False)
-    except urllib3.exceptions.MaxRetryError as exc:
-        raise transport_error(exc.reason or exc, tls_hint) from exc
     except urllib3.exceptions.HTTPError as exc:
         raise transport_error(exc, tls_hint) from exc
     if response.status >= 400:
@@ -97,9 +95,19 @@ def status_error(status: int, denied_hint: str) -> SourceError:
     return SourceError(f"the server answered HTTP {status}", transient=retry.transient_status(status))
 
 
-def transport_error(exc: BaseException, tls_hint: str, timeout: float = TIMEOUT) -> SourceError:
+def cause(exc: BaseException) -> BaseException:
+    """What failed under a urllib3 error: a ``MaxRetryError``'s reason (the pools retry nothing themselves,
+    so it wraps the one failure), else the error itself."""
     import urllib3
 
+    return exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason else exc
+
+
+def transport_error(exc: BaseException, tls_hint: str, timeout: float = TIMEOUT) -> SourceError:
+    """The SourceError for a request that got no answer (``exc`` as urllib3 raised it, or its cause)."""
+    import urllib3
+
+    exc = cause(exc)
     if isinstance(exc, urllib3.exceptions.SSLError | ssl.SSLError):
         return tls_failed(exc, tls_hint)
     text = " ".join(str(exc).split())[:200]
