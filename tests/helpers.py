@@ -7,6 +7,7 @@ import os
 import ssl
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,6 +123,22 @@ def register(registry_url: str, name: str, uri: str, version: str = "v1", **kwar
         version=version,
         **kwargs,
     )
+
+
+def ranges_written(dest: Path, rel: str | None = None, *, enough: int = 1, timeout: float = 60) -> list[Any]:
+    """The ranges a running install into ``dest`` has written of ``rel`` (default: its first file), as its
+    resume ledger says, once there are ``enough`` of them or ``timeout`` has passed (polled)."""
+    from mr_storage_initializer.transfer.resume import STATE, load
+
+    deadline = time.monotonic() + timeout
+    while True:
+        ledgers = list(dest.glob(f".mr-staging-resume-*/{STATE}"))
+        files = load(ledgers[0]).get("files", {}) if ledgers else {}
+        entry = files.get(rel) if rel is not None else next(iter(files.values()), None)
+        done: list[Any] = entry["done"] if entry else []
+        if len(done) >= enough or time.monotonic() >= deadline:
+            return done
+        time.sleep(0.02)  # polling what the run writes, with a deadline
 
 
 def tree(root: Path) -> dict[str, bytes]:

@@ -6,13 +6,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from fixtures.hub import Hub
-from helpers import cli_env, register, run_cli, tree
-from mr_storage_initializer.transfer.resume import load
+from helpers import cli_env, ranges_written, register, run_cli, tree
 
 BIG = os.urandom(1024 * 1024 + 99)  # an LFS file: 5 ranges of 256 KiB
 MODEL = {"model.safetensors": BIG, "config.json": b'{"a": 1}'}
@@ -71,16 +69,8 @@ def test_a_rerun_after_sigkill_keeps_the_ranges_written(registry: Any, hub: Hub,
         env=cli_env(_env(registry, hub)),
         stderr=subprocess.DEVNULL,
     )
-    done: list[list[int]] = []
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not done:
-            ledgers = list(dest.glob(".mr-staging-resume-*/.mr-resume.jsonl"))
-            try:
-                done = load(ledgers[0])["files"]["model.safetensors"]["done"] if ledgers else []
-            except (OSError, ValueError, KeyError):
-                done = []
-            time.sleep(0.02)  # polling what the run wrote, with a deadline
+        done = ranges_written(dest, "model.safetensors")
         assert len(done) == 1 and done[0][0] == 0, done  # the first range, as [start, end]
     finally:
         proc.kill()

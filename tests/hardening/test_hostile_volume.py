@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import pytest
 
 from fixtures.hostile import HostileServer, running
-from helpers import cli_env, register, run_cli, tree
+from helpers import cli_env, ranges_written, register, run_cli, tree
 from mr_storage_initializer.transfer.resume import load
 
 KIB = 1024
@@ -45,16 +44,7 @@ def _killed_mid_download(registry: Any, hostile: HostileServer, dest: Path) -> P
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60
-        done: list[Any] = []
-        while time.monotonic() < deadline and not done:
-            ledgers = list(dest.glob(".mr-staging-resume-*/.mr-resume.jsonl"))
-            try:
-                done = load(ledgers[0])["files"]["model.bin"]["done"] if ledgers else []
-            except ValueError:  # caught between the temp file's rename and our read: read again
-                done = []
-            if not done:
-                time.sleep(0.02)  # polling what the run wrote, with a deadline
+        done = ranges_written(dest, "model.bin")
         assert done and len(done) < 64, done
     finally:
         proc.kill()

@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,9 @@ import pytest
 from fixtures.faults import FaultProxy
 from fixtures.hostile import HostileServer, running
 from fixtures.storage import HttpFileServer, S3Server
-from helpers import cli_env, fetch, register, run_cli, tree
+from helpers import cli_env, fetch, ranges_written, register, run_cli, tree
 from mr_storage_initializer.errors import UsageError
 from mr_storage_initializer.settings import Settings
-from mr_storage_initializer.transfer.resume import load
 
 
 def _aws_profile_home(tmp_path: Path, s3_server: S3Server) -> dict[str, str]:
@@ -271,13 +269,7 @@ def _killed_mid_download(registry: Any, hostile: HostileServer, dest: Path, name
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            ledgers = list(dest.glob(".mr-staging-resume-*/.mr-resume.jsonl"))
-            done = load(ledgers[0]).get("files", {}).get("model.bin", {}).get("done", []) if ledgers else []
-            if done:
-                break
-            time.sleep(0.02)  # polling what the run wrote, with a deadline
+        done = ranges_written(dest, "model.bin")
         assert done and len(done) < 4, done
     finally:
         proc.kill()
