@@ -2,7 +2,7 @@
 
 ``stamina`` does the waiting; this module only decides the shape (what is transient is the caller's
 business: it raises :class:`TransientError` for what may pass), computes each backoff itself so that none
-ends past the deadline (the retries stop instead), and logs each scheduled retry once.
+ends past the deadline (the last one is cut to end just before it), and logs each scheduled retry once.
 
 Most calls succeed at the first try, so the first try runs before ``stamina`` is imported (it and tenacity
 are ~8 ms of a 0.15 s run); a transient failure hands the call to ``stamina`` with that failure as its first
@@ -49,6 +49,7 @@ class TransientError(Exception):
         self.retry_after: float | None = None  # the server's Retry-After, in seconds, when it sent one
 
 
+_LAST_TRY_MARGIN = 0.05  # seconds: the last try starts this long before the deadline
 RETRY_AFTER_MAX = 300.0  # seconds; a longer Retry-After is waited for this long (the deadline bounds it anyway)
 
 
@@ -100,7 +101,8 @@ def call(
 ) -> T:
     """Call ``fn`` until it returns; a :class:`TransientError` schedules another try until ``deadline``.
 
-    No backoff sleeps past the deadline: when the next wait would end after it, the retries stop at once.
+    No backoff sleeps past the deadline: a wait that would end after it is cut to end just before it, for one
+    last try there (a ``Retry-After`` that would end after it stops the retries at once instead).
     When the deadline or the attempts are spent, the last transient error's ``final`` exception is raised.
     """
     end = time.monotonic() + deadline
@@ -112,11 +114,18 @@ def call(
             return False
         failures += 1
         jitter = random.uniform(0, min(1.0, wait_max))  # noqa: S311 - jitter, not cryptography
-        wait = min(wait_max, wait_initial * 2 ** min(failures - 1, 32) + jitter)
+        wait: float = min(wait_max, wait_initial * 2 ** min(failures - 1, 32) + jitter)
         if exc.retry_after is not None:  # the server said when: not before, and spread so a crowd does not
             spread = random.uniform(0, max(0.5, exc.retry_after / 2))  # noqa: S311 - come back in lock-step
             wait = max(wait, exc.retry_after + spread)
-        return wait if time.monotonic() + wait < end else False
+        left = end - time.monotonic() - _LAST_TRY_MARGIN
+        if wait <= left:
+            return wait
+        # The next wait would end past the deadline. A server's Retry-After is not cut short; otherwise the
+        # wait ends just before the deadline, for a last try there, if any time is left for one.
+        if exc.retry_after is not None or left <= 0:
+            return False
+        return left
 
     try:
         return fn()
