@@ -13,13 +13,23 @@ one) ends in exit 4 with that sentence, never in "model not found".
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from mr_storage_initializer.redact import redact_url
-from mr_storage_initializer.registry import API_V1, API_V1ALPHA3, RegistryClient
+
+if TYPE_CHECKING:
+    from mr_storage_initializer.registry import RegistryClient
 
 log = logging.getLogger("mr_storage_initializer.registry")
 
-PREFIXES = {"v1": API_V1, "v1alpha3": API_V1ALPHA3}
+# The registry's REST APIs, preferred first: (version, base path).
+VERSIONS: tuple[tuple[str, str], ...] = (
+    ("v1", "/api/model_registry/v1"),
+    ("v1alpha3", "/api/model_registry/v1alpha3"),
+)
+SETTINGS = ("auto", *(name for name, _ in VERSIONS))  # the values MODEL_REGISTRY_API_VERSION may take
+PREFIXES = dict(VERSIONS)
+API_V1, API_V1ALPHA3 = PREFIXES["v1"], PREFIXES["v1alpha3"]
 _decided: dict[str, str] = {}  # registry URL -> the prefix auto chose there, for the rest of this run
 
 

@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 import urllib3
 
 from mr_storage_initializer import __version__, json_body, retry, tls
+from mr_storage_initializer.api_version import API_V1, API_V1ALPHA3
 from mr_storage_initializer.errors import (
     RegistryAuthError,
     RegistryError,
@@ -38,8 +39,6 @@ from mr_storage_initializer.redact import redact_text, redact_url
 from mr_storage_initializer.settings import DEFAULT_TIMEOUT
 from mr_storage_initializer.tokens import header_token, read_token_file
 
-API_V1 = "/api/model_registry/v1"
-API_V1ALPHA3 = "/api/model_registry/v1alpha3"
 API_PREFIX = API_V1ALPHA3  # the default of a client nobody chose a version for
 NOT_SERVED = frozenset({404, 405, 410, 501})  # answers to a list call that mean "this API is not here"
 MAX_BODY_BYTES = 16 * 1024 * 1024

@@ -18,6 +18,7 @@ from pathlib import Path
 from types import MappingProxyType
 from urllib.parse import urlsplit
 
+from mr_storage_initializer.api_version import SETTINGS as API_VERSIONS
 from mr_storage_initializer.errors import UsageError
 from mr_storage_initializer.proxy import NAMES as PROXY_NAMES
 from mr_storage_initializer.proxy import ProxyConfig
@@ -403,8 +404,8 @@ class Settings:
         proxies = ProxyConfig.from_env(env)
         storage_env = _storage_env(env, proxies)
         api_version = env.get("MODEL_REGISTRY_API_VERSION", "").strip().lower() or cls.api_version
-        if api_version not in ("auto", "v1", "v1alpha3"):
-            raise UsageError(f"MODEL_REGISTRY_API_VERSION={api_version!r} is not one of auto, v1, v1alpha3")
+        if api_version not in API_VERSIONS:
+            raise UsageError(f"MODEL_REGISTRY_API_VERSION={api_version!r} is not one of {', '.join(API_VERSIONS)}")
         entries_prefix = env.get("MODEL_REGISTRY_STORAGE_CONFIG_PREFIX", DEFAULT_PREFIX).strip()
         if entries_prefix and not (entries_prefix[0].isalpha() and entries_prefix.isascii()):
             raise UsageError(f"MODEL_REGISTRY_STORAGE_CONFIG_PREFIX={entries_prefix!r} must start with a letter")
