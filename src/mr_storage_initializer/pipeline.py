@@ -54,7 +54,7 @@ class Installed:
     record: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
-def direct(uri: str) -> Resolution:
+def plain_uri_resolution(uri: str) -> Resolution:
     """A pair whose SOURCE_URI is not ``model-registry://``: the artifact is the URI itself."""
     name = redact_url(uri)
     return Resolution(
@@ -83,7 +83,7 @@ def resolve_pair(pair: Pair, settings: Settings) -> Resolution:
             redact_url(pair.source_uri),
             extra={"step": "parsed"},
         )
-        resolution = direct(pair.source_uri)
+        resolution = plain_uri_resolution(pair.source_uri)
     artifact = resolution.artifact
     plan = download_plan(resolution)
     policy.check_artifact(  # a URI the user typed (no registry) that is malformed is exit 2, not 3

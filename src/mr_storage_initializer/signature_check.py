@@ -31,7 +31,7 @@ from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.signing import (
     PROP_IDENTITY,
     PROP_URI,
-    Demands,
+    RegistrySignatureProperties,
     SignatureError,
     SignaturePolicy,
 )
@@ -285,7 +285,7 @@ def manifest_digest(manifest: Any) -> str:
 
 def verify_tree(
     policy: SignaturePolicy,
-    wanted: Demands,
+    wanted: RegistrySignatureProperties,
     staging: Path,
     tree: StagedTree,
     *,

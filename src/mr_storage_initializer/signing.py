@@ -2,7 +2,7 @@
 
 Read once from the environment (``MODEL_REGISTRY_SIGNATURE*``, see docs/signing.md) into a frozen
 :class:`SignaturePolicy`. Nothing here imports ``model_signing`` or its dependencies: that happens in
-:mod:`mr_storage_initializer.signature_check`, and only when the policy is on or the registry demands a
+:mod:`mr_storage_initializer.signature_check`, and only when the policy is on or the registry asks for a
 signature. The registry's customProperties can only narrow the operator's policy:
 
 - ``signature.required`` = ``true``: the model must carry a verified signature (``if-present`` becomes
@@ -157,7 +157,7 @@ class SignaturePolicy:
 
 
 @dataclass(frozen=True)
-class Demands:
+class RegistrySignatureProperties:
     """What the registry's customProperties add to the policy (only ever narrowing it)."""
 
     required: str | None = None  # which property asks for a signature, e.g. "the model version's signature.required"
@@ -174,7 +174,7 @@ def _string(props: Mapping[str, Any], key: str) -> str | None:
     return None
 
 
-def demands(sources: list[tuple[str, Mapping[str, Any]]]) -> Demands:
+def read_signature_properties(sources: list[tuple[str, Mapping[str, Any]]]) -> RegistrySignatureProperties:
     """Read the narrowing properties from ``[(where, customProperties), …]`` (artifact first, then version)."""
     flagged: list[str] = []
     identities: list[tuple[str, str]] = []
@@ -189,7 +189,7 @@ def demands(sources: list[tuple[str, Mapping[str, Any]]]) -> Demands:
         uri = uri or _string(props, PROP_URI) or None
     # An expected signer also asks for a signature: deleting model.sig must not get around it.
     flagged += [f"the {where}'s {PROP_IDENTITY}" for _, where in identities]
-    return Demands(flagged[0] if flagged else None, tuple(identities), uri)
+    return RegistrySignatureProperties(flagged[0] if flagged else None, tuple(identities), uri)
 
 
 def _preload(sigstore: bool) -> None:
@@ -220,10 +220,10 @@ def prehash(settings: Settings, staging: Path) -> Iterator[PrefixHasher | None]:
         hasher.digests = hasher.close()
 
 
-def registry_demands(resolution: Resolution) -> Demands:
+def registry_signature_properties(resolution: Resolution) -> RegistrySignatureProperties:
     """What the artifact's and the version's customProperties ask (none for a plain, non-registry URI)."""
     props = resolution.version.raw.get("customProperties")
-    return demands(
+    return read_signature_properties(
         [
             ("model artifact", resolution.artifact.custom_properties),
             ("model version", props if isinstance(props, Mapping) else {}),
@@ -233,7 +233,7 @@ def registry_demands(resolution: Resolution) -> Demands:
 
 def signature_uri(settings: Settings, resolution: Resolution) -> str | None:
     """The signature the check will fetch from elsewhere (``signature.uri``), when a check will run."""
-    wanted = registry_demands(resolution)
+    wanted = registry_signature_properties(resolution)
     if settings.signature.mode == "off" and wanted.required is None:
         return None
     return wanted.signature_uri
@@ -253,7 +253,7 @@ def check(
     manifest ignores are removed from ``staging`` (and from the tree) so they are never installed.
     """
     policy = settings.signature
-    wanted = registry_demands(resolution)
+    wanted = registry_signature_properties(resolution)
     if policy.mode == "off" and wanted.required is None:
         return None, tree
     if policy.mode == "off":

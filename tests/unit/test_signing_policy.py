@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fixtures.signing import make_key
 from mr_storage_initializer.errors import UsageError
 from mr_storage_initializer.settings import Settings
-from mr_storage_initializer.signing import demands
+from mr_storage_initializer.signing import read_signature_properties
 
 
 @pytest.fixture
@@ -100,16 +100,20 @@ def test_a_file_without_pem_is_refused(tmp_path: Path) -> None:
         Settings.from_env({"MODEL_REGISTRY_SIGNATURE_PUBLIC_KEY": str(tmp_path / "empty.pub")})
 
 
-def test_registry_properties_only_add_demands() -> None:
+def test_registry_properties_only_narrow_the_policy() -> None:
     artifact = {"signature.identity": {"string_value": "a@example.com", "metadataType": "MetadataStringValue"}}
     version = {
         "signature.required": {"string_value": "true", "metadataType": "MetadataStringValue"},
         "signature.identity": {"string_value": "b@example.com", "metadataType": "MetadataStringValue"},
     }
-    found = demands([("model artifact", artifact), ("model version", version)])
+    found = read_signature_properties([("model artifact", artifact), ("model version", version)])
     assert found.required == "the model version's signature.required"
     assert found.identities == (("a@example.com", "model artifact"), ("b@example.com", "model version"))
-    assert demands([("model version", {"signature.required": {"string_value": "no"}})]).required is None
-    flagged = demands([("model version", {"signature.required": {"bool_value": True}})]).required
+    assert (
+        read_signature_properties([("model version", {"signature.required": {"string_value": "no"}})]).required is None
+    )
+    flagged = read_signature_properties([("model version", {"signature.required": {"bool_value": True}})]).required
     assert flagged == "the model version's signature.required"
-    assert demands([("model artifact", artifact)]).required == "the model artifact's signature.identity"
+    assert (
+        read_signature_properties([("model artifact", artifact)]).required == "the model artifact's signature.identity"
+    )

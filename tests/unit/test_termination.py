@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 
 from mr_storage_initializer import termination
-from mr_storage_initializer.pipeline import Installed, Pair, direct
+from mr_storage_initializer.pipeline import Installed, Pair, plain_uri_resolution
 
 
 def _installed(i: int) -> Installed:
     uri = f"s3://bucket/models/model-number-{i:04d}/weights?X-Amz-Signature=secret{i}"
-    return Installed(Pair(i, uri, Path(f"/mnt/models/m{i}")), direct(uri), "f" * 64, 3, 1000 + i, 1.5, True)
+    return Installed(
+        Pair(i, uri, Path(f"/mnt/models/m{i}")), plain_uri_resolution(uri), "f" * 64, 3, 1000 + i, 1.5, True
+    )
 
 
 def test_written_only_where_kubernetes_created_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
