@@ -23,23 +23,12 @@ import re
 import threading
 from collections.abc import Iterable, Mapping
 
+from mr_storage_initializer.schemes import secret_variables
+
 MASK = "***"
 
-# Environment variables whose values are secrets wherever they appear (KServe's and ours).
-SECRET_ENV_VARS = (
-    "MODEL_REGISTRY_TOKEN",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_ACCESS_KEY_ID",
-    "AZURE_STORAGE_ACCESS_KEY",
-    "AZURE_CLIENT_SECRET",
-    "AZ_CLIENT_SECRET",
-    "AZURE_STORAGE_CONNECTION_STRING",
-    "AZURE_STORAGE_SAS_TOKEN",
-    "HF_TOKEN",
-    "MODELSCOPE_API_TOKEN",
-    "GIT_PASSWORD",
-)
+# Environment variables whose values are secrets wherever they appear: ours, and each scheme's (its row).
+SECRET_ENV_VARS = ("MODEL_REGISTRY_TOKEN", *secret_variables())
 # Keys inside STORAGE_CONFIG / STORAGE_OVERRIDE_CONFIG JSON whose values are secrets.
 SECRET_CONFIG_KEYS = ("access_key_id", "secret_access_key", "session_token", "password", "token", "sas_token")
 

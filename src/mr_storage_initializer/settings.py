@@ -23,6 +23,8 @@ from mr_storage_initializer.errors import UsageError
 from mr_storage_initializer.proxy import NAMES as PROXY_NAMES
 from mr_storage_initializer.proxy import ProxyConfig
 from mr_storage_initializer.redact import redact_url
+from mr_storage_initializer.schemes import ROWS as SCHEME_ROWS
+from mr_storage_initializer.schemes import storage_variable
 from mr_storage_initializer.signing import SignaturePolicy
 from mr_storage_initializer.storage_config import DEFAULT_PREFIX, StorageEntry, load_entries
 
@@ -31,18 +33,6 @@ _FALSE = frozenset({"", "0", "false", "no", "off"})
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 DEFAULT_TIMEOUT = 60.0  # MODEL_REGISTRY_TIMEOUT: the registry conversation, and each range's retry budget
-
-# KServe's storage variables (what kserve_storage and the own engine's sources read), by prefix and name;
-# ``<host>-headers`` too. Read once into ``Settings.storage_env``.
-STORAGE_PREFIXES = (
-    *("AWS_", "S3_", "AZ_", "AZURE_", "GOOGLE_", "GCS_", "STORAGE_", "CA_BUNDLE_", "HF_", "MODELSCOPE_"),
-    "KSERVE_OCI_",  # oci://: KServe's docker config path and insecure-registry switch
-)
-STORAGE_NAMES = frozenset(
-    {"awsAnonymousCredential", "HOME", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR"}
-    | {"HUGGING_FACE_HUB_TOKEN", "XDG_CACHE_HOME"}  # hf://: the token's old name, the token file's folder
-    | {"DOCKER_CONFIG", "REGISTRY_AUTH_FILE", ".dockerconfigjson"}  # oci://: docker/podman credentials
-)
 
 
 def test_fault() -> str:
@@ -247,10 +237,9 @@ class OciOptions:
 
 
 def is_storage_variable(name: str) -> bool:
-    """Whether ``name`` is one of KServe's storage variables (what :attr:`Settings.storage_env` holds)."""
-    return (
-        name.startswith(STORAGE_PREFIXES) or name in STORAGE_NAMES or name in PROXY_NAMES or name.endswith("-headers")
-    )
+    """Whether ``name`` is one of KServe's storage variables (what :attr:`Settings.storage_env` holds): one a
+    scheme reads (:mod:`~mr_storage_initializer.schemes`), or a proxy variable."""
+    return storage_variable(name) or name in PROXY_NAMES
 
 
 def _storage_env(env: Mapping[str, str], proxies: ProxyConfig) -> Mapping[str, str]:
@@ -352,10 +341,10 @@ class Settings:
     probe_timeout: float = 3.0
     lock_timeout: float = 600.0
     transfer: str = "auto"
-    # Transfer and storage (#14): the own engine's knobs (S3: KServe's S3_MAX_ATTEMPTS when ours is unset),
-    # KServe's patterns, archive limits, and KServe's storage variables as one read-only snapshot.
+    # Transfer and storage (#14): the own engine's knobs (per scheme where KServe has its own retry knob,
+    # such as S3_MAX_ATTEMPTS), KServe's patterns, archive limits, KServe's storage variables as one snapshot.
     tunables: Tunables = Tunables()
-    s3_tunables: Tunables = Tunables()
+    scheme_tunables: Mapping[str, Tunables] = field(default_factory=dict)
     patterns: Patterns = Patterns()
     limits: Limits = Limits()
     storage_env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
@@ -426,7 +415,13 @@ class Settings:
             lock_timeout=_seconds(env, "MODEL_REGISTRY_LOCK_TIMEOUT", cls.lock_timeout),
             transfer=transfer,
             tunables=Tunables.from_env(env, deadline=timeout),
-            s3_tunables=Tunables.from_env(env, deadline=timeout, attempts_var="S3_MAX_ATTEMPTS"),
+            scheme_tunables=MappingProxyType(
+                {
+                    row.name: Tunables.from_env(env, deadline=timeout, attempts_var=row.attempts_variable)
+                    for row in SCHEME_ROWS
+                    if row.attempts_variable
+                }
+            ),
             patterns=patterns,
             limits=Limits.from_env(env),
             storage_env=storage_env,
@@ -448,8 +443,9 @@ class Settings:
         )
 
     def tunables_for(self, scheme: str) -> Tunables:
-        """The own engine's knobs for a source: S3 honours KServe's ``S3_MAX_ATTEMPTS`` when ours is unset."""
-        return self.s3_tunables if scheme == "s3" else self.tunables
+        """The own engine's knobs for the scheme named ``scheme``: its row's ``attempts_variable`` (S3's
+        ``S3_MAX_ATTEMPTS``) counts when ours is unset."""
+        return self.scheme_tunables.get(scheme, self.tunables)
 
     def base_port(self) -> str:
         """The port of the base URL (upstream's rule for ``?namespace=``: default 8080)."""
