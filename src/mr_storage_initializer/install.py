@@ -23,6 +23,7 @@ from typing import Any
 from mr_storage_initializer import lock
 from mr_storage_initializer.errors import DestinationError, StorageError
 from mr_storage_initializer.journal import TRASH_PREFIX, checkpoint, settle
+from mr_storage_initializer.paths import is_real_dir, listed_path, top_level
 from mr_storage_initializer.paths import read_text as _read_text
 from mr_storage_initializer.paths import remove as _remove
 from mr_storage_initializer.staged import StagedFile, StagedTree, walk
@@ -111,9 +112,10 @@ class Destination:
         if not isinstance(files, list) or not files:
             return None
         for item in files:
-            if not isinstance(item, dict):
+            rel = listed_path(item.get("path")) if isinstance(item, dict) else None
+            if rel is None:
                 return None
-            path = self.root / str(item.get("path", ""))
+            path = self.root / rel
             try:
                 if path.lstat().st_size != item.get("size") and not path.is_symlink():
                     return None
@@ -170,10 +172,10 @@ class Destination:
         previous = self.provenance()
         if not previous:
             return
-        listed = {str(i.get("path")) for i in previous.get("files") or [] if isinstance(i, dict)}
+        listed = _listed(previous)
         for name in sorted(_top_level_names(previous)):
             top = self.root / name
-            if not top.is_dir() or top.is_symlink():
+            if not is_real_dir(top):
                 continue
             for entry in list_files(top):
                 path = f"{name}/{entry.path}"
@@ -272,17 +274,16 @@ class Destination:
         return record
 
 
-def _top_level_names(provenance: dict[str, Any]) -> set[str]:
+def _listed(provenance: dict[str, Any]) -> set[str]:
+    """The paths a provenance lists, normalized (:func:`.paths.listed_path`); one outside DEST is left out."""
     files = provenance.get("files")
-    names: set[str] = set()
-    if isinstance(files, list):
-        for item in files:
-            path = item.get("path") if isinstance(item, dict) else None
-            if isinstance(path, str) and path and not path.startswith(("/", "..")):
-                top = path.split("/", 1)[0]
-                if top not in RESERVED:
-                    names.add(top)
-    return names
+    items = files if isinstance(files, list) else []
+    return {p for p in (listed_path(i.get("path")) for i in items if isinstance(i, dict)) if p is not None}
+
+
+def _top_level_names(provenance: dict[str, Any]) -> set[str]:
+    """The top-level entries of DEST a provenance's files are under (``x`` for a listed ``./x/y``)."""
+    return {top for top in map(top_level, _listed(provenance)) if top is not None and top not in RESERVED}
 
 
 @contextmanager

@@ -28,6 +28,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from mr_storage_initializer import paths
 from mr_storage_initializer.paths import is_real_dir, remove
 
 log = logging.getLogger("mr_storage_initializer.install")
@@ -65,10 +66,9 @@ def checkpoint(step: str) -> None:
 
 
 def plain_name(value: object, reserved: frozenset[str]) -> str | None:
-    """``value`` if it is a single path component we may touch, else None."""
-    if isinstance(value, str) and value and "/" not in value and value not in (".", "..") and value not in reserved:
-        return value
-    return None
+    """``value`` if it is a single path component we may touch (:func:`.paths.plain_name`, not reserved)."""
+    name = paths.plain_name(value)
+    return name if name is not None and name not in reserved else None
 
 
 def settle(root: Path, pending: Any, *, provenance: str, reserved: frozenset[str]) -> str:

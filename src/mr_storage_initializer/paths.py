@@ -25,15 +25,46 @@ from mr_storage_initializer.errors import InitializerError, StorageError
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
+def _parts(rel: str, *, backslash: bool) -> list[str] | None:
+    """The components of ``rel`` without empty and ``.`` ones (``\\`` read as ``/`` when ``backslash``), or
+    None when it is absolute or has a ``..`` component."""
+    cleaned = rel.replace("\\", "/") if backslash else rel
+    parts = [p for p in cleaned.split("/") if p not in ("", ".")]
+    return None if cleaned.startswith("/") or ".." in parts else parts
+
+
 def safe_relpath(rel: str, what: str, *, error: type[InitializerError] = StorageError, empty_ok: bool = False) -> str:
     """``rel`` as a normalized relative path (``\\`` read as ``/``, empty and ``.`` parts dropped), or
     ``error`` when it is absolute or has a ``..`` part; ``""`` for a name that is only the directory itself
     (``.``, ``./``) when ``empty_ok``."""
-    cleaned = rel.replace("\\", "/")
-    parts = [p for p in cleaned.split("/") if p not in ("", ".")]
-    if cleaned.startswith("/") or ".." in parts or not (parts or empty_ok):
+    parts = _parts(rel, backslash=True)
+    if not (parts or (parts is not None and empty_ok)):
         raise error(f"{what} {rel!r} would be written outside the model directory; refusing it")
     return posixpath.join(*parts) if parts else ""
+
+
+# Names read back from the installer's own files (the provenance's file list, the commit journal) were
+# written from what is on disk: a backslash there is a character of a name, not a separator, and a name
+# that is not inside the directory is skipped (never touched), not an error.
+
+
+def listed_path(value: object) -> str | None:
+    """``value`` as a normalized path inside the directory (``./x`` is ``x``), or None when it is not a string
+    naming something below the directory."""
+    parts = _parts(value, backslash=False) if isinstance(value, str) else None
+    return posixpath.join(*parts) if parts else None
+
+
+def top_level(value: object) -> str | None:
+    """The top-level entry a listed path is under (``x`` for ``./x/y``), or None (see :func:`listed_path`)."""
+    path = listed_path(value)
+    return path.split("/", 1)[0] if path else None
+
+
+def plain_name(value: object) -> str | None:
+    """``value`` if it is exactly one path component below the directory (not ``.``, ``..``, empty or with
+    ``/``), else None."""
+    return value if isinstance(value, str) and listed_path(value) == value and "/" not in value else None
 
 
 def remove(path: Path, *, ignore_errors: bool = False) -> None:
@@ -63,6 +94,14 @@ def is_real_dir(path: Path) -> bool:
     """Whether ``path`` itself is a directory (not a link to one)."""
     try:
         return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def is_real_file(path: Path) -> bool:
+    """Whether ``path`` itself is a regular file (not a link to one)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
     except OSError:
         return False
 

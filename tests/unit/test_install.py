@@ -57,6 +57,26 @@ def test_a_new_artifact_replaces_only_the_previous_install(tmp_path: Path) -> No
     assert (tmp_path / "shared.txt").read_bytes() == b"22"
 
 
+def test_a_provenance_listing_dot_slash_paths_names_their_top_level_entries(tmp_path: Path) -> None:
+    """A listed ``./weights/a.bin`` is under ``weights`` (not ``.``): a replacement takes that entry as the
+    previous install's, moves it aside and checks it for the user's files like any other."""
+    with install.open_destination(tmp_path, lock_timeout=5) as dest:
+        dest.commit(_stage(dest, {"weights/a.bin": b"1"}), {"fingerprint": "f1"})
+        provenance = json.loads((tmp_path / install.PROVENANCE).read_text())
+        provenance["files"] = [{"path": "./weights/a.bin", "size": 1}, {"path": "weights/../../etc", "size": 0}]
+        (tmp_path / install.PROVENANCE).write_text(json.dumps(provenance))
+        assert dest.installed("f1") is None  # a path outside DEST is no file of a complete install
+        assert install._top_level_names(provenance) == {"weights"}
+        dest.check_replaceable()  # weights/a.bin is listed (as ./weights/a.bin): not the user's
+        dest.commit(_stage(dest, {"weights/b.bin": b"22"}), {"fingerprint": "f2"})
+        _stage(dest, {}).rmdir()
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [
+        install.PROVENANCE,
+        "weights",
+        "weights/b.bin",
+    ]
+
+
 def test_a_clash_with_an_unrelated_file_is_a_destination_error_and_changes_nothing(tmp_path: Path) -> None:
     (tmp_path / "model.bin").write_bytes(b"mine")
     with install.open_destination(tmp_path, lock_timeout=5) as dest:

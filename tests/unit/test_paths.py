@@ -13,13 +13,17 @@ from mr_storage_initializer.errors import ArchiveError, StorageError
 from mr_storage_initializer.paths import (
     identity,
     is_real_dir,
+    is_real_file,
+    listed_path,
     open_beneath,
+    plain_name,
     prune,
     read_text,
     regular_size,
     remove,
     remove_empty_dirs,
     safe_relpath,
+    top_level,
     write_text,
 )
 
@@ -37,6 +41,35 @@ def test_the_directory_itself_is_empty_only_where_allowed() -> None:
     assert safe_relpath("./", "archive member", empty_ok=True) == ""
     with pytest.raises(StorageError):
         safe_relpath("./", "key")
+
+
+@pytest.mark.parametrize(
+    ("value", "path", "top", "plain"),
+    [
+        ("./x", "x", "x", None),
+        ("x", "x", "x", "x"),
+        ("./x/y", "x/y", "x", None),
+        ("a//b/./c", "a/b/c", "a", None),
+        ("a\\b", "a\\b", "a\\b", "a\\b"),  # read back from disk: a backslash is part of the name
+        (".", None, None, None),
+        ("", None, None, None),
+        ("..", None, None, None),
+        ("a/../../x", None, None, None),
+        ("/etc", None, None, None),
+        (7, None, None, None),
+    ],
+)
+def test_names_read_back_from_our_own_files_are_normalized_or_skipped(
+    value: object, path: str | None, top: str | None, plain: str | None
+) -> None:
+    assert (listed_path(value), top_level(value), plain_name(value)) == (path, top, plain)
+
+
+def test_a_link_to_a_file_is_not_a_real_file(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    os.symlink("f", tmp_path / "link")
+    assert is_real_file(tmp_path / "f")
+    assert not is_real_file(tmp_path / "link") and not is_real_file(tmp_path) and not is_real_file(tmp_path / "no")
 
 
 def test_remove_unlinks_a_link_to_a_directory_and_keeps_its_target(tmp_path: Path) -> None:
