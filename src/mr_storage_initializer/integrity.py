@@ -13,14 +13,13 @@ A mismatch is an :class:`IntegrityError` (exit 5) and nothing is installed.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from mr_storage_initializer.digests import Digests, compare
 from mr_storage_initializer.errors import IntegrityError
 from mr_storage_initializer.resolve import Resolution
 from mr_storage_initializer.staged import StagedTree, walk
@@ -28,7 +27,6 @@ from mr_storage_initializer.staged import StagedTree, walk
 log = logging.getLogger("mr_storage_initializer.integrity")
 _HEX = re.compile(r"^[0-9a-fA-F]{64}$")
 _LINE = re.compile(r"^(?P<digest>[0-9a-fA-F]{64}) [ *](?P<path>.+)$")
-CHUNK = 1024 * 1024
 
 
 def _string_property(props: Mapping[str, Any], key: str) -> str | None:
@@ -54,17 +52,12 @@ def _props(resolution: Resolution) -> Mapping[str, Any]:
     return props if isinstance(props, Mapping) else {}
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def verify(resolution: Resolution, staging: Path, tree: StagedTree | None = None) -> int:
+def verify(
+    resolution: Resolution, staging: Path, tree: StagedTree | None = None, digests: Digests | None = None
+) -> int:
     """Check ``staging`` (whose walk is ``tree``, walked here when not given) against the digests the
-    registry gives; returns how many files were verified. Links are not files with content: not counted."""
+    registry gives; returns how many files were verified. Links are not files with content: not counted.
+    ``digests``: the download's digest service (:mod:`.digests`), so that no file is hashed twice."""
     found = expected_digests(resolution)
     if found is None:
         return 0
@@ -87,16 +80,13 @@ def verify(resolution: Resolution, staging: Path, tree: StagedTree | None = None
             if match is None:
                 raise IntegrityError(f"line {number} of the {where}'s sha256sums is not 'HEX  path': {line[:80]!r}")
             expected[match["path"].removeprefix("./")] = match["digest"].lower()
-        missing = sorted(set(expected) - set(files))
-        unlisted = sorted(set(files) - set(expected))
-        if missing:
-            raise IntegrityError(f"{missing[0]!r} is listed in sha256sums but was not downloaded")
-        if unlisted:
-            raise IntegrityError(f"{unlisted[0]!r} was downloaded but is not listed in sha256sums")
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        actual = dict(zip(expected, pool.map(lambda rel: sha256_file(staging / rel), expected), strict=True))
-    for rel, digest in expected.items():
-        if actual[rel] != digest:
-            raise IntegrityError(f"sha256 mismatch for {rel!r}: expected {digest}, got {actual[rel]}")
+    difference = compare(expected, files, digests or Digests(staging))
+    if difference is not None:
+        rel = difference.path
+        if difference.problem == "missing":
+            raise IntegrityError(f"{rel!r} is listed in sha256sums but was not downloaded")
+        if difference.problem == "unlisted":
+            raise IntegrityError(f"{rel!r} was downloaded but is not listed in sha256sums")
+        raise IntegrityError(f"sha256 mismatch for {rel!r}: expected {expected[rel]}, got {difference.actual}")
     log.info("%d files match the %s's %s", len(expected), where, key, extra={"step": "verified"})
     return len(expected)

@@ -188,7 +188,7 @@ def install_pair(
 ) -> Installed:
     """Download, verify and commit one pair into its DEST. ``exclusive``: this pair owns the process's TMPDIR.
     ``committed``: called the moment the pair is installed (its provenance in place), for a signal's report."""
-    from mr_storage_initializer import install, integrity, signing, transfer
+    from mr_storage_initializer import install, integrity, prehash, signing, transfer
     from mr_storage_initializer.provenance import build_record
     from mr_storage_initializer.transfer import resume
 
@@ -220,10 +220,12 @@ def install_pair(
             route = settings.proxy.route(plan.uri) if plan.uri.startswith(("http://", "https://")) else {}
             log.info("%s", redact_url(plan.uri), extra={"step": "downloading", "into": str(dest.root), **route})
             t0 = time.monotonic()
-            with signing.prehash(settings, staging) as hasher:  # per pair: its own hashing threads
+            signing.preload(settings)
+            checked = settings.signature.mode != "off" or integrity.expected_digests(resolution) is not None
+            with prehash.during_download(staging, wanted=checked) as digests:  # per pair: its own threads
                 try:
                     result = transfer.download(
-                        plan.uri, staging, planned, before_fetch=dest.check_names, observer=hasher
+                        plan.uri, staging, planned, before_fetch=dest.check_names, observer=digests.observer
                     )
                 except StorageError as exc:  # refused: a storageKey without entry fell back to the environment
                     explained = explain_refusal(plan, exc.message)
@@ -242,8 +244,8 @@ def install_pair(
                     "mib_per_s": round(result.bytes / 1048576 / max(took, 1e-6), 1),
                 },
             )
-            verified = integrity.verify(resolution, staging, result.tree)
-            signature, tree = signing.check(planned, resolution, staging, result.tree, hasher)
+            verified = integrity.verify(resolution, staging, result.tree, digests)
+            signature, tree = signing.check(planned, resolution, staging, result.tree, digests)
             result = dataclasses.replace(result, tree=tree)  # less what the signature does not cover
             seconds = time.monotonic() - started
             built = build_record(

@@ -15,36 +15,23 @@ archive unpacked over it) is noticed by the caller.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from mr_storage_initializer import digests as _digests
+from mr_storage_initializer.digests import PIECE, Digests, FileDigest
 from mr_storage_initializer.paths import open_beneath
 
-log = logging.getLogger("mr_storage_initializer.signing")
+log = logging.getLogger("mr_storage_initializer.digests")
 READ = 16 << 20  # bytes hashed per step (between looks at the file's state)
-PIECE = 1 << 20  # bytes read back per call, into one buffer per hashing thread
-
-
-@dataclass(frozen=True)
-class FileDigest:
-    sha256: str
-    inode: int
-    size: int
-    mtime_ns: int
-
-    def matches(self, path: Path) -> bool:
-        try:
-            st = path.stat()
-        except OSError:
-            return False
-        return (st.st_ino, st.st_size, st.st_mtime_ns) == (self.inode, self.size, self.mtime_ns)
 
 
 class _File:
@@ -70,7 +57,6 @@ class PrefixHasher:
         self.closing = False
         self.busy = 0
         self.hashed_during = 0
-        self.digests: dict[str, FileDigest] = {}  # set by close()
         self.threads = [threading.Thread(target=self._work, name=f"prehash-{i}", daemon=True) for i in range(workers)]
         for thread in self.threads:
             thread.start()
@@ -144,13 +130,7 @@ class PrefixHasher:
             # Read back from the page cache into a buffer small enough to stay in the CPU's cache, and hash
             # it there. Mapping windows of the file cost more on the bench VM: 1 GiB took 0.62-0.65 s that way
             # against 0.57 s, and unmapping a window interrupts the other cores running this process.
-            offset, end = state.hashed, state.hashed + todo
-            while offset < end:
-                n = os.preadv(state.fd, [buffer[: min(len(buffer), end - offset)]], offset)
-                if n <= 0:
-                    raise OSError(f"{rel} is shorter than the bytes written to it")
-                state.hasher.update(buffer[:n])
-                offset += n
+            _digests.hash_range(state.fd, state.hasher, state.hashed, state.hashed + todo, buffer)
             with self.lock:
                 state.hashed += todo
                 if not self.closing:
@@ -190,3 +170,24 @@ class PrefixHasher:
             if not state.dirty and not state.pending and state.hashed == st.st_size:
                 digests[rel] = FileDigest(state.hasher.hexdigest(), st.st_ino, st.st_size, st.st_mtime_ns)
         return digests
+
+
+@contextlib.contextmanager
+def during_download(staging: Path, *, wanted: bool) -> Iterator[Digests]:
+    """The digest service of a download into ``staging``. When ``wanted`` (a check will hash the files), its
+    ``observer`` is a :class:`PrefixHasher` for the engine, and what it hashed joins the service when the
+    block ends; a failed download gives no digest."""
+    service = Digests(staging)
+    if not wanted:
+        yield service
+        return
+    hasher = PrefixHasher(staging)
+    service.observer = hasher
+    try:
+        yield service
+    except BaseException:
+        hasher.abort()
+        raise
+    finally:
+        service.observer = None
+        service.known.update(hasher.close())

@@ -11,12 +11,10 @@ import hashlib
 import importlib.util
 import json
 import logging
-import os
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -24,9 +22,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from mr_storage_initializer.digests import Digests, compare
 from mr_storage_initializer.errors import UsageError
-from mr_storage_initializer.paths import remove_empty_dirs
-from mr_storage_initializer.prehash import FileDigest
+from mr_storage_initializer.paths import is_real_file, remove_empty_dirs
 from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.signing import (
     PROP_IDENTITY,
@@ -38,7 +36,6 @@ from mr_storage_initializer.signing import (
 from mr_storage_initializer.staged import StagedTree
 
 log = logging.getLogger("mr_storage_initializer.signing")
-CHUNK = 4 * 1024 * 1024
 _CURVES = ("secp256r1", "secp384r1", "secp521r1")
 _ISSUER_OIDS = (x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8"), x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.1"))
 
@@ -204,37 +201,12 @@ def _expect(name: str, seen: list[str], expected: str, source: str) -> None:
         raise SignatureError(f"{name} was signed by {shown!r} but {expected!r} is expected ({source})")
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb", buffering=0) as handle:
-        buffer = bytearray(CHUNK)
-        view = memoryview(buffer)
-        while count := handle.readinto(buffer):
-            digest.update(view[:count])
-    return digest.hexdigest()
-
-
-def hash_files(root: Path, rels: list[str], known: Mapping[str, FileDigest]) -> dict[str, str]:
-    """SHA-256 of each file: from ``known`` (hashed during the download) where the file is unchanged since,
-    else now, in parallel threads (hashlib drops the GIL on large updates)."""
-    done = {rel: known[rel].sha256 for rel in rels if rel in known and known[rel].matches(root / rel)}
-    todo = [rel for rel in rels if rel not in done]
-    workers = max(2, min(8, (os.cpu_count() or 2) * 2, len(todo) or 1))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        done.update(zip(todo, pool.map(lambda rel: sha256_file(root / rel), todo), strict=True))
-    late = sum((root / rel).stat().st_size for rel in todo)
-    log.debug("%d files hashed during the download, %d bytes after it", len(rels) - len(todo), late)
-    return done
-
-
 def _ignored(rel: str, ignore: list[str]) -> bool:
     path = PurePosixPath(rel)
     return any(path.is_relative_to(PurePosixPath(p)) for p in ignore if p not in ("", "."))
 
 
-def _compare(
-    name: str, manifest: Any, root: Path, rels: list[str], *, single: bool, known: Mapping[str, FileDigest]
-) -> None:
+def _compare(name: str, manifest: Any, root: Path, rels: list[str], *, single: bool, digests: Digests) -> None:
     params = manifest.serialization_type
     expected = {rd.identifier: rd.digest for rd in manifest.resource_descriptors()}
     if single:  # a single-file model is signed as the file itself: one resource, named "." or the file's name
@@ -242,17 +214,15 @@ def _compare(
             raise SignatureError(f"{name} signs {len(expected)} files but the artifact installs {len(rels)}")
         expected = {rels[0]: next(iter(expected.values()))}
     if params.get("method") == "files" and params.get("hash_type") == "sha256":
-        missing = sorted(set(expected) - set(rels))
-        extra = sorted(set(rels) - set(expected))
-        if missing:
-            raise SignatureError(f"{missing[0]!r} is in the signed manifest of {name} but was not downloaded")
-        if extra:
-            raise SignatureError(f"{extra[0]!r} was downloaded but is not in the signed manifest of {name}")
-        actual = hash_files(root, rels, known)
-        for rel in rels:
-            if actual[rel] != expected[rel].digest_hex:
-                raise SignatureError(f"{rel!r} does not match its digest in the signed manifest of {name}")
-        return
+        ordered = {rel: expected[rel] for rel in rels if rel in expected} | expected
+        found = compare({rel: d.digest_hex for rel, d in ordered.items()}, rels, digests)
+        if found is None:
+            return
+        if found.problem == "missing":
+            raise SignatureError(f"{found.path!r} is in the signed manifest of {name} but was not downloaded")
+        if found.problem == "unlisted":
+            raise SignatureError(f"{found.path!r} was downloaded but is not in the signed manifest of {name}")
+        raise SignatureError(f"{found.path!r} does not match its digest in the signed manifest of {name}")
     # Shards, BLAKE2 or BLAKE3: the library hashes, as the signer did.
     from model_signing import hashing
 
@@ -290,14 +260,14 @@ def verify_tree(
     tree: StagedTree,
     *,
     fetch: Callable[[str, Path], StagedTree] | None = None,
-    known: Mapping[str, FileDigest] | None = None,
+    digests: Digests | None = None,
 ) -> tuple[dict[str, Any], StagedTree]:
     """Check ``staging`` (walked once as ``tree``); the provenance entry and the tree to install."""
     name = policy.file_name
     sig = staging / name
     single = False
     with tempfile.TemporaryDirectory(prefix="signature-") as scratch:
-        if not sig.is_file() or sig.is_symlink():
+        if not is_real_file(sig):
             if wanted.signature_uri and fetch is not None and len(tree.regular) == 1:
                 found = fetch(wanted.signature_uri, Path(scratch)).regular
                 if len(found) != 1:
@@ -355,7 +325,7 @@ def verify_tree(
             extra={"step": "signature"},
         )
         dropped = [*dropped, *empty]
-    _compare(name, manifest, staging, rels, single=single, known=known or {})
+    _compare(name, manifest, staging, rels, single=single, digests=digests or Digests(staging))
     digest = manifest_digest(manifest)
     log.info(
         "%s verified: %d files signed by %s (%s), manifest %s",

@@ -15,19 +15,19 @@ signature. The registry's customProperties can only narrow the operator's policy
 from __future__ import annotations
 
 import contextlib
-import posixpath
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mr_storage_initializer.errors import InitializerError, StorageError, UsageError
+from mr_storage_initializer.paths import safe_relpath
 from mr_storage_initializer.redact import redact_text
 
 if TYPE_CHECKING:
-    from mr_storage_initializer.prehash import FileDigest, PrefixHasher
+    from mr_storage_initializer.digests import Digests
     from mr_storage_initializer.resolve import Resolution
     from mr_storage_initializer.settings import Patterns, Settings
     from mr_storage_initializer.staged import StagedTree
@@ -110,13 +110,14 @@ class SignaturePolicy:
             return env.get(f"MODEL_REGISTRY_SIGNATURE_{name}", "").strip() or None
 
         file_name = get("FILE") or cls.file_name
-        parts = [p for p in file_name.split("/") if p not in ("", ".")]
-        if file_name.startswith("/") or ".." in parts or not parts:
-            raise UsageError(f"MODEL_REGISTRY_SIGNATURE_FILE={file_name!r} must be a path inside the model")
+        try:
+            file_name = safe_relpath(file_name, "MODEL_REGISTRY_SIGNATURE_FILE", error=UsageError)
+        except UsageError:
+            raise UsageError(f"MODEL_REGISTRY_SIGNATURE_FILE={file_name!r} must be a path inside the model") from None
         cert_identity, sig_identity, sig_issuer = get("CERT_IDENTITY"), get("SIGSTORE_IDENTITY"), get("SIGSTORE_ISSUER")
         policy = cls(
             mode="off",
-            file_name=posixpath.join(*parts),
+            file_name=file_name,
             public_keys=_pems(env, "MODEL_REGISTRY_SIGNATURE_PUBLIC_KEY"),
             cert_chain=_pems(env, "MODEL_REGISTRY_SIGNATURE_CERT_CHAIN"),
             cert_identity=cert_identity,
@@ -199,25 +200,12 @@ def _preload(sigstore: bool) -> None:
         load_verifiers(sigstore=sigstore)
 
 
-@contextlib.contextmanager
-def prehash(settings: Settings, staging: Path) -> Iterator[PrefixHasher | None]:
-    """While the download runs, hash completed prefixes (when the policy is on); pass the result to check()."""
+def preload(settings: Settings) -> None:
+    """When the policy is on, import the verifiers in a background thread while the download runs."""
     if settings.signature.mode == "off":
-        yield None
         return
-    from mr_storage_initializer.prehash import PrefixHasher
-
-    # Import the verifiers while the download runs rather than after it.
     sigstore = "sigstore" in settings.signature.methods
     threading.Thread(target=_preload, args=(sigstore,), name="preload-model-signing", daemon=True).start()
-    hasher = PrefixHasher(staging)
-    try:
-        yield hasher
-    except BaseException:
-        hasher.abort()
-        raise
-    finally:
-        hasher.digests = hasher.close()
 
 
 def registry_signature_properties(resolution: Resolution) -> RegistrySignatureProperties:
@@ -244,13 +232,14 @@ def check(
     resolution: Resolution,
     staging: Path,
     tree: StagedTree,
-    prehashed: PrefixHasher | None = None,
+    digests: Digests | None = None,
 ) -> tuple[dict[str, Any] | None, StagedTree]:
     """Verify ``staging`` (walked as ``tree``) under the operator's policy narrowed by the registry.
 
     Returns the provenance entry (None when no check ran) and the tree to install. Raises
     :class:`SignatureError` (exit 5) for anything that does not verify; unsigned files the signature's
     manifest ignores are removed from ``staging`` (and from the tree) so they are never installed.
+    ``digests``: the download's digest service (:mod:`.digests`), so that no file is hashed twice.
     """
     policy = settings.signature
     wanted = registry_signature_properties(resolution)
@@ -276,8 +265,7 @@ def check(
     try:
         from mr_storage_initializer.signature_check import verify_tree
 
-        digests: dict[str, FileDigest] = prehashed.digests if prehashed is not None else {}
-        return verify_tree(policy, wanted, staging, tree, fetch=fetch, known=digests)
+        return verify_tree(policy, wanted, staging, tree, fetch=fetch, digests=digests)
     except InitializerError:
         raise
     except Exception as exc:  # the library raises ValueError and friends for what it cannot verify

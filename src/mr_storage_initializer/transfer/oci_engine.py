@@ -4,15 +4,15 @@ still arrive, :mod:`~mr_storage_initializer.prehash`), then the layers applied (
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from mr_storage_initializer import retry
+from mr_storage_initializer.digests import FileDigest, file_digest
 from mr_storage_initializer.errors import IntegrityError
-from mr_storage_initializer.prehash import FileDigest, PrefixHasher
+from mr_storage_initializer.prehash import PrefixHasher
 from mr_storage_initializer.settings import Limits, Patterns, Tunables
 from mr_storage_initializer.transfer import oci_layers
 from mr_storage_initializer.transfer.fast_engine import FastEngine, Observer
@@ -104,11 +104,7 @@ def verify(dest: Path, blobs: list[RemoteFile], digests: Mapping[str, FileDigest
         found = digests.get(blob.rel)
         got = found.sha256 if found is not None and algorithm == "sha256" else None
         if got is None:  # written again after a cut of a source without ranges, or sha512: hashed now
-            hasher = hashlib.new(algorithm)
-            with open(dest / blob.rel, "rb") as handle:
-                while block := handle.read(4 << 20):
-                    hasher.update(block)
-            got = hasher.hexdigest()
+            got = file_digest(dest, blob.rel, algorithm)
         if got != expected:
             raise IntegrityError(
                 f"blob {blob.key} of {what} has digest {algorithm}:{got}; the registry served bytes that do not "
