@@ -12,8 +12,6 @@ import mimetypes
 import os
 import shutil
 import stat
-import tarfile
-import zipfile
 from pathlib import Path
 
 from mr_storage_initializer.errors import ArchiveError
@@ -90,6 +88,8 @@ def _copy(source: object, target: Path, budget: _Budget) -> None:
 
 
 def _extract_tar(path: Path, dest: Path, budget: _Budget) -> None:
+    import tarfile
+
     with tarfile.open(path, "r:*") as archive:
         for member in archive:
             budget.member()
@@ -126,6 +126,8 @@ def _extract_tar(path: Path, dest: Path, budget: _Budget) -> None:
 
 
 def _extract_zip(path: Path, dest: Path, budget: _Budget) -> None:
+    import zipfile
+
     with zipfile.ZipFile(path) as archive:
         for info in archive.infolist():
             budget.member()
@@ -153,6 +155,9 @@ def extract(path: Path, dest: Path, *, limits: Limits | None = None) -> None:
     kind = archive_kind(path.name)
     if kind is None:
         raise ArchiveError(f"{path.name!r} is not a tar or zip archive")
+    import tarfile  # only when there is an archive to unpack
+    import zipfile
+
     budget = _Budget(path.stat().st_size, limits or Limits())
     before = set(dest.iterdir())
     try:
