@@ -1,6 +1,6 @@
 """Artifact operations (model, doc, dataset, metric, parameter), as upstream answers them.
 
-Upstream's quirks kept (issue #25, recorded): ``/model_artifacts`` always makes a model artifact, whatever
+Upstream's quirks kept (as its recording shows): ``/model_artifacts`` always makes a model artifact, whatever
 ``artifactType`` the body names, and a PATCH there ignores the type; under a model version a model or
 doc artifact is 201, a metric, parameter or dataset 200; a nameless artifact gets a fresh UUID; only
 ``/model_artifacts`` gives a new artifact ``state: UNKNOWN``. Metrics logged under an experiment run

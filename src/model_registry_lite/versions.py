@@ -3,7 +3,7 @@
 ``v1`` (``model-registry-v1.yaml``) and ``v1alpha3`` (``model-registry.yaml``) share every operation a
 model registry needs. v1 has no experiment and experiment-run routes (there they are unknown paths);
 v1alpha3 has them. A metric's ``step`` is a JSON integer in both, as the upstream server reads and
-writes it (its v1 spec says a string; the server shares its Go models with v1alpha3: issue #25).
+writes it (its v1 spec says a string; the server shares its Go models with v1alpha3).
 
 Upstream (red-hat-data-services/model-registry ``cmd/proxy.go``, ``internal/server/middleware/
 deprecation.go``) serves both from one datastore and, given ``--alpha-sunset-date``, adds RFC 8594

@@ -122,7 +122,7 @@ class Tunables:
     attempts: int = 5
     deadline: float = DEFAULT_TIMEOUT
     progress_interval: float = 5.0
-    stall_timeout: float = 60.0  # seconds without a new byte before a range gives up (issue #11)
+    stall_timeout: float = 60.0  # seconds without a new byte before a range gives up
     ramp: bool = True
 
     @classmethod
@@ -341,7 +341,7 @@ class Settings:
     probe_timeout: float = 3.0
     lock_timeout: float = 600.0
     transfer: str = "auto"
-    # Transfer and storage (#14): the own engine's knobs (per scheme where KServe has its own retry knob,
+    # Transfer and storage: the own engine's knobs (per scheme where KServe has its own retry knob,
     # such as S3_MAX_ATTEMPTS), KServe's patterns, archive limits, KServe's storage variables as one snapshot.
     tunables: Tunables = Tunables()
     scheme_tunables: Mapping[str, Tunables] = field(default_factory=dict)
@@ -353,7 +353,7 @@ class Settings:
     termination_log: Path | None = None
     allowed_artifact_uri_prefixes: tuple[str, ...] = ()
     storage_endpoints: tuple[str, ...] = ()
-    # issue 10: API version, per-model storage credentials (storageKey entries of the storage-config secret)
+    # Registry API version, per-model storage credentials (storageKey entries of the storage-config secret)
     api_version: str = "auto"
     storage_config_prefix: str = DEFAULT_PREFIX
     storage_config_dir: Path | None = None
@@ -363,7 +363,7 @@ class Settings:
     proxy: ProxyConfig = field(
         default_factory=ProxyConfig
     )  # HTTPS_PROXY / HTTP_PROXY / NO_PROXY, Go's rules (proxy.py)
-    oci: OciOptions = field(default_factory=OciOptions)  # oci:// (issue 23): platform, mirrors, insecure
+    oci: OciOptions = field(default_factory=OciOptions)  # oci://: platform, mirrors, insecure
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -46,7 +46,7 @@ def pair_summary(done: Installed) -> dict[str, Any]:
 
 
 def _signature(entry: Any) -> dict[str, Any]:
-    """The verified signature's method, signer and manifest digest (issue #13), when one was checked."""
+    """The verified signature's method, signer and manifest digest, when one was checked."""
     if not isinstance(entry, dict) or not entry.get("method"):
         return {}
     return {"signature": {k: entry.get(k) for k in ("method", "signer", "manifest_digest") if k in entry}}

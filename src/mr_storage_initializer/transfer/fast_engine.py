@@ -294,14 +294,8 @@ class _Run:
 
 # Connections: start with one per file, at most RAMP_START; every RAMP_TICK seconds, while ranges wait in
 # the queue, double them (up to the configured concurrency) if each one delivered less than FAST_CONNECTION
-# bytes/s *and* kept its thread less than BUSY_CONNECTION of a core busy: it is slow because it waits
-# on the network. A server that limits each connection (nginx limit_rate, a throttling CDN, a long fat pipe)
-# gets every connection it allows within a few tenths of a second; a fast one (loopback, in-cluster MinIO)
-# keeps one per file. Writers into one file queue on its lock in the kernel, one copying and the others
-# spinning: on the 2-core bench VM, 1 GiB from nginx (splice) took 0.42-0.50 s with one connection, every
-# time, and 0.43-1.11 s with two (1.8 cores busy in the slow runs). The CPU test keeps one when the copy
-# into the page cache is what is slow (a VM faulting fresh memory in from its host): that connection is
-# busy, not waiting, and more writers would only spin (benchmarks/RESULTS.md).
+# bytes/s *and* kept its thread less than BUSY_CONNECTION of a core busy, that is, while it waits on the
+# network (why: benchmarks/RESULTS.md, "Design notes from measurements").
 RAMP_START = 2
 RAMP_TICK = 0.1
 FAST_CONNECTION = 512e6

@@ -80,9 +80,7 @@ class Unsupported(Exception):
     """This artifact needs a feature only ``kserve_storage`` has; the message says which."""
 
 
-# The most one pwrite hands the page cache. Measured on the bench VM (Linux 6.18, ext4 with large folios):
-# 1 GiB written as 1 MiB pwrites took 0.56-1.37 s and up to 2 s of system CPU, erratically; as 512 KiB
-# pwrites 0.55-0.60 s every time, whether the pages had just been freed or not (benchmarks/RESULTS.md).
+# The most one pwrite hands the page cache (why 512 KiB: benchmarks/RESULTS.md, "Design notes from measurements").
 WRITE_PIECE = 512 * 1024
 
 

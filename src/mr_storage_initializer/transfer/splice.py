@@ -2,15 +2,15 @@
 
 The ordinary path copies every byte twice (``recv`` into a buffer, ``pwrite`` into the page cache) and makes
 Python calls for each chunk. ``splice`` moves the socket's pages into a pipe and from the pipe into the
-file: one copy, in the kernel, about 1 MiB per call. On the bench VM, 512 MiB from nginx took 0.24-0.35 s
-this way against 0.33-1.8 s in ``pwrite``s (benchmarks/RESULTS.md, "Why splice, and why two connections").
+file: one copy, in the kernel, about 1 MiB per call (measurements: benchmarks/RESULTS.md, "Design notes from
+measurements").
 
 It serves only what it can do exactly: a plain ``socket.socket`` (TLS bodies are decrypted in user space),
 a body of announced length without ``Content-Encoding`` or chunking, no longer than the range it is meant
-to fill, on Linux. For anything else :func:`usable` returns ``None`` and the caller reads as before. When
+to fill, on Linux. For anything else :func:`usable` returns ``None`` and the caller reads the body itself. When
 the kernel will not splice (a sandbox such as gVisor, a seccomp filter: ``EINVAL``, ``ENOSYS``, ``EPERM``)
 or the file system takes no splices, :func:`body` writes what the pipe already holds with ``pwrite`` and
-stops with bytes still owed; the caller reads the rest the ordinary way, and the process no longer tries.
+stops with bytes still owed; the caller reads the rest the ordinary way, and the process splices no more.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 
 from mr_storage_initializer.transfer.source import Sink, broken, reading_failed, timed_out
 
-PIPE_SIZE = 1 << 20  # the unprivileged maximum (fs.pipe-max-size); the kernel's 64 KiB default is ~1.5x slower
+PIPE_SIZE = 1 << 20  # the unprivileged maximum (fs.pipe-max-size), fewer calls than the kernel's 64 KiB default
 _F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ (Python >= 3.10 names it; the number is Linux's ABI)
 _REFUSED = threading.Event()  # set once a destination refused a splice: this process writes the ordinary way
 
