@@ -15,8 +15,8 @@ import stat
 from pathlib import Path
 
 from mr_storage_initializer.errors import ArchiveError
+from mr_storage_initializer.options import Limits
 from mr_storage_initializer.paths import remove, safe_relpath
-from mr_storage_initializer.settings import Limits
 
 __all__ = ["Limits", "archive_kind", "extract"]
 

@@ -37,6 +37,7 @@ from urllib.parse import urljoin
 from mr_storage_initializer import urls
 from mr_storage_initializer.errors import ArtifactRefusedError, RedirectRefusedError, UsageError
 from mr_storage_initializer.redact import redact_url
+from mr_storage_initializer.urls import endpoint_problem
 
 METADATA_HOSTS = frozenset({"169.254.169.254", "fd00:ec2::254", "metadata.google.internal", "metadata.goog"})
 ALLOW_LIST_VARIABLE = "ALLOWED_ARTIFACT_URI_PREFIXES"
@@ -147,15 +148,6 @@ def check_artifact(
     if uri.startswith("s3://"):
         for endpoint in endpoints:
             check_endpoint(endpoint, "the S3 endpoint (AWS_ENDPOINT_URL / STORAGE_CONFIG endpoint_url)")
-
-
-def endpoint_problem(endpoint: str) -> str | None:
-    """Why ``endpoint`` (a URL, or ``HOST[:PORT]`` read as ``http://``) cannot be read one way, or None."""
-    try:
-        urls.read(endpoint if "://" in endpoint else f"http://{endpoint}")
-    except urls.UrlProblem as problem:
-        return str(problem)
-    return None
 
 
 def check_endpoint(endpoint: str, what: str, *, from_registry: bool = True) -> None:

@@ -32,11 +32,11 @@ from mr_storage_initializer.errors import (
     RegistryUnreachableError,
     UsageError,
 )
+from mr_storage_initializer.options import DEFAULT_TIMEOUT
 from mr_storage_initializer.proxy import ProxyConfig
 from mr_storage_initializer.proxy_pool import pool_manager
 from mr_storage_initializer.reachability import Unreachable
 from mr_storage_initializer.redact import redact_text, redact_url
-from mr_storage_initializer.settings import DEFAULT_TIMEOUT
 from mr_storage_initializer.tokens import header_token, read_token_file
 
 API_PREFIX = API_V1ALPHA3  # the default of a client nobody chose a version for

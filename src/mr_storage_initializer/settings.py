@@ -4,35 +4,44 @@ This is the only module that reads ``os.environ`` (``tests/unit/test_settings_re
 :func:`environment` takes one snapshot at start, :meth:`Settings.from_env` parses and validates every
 setting from it (a bad value is a :class:`UsageError`, exit 2, before any network call), and the other
 modules receive the values they need, KServe's storage variables included (``Settings.storage_env``).
+
+Parsing lives in three modules, nothing else parses the environment: this one (the registry, the storage
+variables, the whole :class:`Settings`), :mod:`.options` (the option values it holds: transfer knobs,
+patterns, archive limits, ``oci://``, storage-config entries, the signature policy) and :mod:`.env_values`
+(the value parsers both use, with one message style). This module imports nothing of the package that
+uses :class:`Settings` (``tests/unit/test_import_graph.py`` checks that the package has no import cycle).
 """
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from urllib.parse import urlsplit
 
+from mr_storage_initializer import env_values as values
 from mr_storage_initializer.api_version import SETTINGS as API_VERSIONS
 from mr_storage_initializer.errors import UsageError
+from mr_storage_initializer.options import (
+    DEFAULT_PREFIX,
+    DEFAULT_TIMEOUT,
+    Limits,
+    OciOptions,
+    Patterns,
+    SignaturePolicy,
+    StorageEntry,
+    Tunables,
+    load_entries,
+)
 from mr_storage_initializer.proxy import NAMES as PROXY_NAMES
 from mr_storage_initializer.proxy import ProxyConfig
 from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.schemes import ROWS as SCHEME_ROWS
 from mr_storage_initializer.schemes import storage_variable
-from mr_storage_initializer.signing import SignaturePolicy
-from mr_storage_initializer.storage_config import DEFAULT_PREFIX, StorageEntry, load_entries
-
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"", "0", "false", "no", "off"})
-_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?)?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-DEFAULT_TIMEOUT = 60.0  # MODEL_REGISTRY_TIMEOUT: the registry conversation, and each range's retry budget
+from mr_storage_initializer.urls import endpoint_problem
 
 
 def test_fault() -> str:
@@ -52,190 +61,6 @@ def child_environment(changes: Mapping[str, str], drop: frozenset[str] = frozens
     return {**{k: v for k, v in os.environ.items() if k not in drop}, **changes}
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    value = env.get(name, "").strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise UsageError(f"{name}={value!r} is not a boolean; use true or false")
-
-
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise UsageError(f"{name}={raw!r} is not a number of seconds") from None
-    if not 0 < value <= 86_400:
-        raise UsageError(f"{name}={raw!r} must be between 0 and 86400 seconds")
-    return value
-
-
-def parse_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    """A whole number from ``low`` to ``high``; ``default`` when unset."""
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise UsageError(f"{name}={raw!r} must be a whole number from {low} to {high}")
-    return int(raw)
-
-
-def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
-    if not low <= value <= high:  # NaN fails too
-        raise UsageError(f"{name}={raw!r} must be a number from {low:g} to {high:g}")
-    return value
-
-
-def _size(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    match = _SIZE.match(raw)
-    value = int(match.group(1)) * _UNITS[(match.group(2) or "")[:1].lower()] if match else 0
-    if not (64 << 10) <= value <= (4 << 30):
-        raise UsageError(f"{name}={raw!r} must be a size from 64KiB to 4GiB, such as 32MiB")
-    return value
-
-
-@dataclass(frozen=True)
-class Tunables:
-    """The own engine's knobs: ranges in flight, range size, tries per range, retry budget, progress.
-
-    ``concurrency`` is the most connections; with ``ramp`` (the default, unless the user set
-    ``MODEL_REGISTRY_TRANSFER_CONCURRENCY``) the engine starts with one connection per file, two at most,
-    and adds more only while each connection is slow and waits on the network (see the fast engine's
-    ``_Ramp``)."""
-
-    concurrency: int = 8
-    chunk_size: int = 64 << 20
-    attempts: int = 5
-    deadline: float = DEFAULT_TIMEOUT
-    progress_interval: float = 5.0
-    stall_timeout: float = 60.0  # seconds without a new byte before a range gives up
-    ramp: bool = True
-
-    @classmethod
-    def from_env(
-        cls, env: Mapping[str, str], *, deadline: float = DEFAULT_TIMEOUT, attempts_var: str | None = None
-    ) -> Tunables:
-        attempts = parse_int(env, "MODEL_REGISTRY_TRANSFER_ATTEMPTS", 0, 1, 100)
-        if not attempts and attempts_var:  # KServe's per-store knob (S3_MAX_ATTEMPTS) when ours is unset
-            attempts = parse_int(env, attempts_var, 0, 1, 100)
-        return cls(
-            concurrency=parse_int(env, "MODEL_REGISTRY_TRANSFER_CONCURRENCY", cls.concurrency, 1, 256),
-            chunk_size=_size(env, "MODEL_REGISTRY_TRANSFER_CHUNK_SIZE", cls.chunk_size),
-            attempts=attempts or cls.attempts,
-            deadline=deadline,
-            progress_interval=float(
-                parse_int(env, "MODEL_REGISTRY_PROGRESS_INTERVAL", int(cls.progress_interval), 1, 3600)
-            ),
-            stall_timeout=_seconds(env, "MODEL_REGISTRY_TRANSFER_STALL_TIMEOUT", cls.stall_timeout),
-            ramp=not env.get("MODEL_REGISTRY_TRANSFER_CONCURRENCY", "").strip(),  # a number set is kept as is
-        )
-
-
-@dataclass(frozen=True)
-class Patterns:
-    """KServe's ``STORAGE_ALLOW_PATTERNS`` / ``STORAGE_IGNORE_PATTERNS`` (fnmatch on the relative path)."""
-
-    allow: tuple[str, ...] = ()
-    ignore: tuple[str, ...] = ()
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Patterns:
-        return cls(_patterns(env, "STORAGE_ALLOW_PATTERNS"), _patterns(env, "STORAGE_IGNORE_PATTERNS"))
-
-    def wants(self, rel: str) -> bool:
-        if self.allow and not any(fnmatch.fnmatch(rel, p) for p in self.allow):
-            return False
-        return not any(fnmatch.fnmatch(rel, p) for p in self.ignore)
-
-
-def _patterns(env: Mapping[str, str], name: str) -> tuple[str, ...]:
-    """KServe's reading: a JSON list (or one JSON value), else comma-separated; blanks dropped."""
-    raw = env.get(name, "").strip()
-    if not raw:
-        return ()
-    try:
-        value = json.loads(raw)
-    except (json.JSONDecodeError, TypeError):
-        return tuple(p.strip() for p in raw.split(",") if p.strip())
-    items = value if isinstance(value, list) else [value]
-    return tuple(str(p).strip() for p in items if str(p).strip())
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Zip-bomb limits of the own archive extraction."""
-
-    max_bytes: int = 1 << 40  # 1 TiB expanded
-    max_ratio: float = 200.0  # expanded / compressed
-    max_members: int = 1_000_000
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Limits:
-        return cls(
-            max_bytes=parse_int(env, "MODEL_REGISTRY_ARCHIVE_MAX_BYTES", cls.max_bytes, 1, 1 << 60),
-            max_ratio=_number(env, "MODEL_REGISTRY_ARCHIVE_MAX_RATIO", cls.max_ratio, 1, 1e9),
-            max_members=parse_int(env, "MODEL_REGISTRY_ARCHIVE_MAX_MEMBERS", cls.max_members, 1, 1 << 40),
-        )
-
-
-_PLATFORM = re.compile(r"^[a-z0-9_.-]+/[a-z0-9_.-]+(/[a-z0-9_.-]+)?$")
-
-
-@dataclass(frozen=True)
-class OciOptions:
-    """``oci://`` (docs/transfers.md): the platform picked from an image index (``None``: ``linux/`` and this
-    machine's architecture, as kserve_storage picks it), registry mirrors tried before each upstream registry
-    (upstream host, or ``*`` for every one → base URLs), and KServe's ``KSERVE_OCI_INSECURE_REGISTRY``."""
-
-    platform: str | None = None
-    mirrors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    insecure: bool = False
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> OciOptions:
-        platform = env.get("MODEL_REGISTRY_OCI_PLATFORM", "").strip().lower() or None
-        if platform is not None and not _PLATFORM.match(platform):
-            raise UsageError(f"MODEL_REGISTRY_OCI_PLATFORM={platform!r} must be OS/ARCH[/VARIANT], such as linux/arm64")
-        raw = env.get("MODEL_REGISTRY_OCI_MIRRORS", "").strip()
-        mirrors: dict[str, tuple[str, ...]] = {}
-        if raw:
-            try:
-                value = json.loads(raw)
-            except json.JSONDecodeError:
-                value = None
-            shape = 'a JSON object of registry host to mirror URLs, such as {"quay.io": ["https://mirror:5000"]}'
-            if not isinstance(value, dict):
-                raise UsageError(f"MODEL_REGISTRY_OCI_MIRRORS must be {shape}")
-            for host, urls in value.items():
-                listed = [urls] if isinstance(urls, str) else urls
-                if not isinstance(listed, list) or not all(isinstance(u, str) for u in listed):
-                    raise UsageError(f"MODEL_REGISTRY_OCI_MIRRORS must be {shape}")
-                for url in listed:
-                    parts = urlsplit(url.strip())
-                    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/"):
-                        raise UsageError(
-                            f"MODEL_REGISTRY_OCI_MIRRORS: mirror {url!r} of {host!r} must be http(s)://HOST[:PORT]"
-                        )
-                mirrors[str(host).strip().lower()] = tuple(u.strip().rstrip("/") for u in listed)
-        # KServe's reading (kserve_storage): 1, true or yes switch it on; anything else leaves TLS on
-        insecure = env.get("KSERVE_OCI_INSECURE_REGISTRY", "").strip().lower() in ("1", "true", "yes")
-        return cls(platform=platform, mirrors=MappingProxyType(mirrors), insecure=insecure)
-
-
 def is_storage_variable(name: str) -> bool:
     """Whether ``name`` is one of KServe's storage variables (what :attr:`Settings.storage_env` holds): one a
     scheme reads (:mod:`~mr_storage_initializer.schemes`), or a proxy variable."""
@@ -248,50 +73,31 @@ def _storage_env(env: Mapping[str, str], proxies: ProxyConfig) -> Mapping[str, s
     picked = {k: v for k, v in env.items() if is_storage_variable(k) and k not in PROXY_NAMES}
     picked.update(proxies.environment())
     for name in ("STORAGE_CONFIG", "STORAGE_OVERRIDE_CONFIG"):
-        try:
-            spec = json.loads(picked.get(name) or "{}")
-        except json.JSONDecodeError:
-            spec = None
-        if not isinstance(spec, dict):
-            raise UsageError(f"{name} must be a JSON object (KServe's storage spec)")
-    for name, raw in picked.items():
-        if name.endswith("-headers") and raw.strip():
-            try:
-                headers = json.loads(raw)
-            except json.JSONDecodeError:
-                headers = None
-            if not isinstance(headers, dict):
-                raise UsageError(f"{name} must be a JSON object of header names to values")
+        values.json_object(picked, name, "a JSON object (KServe's storage spec)")
+    for name in picked:
+        if name.endswith("-headers"):
+            values.json_object(picked, name, "a JSON object of header names to values")
     for name in ("S3_CONNECT_TIMEOUT", "S3_READ_TIMEOUT"):
-        parse_int(picked, name, 0, 0, 86_400)
-    parse_int(picked, "S3_MAX_ATTEMPTS", 0, 1, 100)
+        values.whole(picked, name, 0, 0, 86_400)
+    values.whole(picked, "S3_MAX_ATTEMPTS", 0, 1, 100)
     # KServe's webhook injects HF_XET_NUM_CONCURRENT_RANGE_GETS=8 into every storage initializer: the user's
     # MODEL_REGISTRY_TRANSFER_CONCURRENCY, when set, wins (Xet's downloads in the kserve path)
-    parse_int(picked, "HF_XET_NUM_CONCURRENT_RANGE_GETS", 0, 1, 1024)
-    ours = env.get("MODEL_REGISTRY_TRANSFER_CONCURRENCY", "").strip()
-    if ours and picked.get("HF_XET_NUM_CONCURRENT_RANGE_GETS", "").strip():
-        picked["HF_XET_NUM_CONCURRENT_RANGE_GETS"] = str(
-            parse_int(env, "MODEL_REGISTRY_TRANSFER_CONCURRENCY", 0, 1, 256)
-        )
-    hub = picked.get("HF_ENDPOINT", "").strip()
-    if hub and (urlsplit(hub).scheme not in ("http", "https") or not urlsplit(hub).netloc or _unclear(hub)):
+    values.whole(picked, "HF_XET_NUM_CONCURRENT_RANGE_GETS", 0, 1, 1024)
+    ours = values.whole(env, "MODEL_REGISTRY_TRANSFER_CONCURRENCY", 0, 1, 256)
+    if ours and values.text(picked, "HF_XET_NUM_CONCURRENT_RANGE_GETS"):
+        picked["HF_XET_NUM_CONCURRENT_RANGE_GETS"] = str(ours)
+    hub = values.text(picked, "HF_ENDPOINT")
+    if hub and (urlsplit(hub).scheme not in ("http", "https") or not urlsplit(hub).netloc or endpoint_problem(hub)):
         raise UsageError(
             f"HF_ENDPOINT={hub!r} must be an http(s):// URL such as https://huggingface.co"
-            + (f" ({_unclear(hub)})" if _unclear(hub) else "")
+            + (f" ({endpoint_problem(hub)})" if endpoint_problem(hub) else "")
         )
-    emulator = picked.get("STORAGE_EMULATOR_HOST", "").strip()
-    if emulator and _unclear(emulator):
+    emulator = values.text(picked, "STORAGE_EMULATOR_HOST")
+    if emulator and endpoint_problem(emulator):
         raise UsageError(
-            f"STORAGE_EMULATOR_HOST cannot be used: {_unclear(emulator)}; write it as http(s)://HOST[:PORT]"
+            f"STORAGE_EMULATOR_HOST cannot be used: {endpoint_problem(emulator)}; write it as http(s)://HOST[:PORT]"
         )
     return MappingProxyType(picked)
-
-
-def _unclear(url: str) -> str | None:
-    """Why the endpoint ``url`` cannot be read one way (the strict reading of :mod:`.urls`), or None."""
-    from mr_storage_initializer.policy import endpoint_problem
-
-    return endpoint_problem(url)
 
 
 _TERMINATION = "MODEL_REGISTRY_TERMINATION_LOG"
@@ -300,7 +106,7 @@ _TERMINATION = "MODEL_REGISTRY_TERMINATION_LOG"
 def _storage_endpoints(env: Mapping[str, str]) -> tuple[str, ...]:
     """Endpoints KServe's storage configuration points downloads at (checked by the artifact policy); one
     that URL parsers could read differently is a usage error here, before any network call."""
-    found = [("AWS_ENDPOINT_URL", env.get("AWS_ENDPOINT_URL", "").strip())]
+    found = [("AWS_ENDPOINT_URL", values.text(env, "AWS_ENDPOINT_URL"))]
     for name in ("STORAGE_CONFIG", "STORAGE_OVERRIDE_CONFIG"):
         try:
             spec = json.loads(env.get(name) or "{}")
@@ -309,10 +115,8 @@ def _storage_endpoints(env: Mapping[str, str]) -> tuple[str, ...]:
         if isinstance(spec, dict) and isinstance(spec.get("endpoint_url"), str):
             found.append((f"{name}'s endpoint_url", spec["endpoint_url"].strip()))
     for name, endpoint in found:
-        problem = _unclear(endpoint) if endpoint else None
+        problem = endpoint_problem(endpoint) if endpoint else None
         if problem is not None:
-            from mr_storage_initializer.redact import redact_url
-
             shown = redact_url(endpoint)
             raise UsageError(f"{name} {shown!r} cannot be used: {problem}; write it as http(s)://HOST[:PORT]")
     return tuple(dict.fromkeys(e for _, e in found if e))
@@ -343,17 +147,17 @@ class Settings:
     transfer: str = "auto"
     # Transfer and storage: the own engine's knobs (per scheme where KServe has its own retry knob,
     # such as S3_MAX_ATTEMPTS), KServe's patterns, archive limits, KServe's storage variables as one snapshot.
-    tunables: Tunables = Tunables()
+    tunables: Tunables = field(default_factory=Tunables)
     scheme_tunables: Mapping[str, Tunables] = field(default_factory=dict)
-    patterns: Patterns = Patterns()
-    limits: Limits = Limits()
+    patterns: Patterns = field(default_factory=Patterns)
+    limits: Limits = field(default_factory=Limits)
     storage_env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     # Several pairs, node caches, kubectl status, artifact policy (docs/reliability.md "Artifact policy").
     require_version: bool = False
     termination_log: Path | None = None
     allowed_artifact_uri_prefixes: tuple[str, ...] = ()
     storage_endpoints: tuple[str, ...] = ()
-    # Registry API version, per-model storage credentials (storageKey entries of the storage-config secret)
+    # API version, per-model storage credentials (storageKey entries of the storage-config secret)
     api_version: str = "auto"
     storage_config_prefix: str = DEFAULT_PREFIX
     storage_config_dir: Path | None = None
@@ -368,52 +172,46 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = environment() if environ is None else environ
-        base_url = env.get("MODEL_REGISTRY_BASE_URL", "").strip() or cls.base_url
-        scheme = env.get("MODEL_REGISTRY_SCHEME", "").strip().lower() or cls.scheme
+        base_url = values.text(env, "MODEL_REGISTRY_BASE_URL", cls.base_url)
+        scheme = values.text(env, "MODEL_REGISTRY_SCHEME", cls.scheme).lower()
         if "://" in base_url:  # tolerate a full URL: its scheme wins
             scheme, _, base_url = base_url.partition("://")
             scheme = scheme.lower()
         base_url = base_url.rstrip("/")
         if scheme not in ("http", "https"):
-            raise UsageError(f"MODEL_REGISTRY_SCHEME={scheme!r} is not supported; use http or https")
+            raise values.invalid("MODEL_REGISTRY_SCHEME", scheme, "http or https")
         if not base_url or "/" in base_url:
-            raise UsageError(f"MODEL_REGISTRY_BASE_URL={redact_url(base_url)!r} must be HOST[:PORT]")
+            raise values.invalid("MODEL_REGISTRY_BASE_URL", redact_url(base_url), "HOST[:PORT]")
         hostport = base_url.rpartition("@")[2]  # user:password@ (redacted everywhere) is not the host
         if hostport.count(":") > 1 and not hostport.startswith("["):  # fd00::10:8080 has no one reading
-            raise UsageError(
-                f"MODEL_REGISTRY_BASE_URL={redact_url(base_url)!r}: write an IPv6 address in brackets, "
-                "such as [fd00::10]:8080"
-            )
-        token_path = env.get("MODEL_REGISTRY_TOKEN_PATH", "").strip()
-        ca_bundle = env.get("MODEL_REGISTRY_CA_BUNDLE", "").strip()
-        transfer = env.get("MODEL_REGISTRY_TRANSFER", "").strip().lower() or cls.transfer
-        if transfer not in ("auto", "kserve", "fast"):
-            raise UsageError(f"MODEL_REGISTRY_TRANSFER={transfer!r} is not one of auto, fast, kserve")
-        timeout = _seconds(env, "MODEL_REGISTRY_TIMEOUT", cls.timeout)
+            shape = "HOST[:PORT] with an IPv6 address in brackets, such as [fd00::10]:8080"
+            raise values.invalid("MODEL_REGISTRY_BASE_URL", redact_url(base_url), shape)
+        token_path = values.text(env, "MODEL_REGISTRY_TOKEN_PATH")
+        ca_bundle = values.text(env, "MODEL_REGISTRY_CA_BUNDLE")
+        timeout = values.seconds(env, "MODEL_REGISTRY_TIMEOUT", cls.timeout)
         proxies = ProxyConfig.from_env(env)
         storage_env = _storage_env(env, proxies)
-        api_version = env.get("MODEL_REGISTRY_API_VERSION", "").strip().lower() or cls.api_version
-        if api_version not in API_VERSIONS:
-            raise UsageError(f"MODEL_REGISTRY_API_VERSION={api_version!r} is not one of {', '.join(API_VERSIONS)}")
+        # MODEL_REGISTRY_STORAGE_CONFIG_PREFIX set but empty turns the variables off (files only)
         entries_prefix = env.get("MODEL_REGISTRY_STORAGE_CONFIG_PREFIX", DEFAULT_PREFIX).strip()
         if entries_prefix and not (entries_prefix[0].isalpha() and entries_prefix.isascii()):
-            raise UsageError(f"MODEL_REGISTRY_STORAGE_CONFIG_PREFIX={entries_prefix!r} must start with a letter")
-        entries_dir = Path(raw_dir) if (raw_dir := env.get("MODEL_REGISTRY_STORAGE_CONFIG_DIR", "").strip()) else None
+            shape = "a name that starts with a letter"
+            raise values.invalid("MODEL_REGISTRY_STORAGE_CONFIG_PREFIX", entries_prefix, shape)
+        entries_dir = Path(raw_dir) if (raw_dir := values.text(env, "MODEL_REGISTRY_STORAGE_CONFIG_DIR")) else None
         patterns = Patterns.from_env(env)
         return cls(
             base_url=base_url,
-            base_url_set=bool(env.get("MODEL_REGISTRY_BASE_URL", "").strip()),
+            base_url_set=bool(values.text(env, "MODEL_REGISTRY_BASE_URL")),
             scheme=scheme,
-            service_name=env.get("MODEL_REGISTRY_SERVICE_NAME", "").strip() or cls.service_name,
-            cluster_domain=env.get("MODEL_REGISTRY_CLUSTER_DOMAIN", "").strip().strip(".") or cls.cluster_domain,
-            token=env.get("MODEL_REGISTRY_TOKEN", "").strip() or None,
+            service_name=values.text(env, "MODEL_REGISTRY_SERVICE_NAME", cls.service_name),
+            cluster_domain=values.text(env, "MODEL_REGISTRY_CLUSTER_DOMAIN").strip(".") or cls.cluster_domain,
+            token=values.text(env, "MODEL_REGISTRY_TOKEN") or None,
             token_path=Path(token_path) if token_path else None,
             ca_bundle=Path(ca_bundle) if ca_bundle else None,
-            allow_archived=_flag(env, "MODEL_REGISTRY_ALLOW_ARCHIVED"),
+            allow_archived=values.flag(env, "MODEL_REGISTRY_ALLOW_ARCHIVED"),
             timeout=timeout,
-            probe_timeout=_seconds(env, "MODEL_REGISTRY_PROBE_TIMEOUT", cls.probe_timeout),
-            lock_timeout=_seconds(env, "MODEL_REGISTRY_LOCK_TIMEOUT", cls.lock_timeout),
-            transfer=transfer,
+            probe_timeout=values.seconds(env, "MODEL_REGISTRY_PROBE_TIMEOUT", cls.probe_timeout),
+            lock_timeout=values.seconds(env, "MODEL_REGISTRY_LOCK_TIMEOUT", cls.lock_timeout),
+            transfer=values.choice(env, "MODEL_REGISTRY_TRANSFER", ("auto", "fast", "kserve"), cls.transfer),
             tunables=Tunables.from_env(env, deadline=timeout),
             scheme_tunables=MappingProxyType(
                 {
@@ -425,19 +223,17 @@ class Settings:
             patterns=patterns,
             limits=Limits.from_env(env),
             storage_env=storage_env,
-            require_version=_flag(env, "MODEL_REGISTRY_REQUIRE_VERSION"),
+            require_version=values.flag(env, "MODEL_REGISTRY_REQUIRE_VERSION"),
             termination_log=termination_log_path(env),
             # upstream's variable and parsing: comma-separated, blanks dropped, plain string prefixes
-            allowed_artifact_uri_prefixes=tuple(
-                p.strip() for p in env.get("ALLOWED_ARTIFACT_URI_PREFIXES", "").split(",") if p.strip()
-            ),
+            allowed_artifact_uri_prefixes=values.words(env, "ALLOWED_ARTIFACT_URI_PREFIXES"),
             storage_endpoints=_storage_endpoints(env),
-            api_version=api_version,
+            api_version=values.choice(env, "MODEL_REGISTRY_API_VERSION", API_VERSIONS, cls.api_version),
             storage_config_prefix=entries_prefix,
             storage_config_dir=entries_dir,
             storage_entries=load_entries(env, entries_prefix, entries_dir),
             signature=SignaturePolicy.from_env(env, patterns),
-            require_storage_entry=_flag(env, "MODEL_REGISTRY_REQUIRE_STORAGE_ENTRY"),
+            require_storage_entry=values.flag(env, "MODEL_REGISTRY_REQUIRE_STORAGE_ENTRY"),
             proxy=proxies,
             oci=OciOptions.from_env(env),
         )

@@ -14,16 +14,15 @@ import logging
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from mr_storage_initializer.digests import Digests, compare
-from mr_storage_initializer.errors import UsageError
+from mr_storage_initializer.options import SignaturePolicy
 from mr_storage_initializer.paths import is_real_file, remove_empty_dirs
 from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.signing import (
@@ -31,12 +30,10 @@ from mr_storage_initializer.signing import (
     PROP_URI,
     RegistrySignatureProperties,
     SignatureError,
-    SignaturePolicy,
 )
 from mr_storage_initializer.staged import StagedTree
 
 log = logging.getLogger("mr_storage_initializer.signing")
-_CURVES = ("secp256r1", "secp384r1", "secp521r1")
 _ISSUER_OIDS = (x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8"), x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.1"))
 
 
@@ -45,29 +42,6 @@ def key_fingerprint(pem: bytes) -> str:
     key = serialization.load_pem_public_key(pem)
     pem = key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     return "sha256:" + hashlib.sha256(pem).hexdigest()
-
-
-def check_material(keys: Iterable[bytes], chain: Iterable[bytes], trust_config: str | None) -> None:
-    """Start-up check: EC public keys on a curve ``model-signing`` supports, certificates, trust config JSON."""
-    for number, pem in enumerate(keys, 1):
-        try:
-            key = serialization.load_pem_public_key(pem)
-        except ValueError:
-            raise UsageError(f"MODEL_REGISTRY_SIGNATURE_PUBLIC_KEY: key {number} is not a PEM public key") from None
-        if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name not in _CURVES:
-            raise UsageError(
-                f"MODEL_REGISTRY_SIGNATURE_PUBLIC_KEY: key {number} is not an EC P-256, P-384 or P-521 key"
-            )
-    for number, pem in enumerate(chain, 1):
-        try:
-            x509.load_pem_x509_certificate(pem)
-        except ValueError:
-            raise UsageError(f"MODEL_REGISTRY_SIGNATURE_CERT_CHAIN: block {number} is not a certificate") from None
-    if trust_config is not None:
-        try:
-            json.loads(trust_config)
-        except ValueError:
-            raise UsageError("MODEL_REGISTRY_SIGNATURE_SIGSTORE_TRUST_CONFIG is not JSON") from None
 
 
 def cert_identities(cert: x509.Certificate) -> list[str]:

@@ -3,7 +3,7 @@
 **Entries.** A model artifact may name a ``storageKey``: a key of the namespace's ``storage-config``
 secret (KServe's storage-spec JSON per key, e.g. ``{"type": "s3", "access_key_id": …, "endpoint_url": …,
 "bucket": …}``; KServe's secret name is ``storageSpecSecretName`` in its config). The entries are read
-once at start-up from two places:
+once at start-up (:func:`.options.load_entries`) from two places:
 
 - environment variables ``MODEL_REGISTRY_STORAGE_CONFIG_PREFIX`` + key (default prefix
   ``MR_STORAGE_CONFIG_``), which ``envFrom: [{secretRef: {name: storage-config, optional: true},
@@ -12,7 +12,7 @@ once at start-up from two places:
 - files in ``MODEL_REGISTRY_STORAGE_CONFIG_DIR`` (one per key, the secret mounted as a volume).
 
 A variable wins over a file of the same key. Every value of every entry is registered as a secret, so
-none appears in any output, except the fields that say where, not how (:data:`LOCATION_FIELDS`: type,
+none appears in any output, except the fields that say where, not how (``options.LOCATION_FIELDS``: type,
 bucket, region, endpoint, TLS switches): masking those would also mask the bucket in every logged URI and
 in the provenance record, and any ``/mnt/models`` for a bucket named ``models``. An entry that is not
 JSON is masked whole. Only ``type: s3`` entries can be used (KServe's S3 mapping); anything else
@@ -37,25 +37,14 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from mr_storage_initializer.errors import StorageError, UsageError
-from mr_storage_initializer.redact import redact_url, register_secret
+from mr_storage_initializer.options import StorageEntry
+from mr_storage_initializer.redact import redact_url
+from mr_storage_initializer.urls import endpoint_problem
 
-DEFAULT_PREFIX = "MR_STORAGE_CONFIG_"
 USABLE_TYPES = ("s3",)
 S3_QUERY = {"endpoint": "endpoint_url", "defaultRegion": "region"}  # s3_uri_from's parameters -> spec keys
-_MAX_ENTRY_BYTES = 64 * 1024
 REQUIRE_ENTRY = "MODEL_REGISTRY_REQUIRE_STORAGE_ENTRY"
 log = logging.getLogger("mr_storage_initializer.storage_config")
-LOCATION_FIELDS = frozenset({"type", "bucket", "region", "endpoint_url", "verify_ssl", "anonymous", "ca_bundle"})
-
-
-@dataclass(frozen=True)
-class StorageEntry:
-    """One key of the storage-config secret: its storage spec (or why it is unusable) and where it came from."""
-
-    key: str
-    source: str
-    spec: Mapping[str, Any] = field(default_factory=dict, repr=False)
-    problem: str = ""
 
 
 @dataclass(frozen=True)
@@ -67,44 +56,6 @@ class DownloadPlan:
     unset: tuple[str, ...] = ()  # removed for this download
     storage_key: str | None = None
     missing_entry: str = ""  # where the storageKey's entry was looked for in vain (the environment was used)
-
-
-def load_entries(env: Mapping[str, str], prefix: str, directory: Path | None) -> dict[str, StorageEntry]:
-    """Every entry of the storage-config secret this pod can see; values registered as secrets."""
-    entries: dict[str, StorageEntry] = {}
-    if directory is not None:
-        if not directory.is_dir():
-            raise UsageError(f"MODEL_REGISTRY_STORAGE_CONFIG_DIR={directory} is not a directory")
-        for path in sorted(directory.iterdir()):
-            if path.name.startswith(".") or not path.is_file():  # the kubelet's ..data links, dotfiles
-                continue
-            try:
-                raw = path.read_bytes()[: _MAX_ENTRY_BYTES + 1].decode("utf-8", "replace")
-            except OSError as exc:
-                raise UsageError(f"cannot read storage-config entry {path}: {exc.strerror}") from None
-            entries[path.name] = _entry(path.name, raw, f"file {path}")
-    for name, raw in env.items():
-        if prefix and name.startswith(prefix) and len(name) > len(prefix):
-            key = name[len(prefix) :]
-            entries[key] = _entry(key, raw, f"variable {name}")
-    return entries
-
-
-def _entry(key: str, raw: str, source: str) -> StorageEntry:
-    if len(raw) > _MAX_ENTRY_BYTES:
-        register_secret(raw)
-        return StorageEntry(key, source, problem=f"it is larger than {_MAX_ENTRY_BYTES} bytes")
-    try:
-        spec = json.loads(raw)
-    except ValueError:
-        spec = None
-    if not isinstance(spec, dict):
-        register_secret(raw)
-        return StorageEntry(key, source, problem="it is not a JSON object (KServe's storage-spec format)")
-    for name, value in spec.items():
-        if name not in LOCATION_FIELDS:
-            register_secret(value if isinstance(value, str) else json.dumps(value))
-    return StorageEntry(key, source, spec=spec)
 
 
 def where_looked(prefix: str, directory: Path | None) -> str:
@@ -199,8 +150,6 @@ def explain_refusal(plan: DownloadPlan, message: str) -> str | None:
 
 def _check_entry_endpoint(entry: StorageEntry) -> None:
     """The entry's ``endpoint_url`` must read one way (the user's own setting: exit 2 before any download)."""
-    from mr_storage_initializer.policy import endpoint_problem
-
     endpoint = entry.spec.get("endpoint_url")
     problem = endpoint_problem(endpoint.strip()) if isinstance(endpoint, str) and endpoint.strip() else None
     if problem is not None:

@@ -174,6 +174,15 @@ def dot_segment(path: str) -> str | None:
     return None
 
 
+def endpoint_problem(endpoint: str) -> str | None:
+    """Why ``endpoint`` (a URL, or ``HOST[:PORT]`` read as ``http://``) cannot be read one way, or None."""
+    try:
+        read(endpoint if "://" in endpoint else f"http://{endpoint}")
+    except UrlProblem as problem:
+        return str(problem)
+    return None
+
+
 def artifact_problem(uri: str) -> str | None:
     """Why ``uri`` cannot be an artifact (or a SOURCE_URI) as it is written, or None.
 

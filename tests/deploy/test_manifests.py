@@ -181,7 +181,7 @@ def test_authenticated_overlay_uses_the_service_account_token_and_a_ca_bundle() 
 
 
 def test_authenticated_overlay_passes_the_storage_config_secret_as_prefixed_variables() -> None:
-    from mr_storage_initializer.storage_config import DEFAULT_PREFIX
+    from mr_storage_initializer.options import DEFAULT_PREFIX
 
     documents = _rendered()[DEPLOY / "overlays" / "authenticated"]
     (csc,) = [d for d in documents if d["kind"] == "ClusterStorageContainer"]

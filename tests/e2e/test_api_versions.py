@@ -152,7 +152,7 @@ def test_host_model_probe_finds_a_v1alpha3_only_registry(
 def test_unknown_api_version_setting_is_a_usage_error(tmp_path: Path) -> None:
     result = run_cli("model-registry://iris/v1", tmp_path, env={"MODEL_REGISTRY_API_VERSION": "v2"})
     assert result.code == 2
-    assert "MODEL_REGISTRY_API_VERSION='v2' is not one of auto, v1, v1alpha3" in result.last_line
+    assert "MODEL_REGISTRY_API_VERSION='v2' must be one of auto, v1, v1alpha3" in result.last_line
 
 
 def test_lite_with_the_alpha_api_gone_auto_uses_v1_and_a_v1alpha3_pin_is_exit_4(

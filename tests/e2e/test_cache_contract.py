@@ -45,7 +45,7 @@ def test_require_version_accepts_model_slash_version_as_the_cache_job_runs_it(
 def test_require_version_is_a_boolean_setting(tmp_path: Path) -> None:
     result = run_cli("model-registry://iris/v1", tmp_path, env={"MODEL_REGISTRY_REQUIRE_VERSION": "perhaps"})
     assert result.code == 2
-    assert "MODEL_REGISTRY_REQUIRE_VERSION='perhaps' is not a boolean" in result.last_line
+    assert "MODEL_REGISTRY_REQUIRE_VERSION='perhaps' must be true or false" in result.last_line
 
 
 def test_an_unversioned_install_says_which_version_it_replaced(

@@ -14,7 +14,7 @@ import stamina
 from fakes import Block, Cut, Extra, Fail, FakeSource, Hold, Short
 from fixtures.storage import make_tar_gz
 from mr_storage_initializer.errors import ArchiveError, DestinationError, StorageError
-from mr_storage_initializer.settings import Limits, Patterns, Tunables
+from mr_storage_initializer.options import Limits, Patterns, Tunables
 from mr_storage_initializer.transfer import fast_engine
 from mr_storage_initializer.transfer.fast_engine import FastEngine, _Run
 from mr_storage_initializer.transfer.plan import split

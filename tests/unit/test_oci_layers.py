@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mr_storage_initializer.errors import ArchiveError
-from mr_storage_initializer.settings import Limits, Patterns
+from mr_storage_initializer.options import Limits, Patterns
 from mr_storage_initializer.transfer.oci_layers import BLOBS_DIR, Layer, apply
 
 

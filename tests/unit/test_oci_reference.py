@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from mr_storage_initializer.errors import StorageError, UsageError
-from mr_storage_initializer.settings import OciOptions, Settings
+from mr_storage_initializer.options import OciOptions
+from mr_storage_initializer.settings import Settings
 from mr_storage_initializer.transfer.oci_auth import lookup, parse_challenge
 from mr_storage_initializer.transfer.oci_layers import plan
 from mr_storage_initializer.transfer.oci_ref import OciRef, api_host, parse_oci_uri, pick

@@ -8,8 +8,8 @@ import random
 from pathlib import Path
 
 from fakes import FakeSource
+from mr_storage_initializer.options import Tunables
 from mr_storage_initializer.prehash import PrefixHasher
-from mr_storage_initializer.settings import Tunables
 from mr_storage_initializer.transfer.fast_engine import FastEngine
 from mr_storage_initializer.transfer.plan import split
 from mr_storage_initializer.transfer.resume import PREFIX, Ledger

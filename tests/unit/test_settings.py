@@ -58,12 +58,12 @@ def test_paths_and_flags_are_read() -> None:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"MODEL_REGISTRY_SCHEME": "ftp"}, "MODEL_REGISTRY_SCHEME='ftp' is not supported"),
+        ({"MODEL_REGISTRY_SCHEME": "ftp"}, "MODEL_REGISTRY_SCHEME='ftp' must be http or https"),
         ({"MODEL_REGISTRY_BASE_URL": "mr/path"}, "must be HOST[:PORT]"),
-        ({"MODEL_REGISTRY_ALLOW_ARCHIVED": "maybe"}, "is not a boolean"),
-        ({"MODEL_REGISTRY_TIMEOUT": "soon"}, "is not a number of seconds"),
-        ({"MODEL_REGISTRY_TIMEOUT": "-1"}, "must be between"),
-        ({"MODEL_REGISTRY_TRANSFER": "warp"}, "is not one of auto, fast, kserve"),
+        ({"MODEL_REGISTRY_ALLOW_ARCHIVED": "maybe"}, "MODEL_REGISTRY_ALLOW_ARCHIVED='maybe' must be true or false"),
+        ({"MODEL_REGISTRY_TIMEOUT": "soon"}, "MODEL_REGISTRY_TIMEOUT='soon' must be a number of seconds"),
+        ({"MODEL_REGISTRY_TIMEOUT": "-1"}, "must be a number of seconds, more than 0 and at most 86400"),
+        ({"MODEL_REGISTRY_TRANSFER": "warp"}, "MODEL_REGISTRY_TRANSFER='warp' must be one of auto, fast, kserve"),
     ],
 )
 def test_bad_settings_are_usage_errors(env: dict[str, str], message: str) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from mr_storage_initializer.errors import UsageError
-from mr_storage_initializer.settings import Limits, Settings, Tunables
+from mr_storage_initializer.options import Limits, Tunables
+from mr_storage_initializer.settings import Settings
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 # The one reader, and the one writer: install.scratch_tmpdir SETS TMPDIR (and restores the previous value)

@@ -39,7 +39,7 @@ def test_modes_with_a_verifier(key: str, mode: str) -> None:
     ("env", "message"),
     [
         ({"MODEL_REGISTRY_SIGNATURE": "required"}, "needs a verifier"),
-        ({"MODEL_REGISTRY_SIGNATURE": "maybe"}, "is not one of off, if-present, required"),
+        ({"MODEL_REGISTRY_SIGNATURE": "maybe"}, "must be one of off, if-present, required"),
         ({"MODEL_REGISTRY_SIGNATURE_PUBLIC_KEY": "/nonexistent/key.pub"}, "is not a readable file"),
         ({"MODEL_REGISTRY_SIGNATURE_CERT_IDENTITY": "a@example.com"}, "go together"),
         ({"MODEL_REGISTRY_SIGNATURE_SIGSTORE_IDENTITY": "a@example.com"}, "go together"),

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from mr_storage_initializer.errors import StorageError, UsageError
+from mr_storage_initializer.options import load_entries
 from mr_storage_initializer.redact import MASK, forget_secrets, redact_text
 from mr_storage_initializer.settings import Settings
-from mr_storage_initializer.storage_config import load_entries, plan, split_s3_query
+from mr_storage_initializer.storage_config import plan, split_s3_query
 
 SPEC = {"type": "s3", "access_key_id": "AKIAENTRY", "secret_access_key": "entry-secret", "bucket": "team-b"}
 
@@ -112,7 +113,7 @@ def test_settings_read_entries_once_and_check_their_places(tmp_path: Path) -> No
     assert list(custom.storage_entries) == ["x"]
     with pytest.raises(UsageError, match="is not a directory"):
         Settings.from_env({"MODEL_REGISTRY_STORAGE_CONFIG_DIR": str(tmp_path / "missing")})
-    with pytest.raises(UsageError, match="must start with a letter"):
+    with pytest.raises(UsageError, match="must be a name that starts with a letter"):
         Settings.from_env({"MODEL_REGISTRY_STORAGE_CONFIG_PREFIX": "1X_"})
     with pytest.raises(UsageError, match="MODEL_REGISTRY_API_VERSION='v2'"):
         Settings.from_env({"MODEL_REGISTRY_API_VERSION": "v2"})

@@ -253,7 +253,8 @@ def test_a_user_endpoint_read_two_ways_is_a_usage_error_at_start(env: dict[str, 
 
 
 def test_a_storage_config_entry_endpoint_read_two_ways_is_a_usage_error() -> None:
-    from mr_storage_initializer.storage_config import load_entries, plan
+    from mr_storage_initializer.options import load_entries
+    from mr_storage_initializer.storage_config import plan
 
     entries = load_entries(
         {"MR_STORAGE_CONFIG_conn": f'{{"type": "s3", "endpoint_url": "{BENT}"}}'.replace("\\", "\\\\")},

@@ -25,9 +25,9 @@ from pathlib import Path
 
 from mr_storage_initializer import retry
 from mr_storage_initializer.errors import DestinationError, StorageError
+from mr_storage_initializer.options import Limits, Tunables
 from mr_storage_initializer.paths import open_beneath
 from mr_storage_initializer.redact import redact_url
-from mr_storage_initializer.settings import Limits, Tunables
 from mr_storage_initializer.transfer.plan import Part, Patterns, RemoteFile, split
 from mr_storage_initializer.transfer.progress import Progress
 from mr_storage_initializer.transfer.resume import Ledger

@@ -13,8 +13,8 @@ from typing import TypeVar
 
 from mr_storage_initializer import retry
 from mr_storage_initializer.errors import StorageError
+from mr_storage_initializer.options import Limits, Tunables
 from mr_storage_initializer.redact import redact_url
-from mr_storage_initializer.settings import Limits, Tunables
 from mr_storage_initializer.transfer.fast_engine import FastEngine, Observer
 from mr_storage_initializer.transfer.hf import HfSource
 from mr_storage_initializer.transfer.plan import Patterns, RemoteFile

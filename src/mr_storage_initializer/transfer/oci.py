@@ -25,8 +25,8 @@ from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from mr_storage_initializer import __version__, json_body, proxy
+from mr_storage_initializer.options import OciOptions
 from mr_storage_initializer.redact import redact_url, register_secret
-from mr_storage_initializer.settings import OciOptions
 from mr_storage_initializer.tls import http_context
 from mr_storage_initializer.transfer import oci_auth, wire
 from mr_storage_initializer.transfer.oci_ref import DIGEST, api_host, goarch, parse_oci_uri, pick

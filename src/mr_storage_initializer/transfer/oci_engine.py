@@ -12,8 +12,8 @@ from pathlib import Path
 from mr_storage_initializer import retry
 from mr_storage_initializer.digests import FileDigest, file_digest
 from mr_storage_initializer.errors import IntegrityError
+from mr_storage_initializer.options import Limits, Patterns, Tunables
 from mr_storage_initializer.prehash import PrefixHasher
-from mr_storage_initializer.settings import Limits, Patterns, Tunables
 from mr_storage_initializer.transfer import oci_layers
 from mr_storage_initializer.transfer.fast_engine import FastEngine, Observer
 from mr_storage_initializer.transfer.oci import OciSource, Pinned

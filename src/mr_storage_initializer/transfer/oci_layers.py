@@ -37,8 +37,8 @@ from typing import Any
 
 from mr_storage_initializer.archive import _Budget, _inside  # the archive limits and the through-link check
 from mr_storage_initializer.errors import ArchiveError, StorageError
+from mr_storage_initializer.options import Limits, Patterns
 from mr_storage_initializer.paths import remove, safe_relpath
-from mr_storage_initializer.settings import Limits, Patterns
 from mr_storage_initializer.transfer.oci_streams import PIECE, copy_range, open_layer
 
 log = logging.getLogger("mr_storage_initializer.transfer")

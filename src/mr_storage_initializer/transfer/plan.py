@@ -9,8 +9,8 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from mr_storage_initializer.options import Patterns
 from mr_storage_initializer.paths import safe_relpath
-from mr_storage_initializer.settings import Patterns
 
 __all__ = ["Part", "Patterns", "RemoteFile", "safe_relpath", "split"]
 

@@ -34,9 +34,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mr_storage_initializer import proxy
+from mr_storage_initializer import env_values, proxy
 from mr_storage_initializer.errors import StorageError, UsageError
-from mr_storage_initializer.settings import parse_int
 from mr_storage_initializer.tls import s3_ca_bundle
 from mr_storage_initializer.transfer.objectstore import ObstoreSource
 from mr_storage_initializer.transfer.source import Unsupported
@@ -111,7 +110,7 @@ def store_options(env: Mapping[str, str]) -> dict[str, Any]:
 
     endpoint = env.get("AWS_ENDPOINT_URL", "").strip()
     if endpoint:
-        from mr_storage_initializer.policy import endpoint_problem
+        from mr_storage_initializer.urls import endpoint_problem
 
         problem = endpoint_problem(endpoint)  # checked at start too; obstore panics on some of these
         if problem is not None:
@@ -133,8 +132,8 @@ def store_options(env: Mapping[str, str]) -> dict[str, Any]:
     config["virtual_hosted_style_request"] = virtual
 
     client: dict[str, Any] = {
-        "connect_timeout": f"{parse_int(env, 'S3_CONNECT_TIMEOUT', 15, 0, 86_400)}s",
-        "read_timeout": f"{parse_int(env, 'S3_READ_TIMEOUT', 30, 0, 86_400)}s",
+        "connect_timeout": f"{env_values.whole(env, 'S3_CONNECT_TIMEOUT', 15, 0, 86_400)}s",
+        "read_timeout": f"{env_values.whole(env, 'S3_READ_TIMEOUT', 30, 0, 86_400)}s",
         "timeout": "3600s",  # a whole range may take long on a slow link; stalls are caught by read_timeout
         "allow_http": endpoint.startswith("http://"),
         "pool_idle_timeout": "30s",
