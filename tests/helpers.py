@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import pytest
 
 from fixtures.metadata import METADATA_OFF
 
@@ -148,3 +151,24 @@ def tree(root: Path) -> dict[str, bytes]:
         for p in sorted(root.rglob("*"))
         if p.is_file() and p.name != ".model-registry.json"
     }
+
+
+T = TypeVar("T")
+
+
+@contextlib.contextmanager
+def retries_without_waiting(attempts: int | None = None) -> Iterator[None]:
+    """In this process, ``retry.call`` keeps its tries but waits no backoff between them (a server's
+    Retry-After is still waited for); with ``attempts``, it makes at most that many tries. Every caller
+    looks ``retry.call`` up on the module at each call, so replacing it there reaches them all."""
+    from mr_storage_initializer import retry
+
+    real = retry.call
+
+    def call(fn: Callable[[], T], *, deadline: float, max_attempts: int | None = 8, **_: float) -> T:
+        tries = attempts if attempts is not None else max_attempts
+        return real(fn, deadline=deadline, max_attempts=tries, wait_initial=0.0, wait_max=0.0)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(retry, "call", call)
+        yield

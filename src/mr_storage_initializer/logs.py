@@ -93,7 +93,7 @@ def configure(log_format: str = "text", *, level: int = logging.INFO, stream: Te
     root.addHandler(handler)
     root.setLevel(level)
     # Libraries that are chatty at INFO: keep their warnings only.
-    for noisy in ("botocore", "boto3", "s3transfer", "urllib3", "azure", "google", "filelock", "stamina"):
+    for noisy in ("botocore", "boto3", "s3transfer", "urllib3", "azure", "google", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     adopt_library_loggers()
 

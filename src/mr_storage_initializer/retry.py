@@ -1,25 +1,18 @@
 """Retries done one way for the whole package: exponential backoff with jitter inside a total deadline.
 
-``stamina`` does the waiting; this module only decides the shape (what is transient is the caller's
-business: it raises :class:`TransientError` for what may pass), computes each backoff itself so that none
-ends past the deadline (the last one is cut to end just before it), and logs each scheduled retry once.
-
-Most calls succeed at the first try, so the first try runs before ``stamina`` is imported (it and tenacity
-are ~8 ms of a 0.15 s run); a transient failure hands the call to ``stamina`` with that failure as its first
-attempt, so attempt counts, waits, hooks and ``stamina.set_testing`` behave as if stamina had run it.
+:func:`call` is a small loop: it calls a function until it returns, and after each :class:`TransientError`
+(what is transient is the caller's business) waits and tries again, logging each retry once. No wait ends
+past the deadline: one that would is cut to end just before it, for a last try there; a server's
+``Retry-After`` is never cut (when it would end past the deadline the retries stop at once).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import random
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
-
-if TYPE_CHECKING:
-    from stamina.instrumentation import RetryDetails
+from typing import TypeVar
 
 log = logging.getLogger("mr_storage_initializer.retry")
 T = TypeVar("T")
@@ -69,26 +62,21 @@ def retry_after(value: str | None) -> float | None:
     return min(max(when - time.time(), 0.0), RETRY_AFTER_MAX)
 
 
-def _log_retry(details: RetryDetails) -> None:
-    quiet = getattr(details.caused_by, "quiet", False)
-    log.log(
-        logging.DEBUG if quiet else logging.WARNING,
-        "retrying in %.1fs (retry %d): %s",
-        details.wait_for,
-        details.retry_num,
-        details.caused_by,
-        extra={"step": "retry", "retry": details.retry_num, "wait_s": round(details.wait_for, 2)},
-    )
-
-
-@functools.cache
-def _stamina() -> Any:
-    """``stamina``, imported on the first retry, with the retry hook installed (once)."""
-    import stamina
-    from stamina.instrumentation import set_on_retry_hooks
-
-    set_on_retry_hooks([_log_retry])
-    return stamina
+def _wait(exc: TransientError, failures: int, left: float, wait_initial: float, wait_max: float) -> float | None:
+    """Seconds to wait before the next try after ``failures`` failed ones, ``left`` seconds before the last
+    try must start; None: no wait fits, stop."""
+    jitter = random.uniform(0, min(1.0, wait_max))  # noqa: S311 - jitter, not cryptography
+    wait: float = min(wait_max, wait_initial * 2 ** min(failures - 1, 32) + jitter)
+    if exc.retry_after is not None:  # the server said when: not before, and spread so a crowd does not
+        spread = random.uniform(0, max(0.5, exc.retry_after / 2))  # noqa: S311 - come back in lock-step
+        wait = max(wait, exc.retry_after + spread)
+    if wait <= left:
+        return wait
+    # The wait would end past the deadline. A server's Retry-After is not cut short; otherwise the wait ends
+    # just before the deadline, for a last try there, if any time is left for one.
+    if exc.retry_after is not None or left <= 0:
+        return None
+    return left
 
 
 def call(
@@ -99,7 +87,8 @@ def call(
     wait_initial: float = 0.2,
     wait_max: float = 5.0,
 ) -> T:
-    """Call ``fn`` until it returns; a :class:`TransientError` schedules another try until ``deadline``.
+    """Call ``fn`` until it returns; a :class:`TransientError` schedules another try until ``deadline``
+    seconds from now, at most ``max_attempts`` tries in all (None: no cap, the deadline alone decides).
 
     No backoff sleeps past the deadline: a wait that would end after it is cut to end just before it, for one
     last try there (a ``Retry-After`` that would end after it stops the retries at once instead).
@@ -107,41 +96,22 @@ def call(
     """
     end = time.monotonic() + deadline
     failures = 0
-
-    def backoff(exc: Exception) -> bool | float:
-        nonlocal failures
-        if not isinstance(exc, TransientError):
-            return False
-        failures += 1
-        jitter = random.uniform(0, min(1.0, wait_max))  # noqa: S311 - jitter, not cryptography
-        wait: float = min(wait_max, wait_initial * 2 ** min(failures - 1, 32) + jitter)
-        if exc.retry_after is not None:  # the server said when: not before, and spread so a crowd does not
-            spread = random.uniform(0, max(0.5, exc.retry_after / 2))  # noqa: S311 - come back in lock-step
-            wait = max(wait, exc.retry_after + spread)
-        left = end - time.monotonic() - _LAST_TRY_MARGIN
-        if wait <= left:
-            return wait
-        # The next wait would end past the deadline. A server's Retry-After is not cut short; otherwise the
-        # wait ends just before the deadline, for a last try there, if any time is left for one.
-        if exc.retry_after is not None or left <= 0:
-            return False
-        return left
-
-    try:
-        return fn()
-    except TransientError as exc:
-        first: TransientError | None = exc
-    try:
-        for attempt in _stamina().retry_context(
-            on=backoff,
-            attempts=max_attempts,
-            timeout=max(end - time.monotonic(), 0.001),
-        ):
-            with attempt:
-                if first is not None:  # the try made above, replayed as stamina's first attempt
-                    failed, first = first, None
-                    raise failed
-                return fn()
-    except TransientError as exc:
-        raise exc.final from exc
-    raise AssertionError("unreachable: stamina yields at least one attempt")  # pragma: no cover
+    while True:
+        try:
+            return fn()
+        except TransientError as exc:
+            failures += 1
+            left = end - time.monotonic() - _LAST_TRY_MARGIN
+            spent = max_attempts is not None and failures >= max_attempts
+            wait = None if spent else _wait(exc, failures, left, wait_initial, wait_max)
+            if wait is None:
+                raise exc.final from exc
+            log.log(
+                logging.DEBUG if exc.quiet else logging.WARNING,
+                "retrying in %.1fs (retry %d): %s",
+                wait,
+                failures,
+                exc,
+                extra={"step": "retry", "retry": failures, "wait_s": round(wait, 2)},
+            )
+            time.sleep(wait)

@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-import stamina
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fixtures.serving import serve
-from helpers import run_cli
+from helpers import retries_without_waiting, run_cli
 from mr_storage_initializer.errors import InitializerError
 from mr_storage_initializer.resolve import Resolution, resolve
 from mr_storage_initializer.settings import Settings
@@ -99,11 +98,10 @@ class _Fake(http.server.BaseHTTPRequestHandler):
 def fake_registry() -> Iterator[str]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Fake)
     serve(server)
-    stamina.set_testing(True, attempts=1)  # transient answers fail at once here; retries are tested elsewhere
     try:
-        yield f"127.0.0.1:{server.server_address[1]}"
+        with retries_without_waiting(attempts=1):  # transient answers fail at once here; retries are tested elsewhere
+            yield f"127.0.0.1:{server.server_address[1]}"
     finally:
-        stamina.set_testing(False)
         server.shutdown()
 
 

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import stamina
 
 from fakes import Block, Cut, Extra, Fail, FakeSource, Hold, Short
 from fixtures.storage import make_tar_gz
+from helpers import retries_without_waiting
 from mr_storage_initializer.errors import ArchiveError, DestinationError, StorageError
 from mr_storage_initializer.options import Limits, Patterns, Tunables
 from mr_storage_initializer.transfer import fast_engine
@@ -27,7 +27,7 @@ DATA = os.urandom(1000)
 @pytest.fixture(autouse=True)
 def no_backoff() -> Iterator[None]:
     """Retries keep their attempt counts but do not sleep."""
-    with stamina.set_testing(True, attempts=1000, cap=True):
+    with retries_without_waiting():
         yield
 
 
