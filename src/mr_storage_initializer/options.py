@@ -2,7 +2,7 @@
 
 The own engine's knobs (:class:`Tunables`), KServe's patterns (:class:`Patterns`), the archive limits
 (:class:`Limits`), ``oci://``'s options (:class:`OciOptions`), the storage-config secret's entries
-(:func:`load_entries`) and the operator's signature policy (:class:`SignaturePolicy`). Every value is parsed
+(:func:`load_entries`) and the operator's signature policy (:func:`read_signature_policy`). Every value is parsed
 with :mod:`.env_values`; this module imports nothing of the package above it.
 """
 
@@ -22,13 +22,13 @@ from mr_storage_initializer import env_values as values
 from mr_storage_initializer.errors import UsageError
 from mr_storage_initializer.paths import safe_relpath
 from mr_storage_initializer.redact import register_secret
+from mr_storage_initializer.signature_policy import MODES, SignaturePolicy
 
 DEFAULT_TIMEOUT = 60.0  # MODEL_REGISTRY_TIMEOUT: the registry conversation, and each range's retry budget
 DEFAULT_PREFIX = "MR_STORAGE_CONFIG_"  # MODEL_REGISTRY_STORAGE_CONFIG_PREFIX
 # The fields of a storage-config entry that say where, not how: not registered as secrets (storage_config.py)
 LOCATION_FIELDS = frozenset({"type", "bucket", "region", "endpoint_url", "verify_ssl", "anonymous", "ca_bundle"})
 _MAX_ENTRY_BYTES = 64 * 1024
-SIGNATURE_MODES = ("off", "if-present", "required")
 _CURVES = ("secp256r1", "secp384r1", "secp521r1")
 
 
@@ -189,78 +189,56 @@ def _entry(key: str, raw: str, source: str) -> StorageEntry:
     return StorageEntry(key, source, spec=spec)
 
 
-@dataclass(frozen=True)
-class SignaturePolicy:
-    """What the operator configured. ``mode`` is ``off`` unless a verifier is configured."""
+def read_signature_policy(env: Mapping[str, str], patterns: Patterns | None = None) -> SignaturePolicy:
+    """The operator's signature policy from ``env`` (``mode`` is ``off`` unless a verifier is configured);
+    ``patterns`` (KServe's allow/ignore patterns) must keep the signature file."""
 
-    mode: str = "off"
-    file_name: str = "model.sig"
-    public_keys: tuple[bytes, ...] = ()  # PEM, one key each
-    cert_chain: tuple[bytes, ...] = ()  # PEM certificates
-    cert_identity: str | None = None
-    sigstore_identity: str | None = None
-    sigstore_issuer: str | None = None
-    sigstore_trust_config: str | None = None  # JSON (ClientTrustConfig); None: public-good Sigstore via TUF
+    def get(name: str) -> str | None:
+        return values.text(env, f"MODEL_REGISTRY_SIGNATURE_{name}") or None
 
-    @property
-    def methods(self) -> tuple[str, ...]:
-        found = (
-            ("key", bool(self.public_keys)),
-            ("certificate", bool(self.cert_chain)),
-            ("sigstore", self.sigstore_identity is not None),
+    file_name = get("FILE") or SignaturePolicy.file_name
+    try:
+        file_name = safe_relpath(file_name, "MODEL_REGISTRY_SIGNATURE_FILE", error=UsageError)
+    except UsageError:
+        raise values.invalid("MODEL_REGISTRY_SIGNATURE_FILE", file_name, "a path inside the model") from None
+    cert_identity, sig_identity, sig_issuer = get("CERT_IDENTITY"), get("SIGSTORE_IDENTITY"), get("SIGSTORE_ISSUER")
+    policy = SignaturePolicy(
+        mode="off",
+        file_name=file_name,
+        public_keys=values.pem_blocks(env, "MODEL_REGISTRY_SIGNATURE_PUBLIC_KEY"),
+        cert_chain=values.pem_blocks(env, "MODEL_REGISTRY_SIGNATURE_CERT_CHAIN"),
+        cert_identity=cert_identity,
+        sigstore_identity=sig_identity,
+        sigstore_issuer=sig_issuer,
+        sigstore_trust_config=values.document(env, "MODEL_REGISTRY_SIGNATURE_SIGSTORE_TRUST_CONFIG"),
+    )
+    if bool(policy.cert_chain) != (cert_identity is not None):
+        raise UsageError(
+            "MODEL_REGISTRY_SIGNATURE_CERT_CHAIN and MODEL_REGISTRY_SIGNATURE_CERT_IDENTITY go together: "
+            "a chain alone would accept any certificate its CA ever issued"
         )
-        return tuple(name for name, on in found if on)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str], patterns: Patterns | None = None) -> SignaturePolicy:
-        """The policy from ``env``; ``patterns`` (KServe's allow/ignore patterns) must keep the signature file."""
-
-        def get(name: str) -> str | None:
-            return values.text(env, f"MODEL_REGISTRY_SIGNATURE_{name}") or None
-
-        file_name = get("FILE") or cls.file_name
-        try:
-            file_name = safe_relpath(file_name, "MODEL_REGISTRY_SIGNATURE_FILE", error=UsageError)
-        except UsageError:
-            raise values.invalid("MODEL_REGISTRY_SIGNATURE_FILE", file_name, "a path inside the model") from None
-        cert_identity, sig_identity, sig_issuer = get("CERT_IDENTITY"), get("SIGSTORE_IDENTITY"), get("SIGSTORE_ISSUER")
-        policy = cls(
-            mode="off",
-            file_name=file_name,
-            public_keys=values.pem_blocks(env, "MODEL_REGISTRY_SIGNATURE_PUBLIC_KEY"),
-            cert_chain=values.pem_blocks(env, "MODEL_REGISTRY_SIGNATURE_CERT_CHAIN"),
-            cert_identity=cert_identity,
-            sigstore_identity=sig_identity,
-            sigstore_issuer=sig_issuer,
-            sigstore_trust_config=values.document(env, "MODEL_REGISTRY_SIGNATURE_SIGSTORE_TRUST_CONFIG"),
-        )
-        if bool(policy.cert_chain) != (cert_identity is not None):
+    if (sig_identity is None) != (sig_issuer is None):
+        raise UsageError("MODEL_REGISTRY_SIGNATURE_SIGSTORE_IDENTITY and _SIGSTORE_ISSUER go together")
+    if policy.sigstore_trust_config is not None and sig_identity is None:
+        raise UsageError("MODEL_REGISTRY_SIGNATURE_SIGSTORE_TRUST_CONFIG needs _SIGSTORE_IDENTITY and _ISSUER")
+    named = values.text(env, "MODEL_REGISTRY_SIGNATURE")
+    raw = values.choice(env, "MODEL_REGISTRY_SIGNATURE", MODES, "off") if named else None
+    if not policy.methods:
+        if raw not in (None, "off"):
             raise UsageError(
-                "MODEL_REGISTRY_SIGNATURE_CERT_CHAIN and MODEL_REGISTRY_SIGNATURE_CERT_IDENTITY go together: "
-                "a chain alone would accept any certificate its CA ever issued"
+                f"MODEL_REGISTRY_SIGNATURE={raw} needs a verifier: set MODEL_REGISTRY_SIGNATURE_PUBLIC_KEY, "
+                "_CERT_CHAIN or _SIGSTORE_IDENTITY"
             )
-        if (sig_identity is None) != (sig_issuer is None):
-            raise UsageError("MODEL_REGISTRY_SIGNATURE_SIGSTORE_IDENTITY and _SIGSTORE_ISSUER go together")
-        if policy.sigstore_trust_config is not None and sig_identity is None:
-            raise UsageError("MODEL_REGISTRY_SIGNATURE_SIGSTORE_TRUST_CONFIG needs _SIGSTORE_IDENTITY and _ISSUER")
-        named = values.text(env, "MODEL_REGISTRY_SIGNATURE")
-        raw = values.choice(env, "MODEL_REGISTRY_SIGNATURE", SIGNATURE_MODES, "off") if named else None
-        if not policy.methods:
-            if raw not in (None, "off"):
-                raise UsageError(
-                    f"MODEL_REGISTRY_SIGNATURE={raw} needs a verifier: set MODEL_REGISTRY_SIGNATURE_PUBLIC_KEY, "
-                    "_CERT_CHAIN or _SIGSTORE_IDENTITY"
-                )
-            return policy
-        mode = raw or "required"
-        if mode != "off":
-            if patterns is not None and not patterns.wants(policy.file_name):
-                raise UsageError(
-                    f"STORAGE_ALLOW_PATTERNS/STORAGE_IGNORE_PATTERNS would skip {policy.file_name}, so no download "
-                    "could be verified; let the patterns keep it"
-                )
-            _check_material(policy.public_keys, policy.cert_chain, policy.sigstore_trust_config)
-        return SignaturePolicy(**{**policy.__dict__, "mode": mode})
+        return policy
+    mode = raw or "required"
+    if mode != "off":
+        if patterns is not None and not patterns.wants(policy.file_name):
+            raise UsageError(
+                f"STORAGE_ALLOW_PATTERNS/STORAGE_IGNORE_PATTERNS would skip {policy.file_name}, so no download "
+                "could be verified; let the patterns keep it"
+            )
+        _check_material(policy.public_keys, policy.cert_chain, policy.sigstore_trust_config)
+    return SignaturePolicy(**{**policy.__dict__, "mode": mode})
 
 
 def _check_material(keys: Iterable[bytes], chain: Iterable[bytes], trust_config: str | None) -> None:

@@ -31,16 +31,17 @@ from mr_storage_initializer.options import (
     Limits,
     OciOptions,
     Patterns,
-    SignaturePolicy,
     StorageEntry,
     Tunables,
     load_entries,
+    read_signature_policy,
 )
 from mr_storage_initializer.proxy import NAMES as PROXY_NAMES
 from mr_storage_initializer.proxy import ProxyConfig
 from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.schemes import ROWS as SCHEME_ROWS
 from mr_storage_initializer.schemes import storage_variable
+from mr_storage_initializer.signature_policy import SignaturePolicy
 from mr_storage_initializer.urls import endpoint_problem
 
 
@@ -232,7 +233,7 @@ class Settings:
             storage_config_prefix=entries_prefix,
             storage_config_dir=entries_dir,
             storage_entries=load_entries(env, entries_prefix, entries_dir),
-            signature=SignaturePolicy.from_env(env, patterns),
+            signature=read_signature_policy(env, patterns),
             require_storage_entry=values.flag(env, "MODEL_REGISTRY_REQUIRE_STORAGE_ENTRY"),
             proxy=proxies,
             oci=OciOptions.from_env(env),

@@ -22,14 +22,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from mr_storage_initializer.digests import Digests, compare
-from mr_storage_initializer.options import SignaturePolicy
 from mr_storage_initializer.paths import is_real_file, remove_empty_dirs
 from mr_storage_initializer.redact import redact_url
-from mr_storage_initializer.signing import (
+from mr_storage_initializer.signature_policy import (
     PROP_IDENTITY,
     PROP_URI,
     RegistrySignatureProperties,
     SignatureError,
+    SignaturePolicy,
 )
 from mr_storage_initializer.staged import StagedTree
 

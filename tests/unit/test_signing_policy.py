@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fixtures.signing import make_key
 from mr_storage_initializer.errors import UsageError
 from mr_storage_initializer.settings import Settings
-from mr_storage_initializer.signing import read_signature_properties
+from mr_storage_initializer.signature_policy import read_signature_properties
 
 
 @pytest.fixture
