@@ -152,3 +152,14 @@ def test_errors_name_repo_and_revision(
     result = fetch(uri, tmp_path / "d", "auto", _env(hub, **extra))
     assert result.code == 5, result.stderr
     assert sentence in result.stderr.strip().splitlines()[-1]
+
+
+def test_a_connection_is_reused_after_a_redirect_without_a_retry(hub: Hub, tmp_path: Path) -> None:
+    # each LFS file's 302 must be read off its connection before the connection asks for another file
+    files = {f"shard-{i:02d}.bin": os.urandom(20_000 + i) for i in range(16)}
+    hub.add("org/shards", files)
+    result = fetch("hf://org/shards", tmp_path / "d", "fast", _env(hub, MODEL_REGISTRY_TRANSFER_CONCURRENCY="2"))
+    assert result.code == 0, result.stderr
+    assert tree(tmp_path / "d") == files
+    assert "retrying" not in result.stderr
+    assert hub.count("cdn") == len(files)

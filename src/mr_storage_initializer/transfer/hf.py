@@ -243,12 +243,14 @@ class HfSource:
         """A JSON answer of the Hub's API (redirects followed on the Hub) and the response's headers."""
         for _ in range(_MAX_REDIRECTS):
             response = self._send(url)
+            if response.status in (301, 302, 303, 307, 308) and response.headers.get("Location"):
+                wire.discard(response)
+                url = urljoin(url, response.headers["Location"])
+                continue
+            if response.status >= 400:
+                wire.discard(response)
+                raise self._hub_error(response, subject)
             try:
-                if response.status in (301, 302, 303, 307, 308) and response.headers.get("Location"):
-                    url = urljoin(url, response.headers["Location"])
-                    continue
-                if response.status >= 400:
-                    raise self._hub_error(response, subject)
                 body = response.read()
             finally:
                 response.release_conn()
@@ -324,14 +326,14 @@ class HfSource:
             response = self._send(url, byte_range)
             location = response.headers.get("Location")
             if response.status in (301, 302, 303, 307, 308) and location:
-                response.release_conn()
+                wire.discard(response)
                 url = urljoin(url, location)
                 if wire.origin(url) != wire.origin(self.endpoint):
                     with self._lock:
                         self._cdn[remote.key] = url
                 continue
             if response.status >= 400:
-                response.release_conn()
+                wire.discard(response)
                 raise self._file_error(response, remote, url)
             delivered = 0
             at = start if remote.ranges else None

@@ -126,7 +126,7 @@ class OciSource:
             if response.status != 401 or attempt:
                 return response
             challenge = oci_auth.parse_challenge(response.headers.get("WWW-Authenticate", ""))
-            _discard(response)
+            wire.discard(response)
             value = self._answer(endpoint, challenge)
             if value is None:
                 return self._follow(url, sent)  # nothing to offer: the caller sees the 401
@@ -141,7 +141,7 @@ class OciSource:
             location = response.headers.get("Location")
             if response.status not in (301, 302, 303, 307, 308) or not location:
                 return response
-            _discard(response)
+            wire.discard(response)
             url = urljoin(url, location)
             if wire.origin(url) != first:  # a signed URL on object storage: never the registry's credentials
                 headers = {k: v for k, v in headers.items() if k.lower() not in ("authorization", "cookie")}
@@ -242,7 +242,7 @@ class OciSource:
                 continue
             if response.status < 400 or upstream:
                 return endpoint, response
-            _discard(response)
+            wire.discard(response)
             last = SourceError(f"mirror {endpoint} answered HTTP {response.status}", transient=True)
         raise last or SourceError(f"no registry to ask for {subject}", transient=False)
 
@@ -269,7 +269,7 @@ class OciSource:
         path = f"/v2/{self.ref.repository}/manifests/{reference}"
         _, response = self._each_endpoint(path, {"Accept": accept}, subject)
         if response.status >= 400:
-            _discard(response)
+            wire.discard(response)
             raise self._error(response.status, subject)
         try:
             body = response.read(_MAX_MANIFEST + 1)
@@ -339,27 +339,13 @@ class OciSource:
         with self._lock:
             self._where.setdefault(remote.key, endpoint)
         if response.status >= 400:
-            _discard(response)
+            wire.discard(response)
             raise self._error(response.status, f"blob {remote.key}")
         whole = response.status == 200 and start == 0 and response.headers.get("Content-Length") == str(end)
         yield from wire.stream(response, None if whole else start, _READ_CHUNK, _TLS, timeout=self.timeout, sink=sink)
 
     def close(self) -> None:
         self.pool.clear()
-
-
-def _discard(response: Any) -> None:
-    """Done with an answer whose body is not wanted: a short body is read so that the connection can be
-    reused; anything longer (or broken) closes it."""
-    length = response.headers.get("Content-Length", "")
-    try:
-        if length.isdigit() and int(length) <= 65536:
-            response.read()
-            response.release_conn()
-            return
-    except Exception:  # noqa: S110 - the connection is closed below either way
-        pass
-    response.close()
 
 
 def _done(response: Any) -> None:

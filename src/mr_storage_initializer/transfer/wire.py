@@ -78,9 +78,24 @@ def get(
     except urllib3.exceptions.HTTPError as exc:
         raise transport_error(exc, tls_hint) from exc
     if response.status >= 400:
-        response.release_conn()
+        discard(response)
         raise status_error(response.status, denied_hint)
     return response
+
+
+def discard(response: Any) -> None:
+    """Done with an answer whose body is not wanted (a redirect, an error): a short body is read so that the
+    connection can be reused; anything longer (or broken) closes it. A connection given back with its answer
+    unread fails its next request (http.client: ``ResponseNotReady``), even when that body is empty."""
+    length = response.headers.get("Content-Length", "")
+    try:
+        if length.isdigit() and int(length) <= 65536:
+            response.read()
+            response.release_conn()
+            return
+    except Exception:  # noqa: S110 - the connection is closed below either way
+        pass
+    response.close()
 
 
 def status_error(status: int, denied_hint: str) -> SourceError:
