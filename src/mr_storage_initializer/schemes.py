@@ -14,8 +14,9 @@ Code is named as ``"module:function"`` and imported only when that scheme is use
 another scheme's SDK; this module imports nothing of the package. ``tests/unit/test_schemes.py`` checks the
 names resolve, and that no other module tests for a scheme on its own.
 
-Rows are in ``kserve_storage``'s order of tests (local paths first, the ``https://`` catch-all last):
-:func:`row_for` returns the first row that matches.
+:func:`row_for` reads a URI as ``kserve_storage`` does: an existing local path, then the prefixes, then the
+patterns in the rows' order (Azure Blob before Azure file shares and git, the ``https://`` catch-all last).
+The rows' order is also the order messages list them in.
 """
 
 from __future__ import annotations
@@ -172,7 +173,7 @@ HTTP = Scheme(
     trust="http_context",
 )
 
-ROWS = (LOCAL, S3, GCS, HF, OCI, HDFS, WEBHDFS, MODELSCOPE, AZURE, AZURE_FILE, GIT, HTTP)
+ROWS = (LOCAL, S3, GCS, AZURE, HF, OCI, HDFS, WEBHDFS, MODELSCOPE, AZURE_FILE, GIT, HTTP)
 BY_NAME = {row.name: row for row in ROWS}
 
 # Variables every scheme may read: KServe's storage spec and CA bundle, the CA files of HTTP clients, $HOME.
@@ -184,11 +185,16 @@ _SUFFIXES = tuple(dict.fromkeys(s for row in ROWS for s in row.variable_suffixes
 
 
 def row_for(uri: str) -> Scheme | None:
-    """The row of ``uri`` (an existing local path is :data:`LOCAL`), or None when no row matches."""
+    """The row of ``uri``, or None when no row matches: an existing local path is :data:`LOCAL`; then the
+    first row with a prefix ``uri`` starts with; then the first whose pattern it matches (kserve_storage's
+    order of tests)."""
     if os.path.exists(uri):
         return LOCAL
     for row in ROWS:
-        if uri.startswith(row.prefixes) or any(re.search(pattern, uri) for pattern in row.patterns):
+        if row.prefixes and uri.startswith(row.prefixes):
+            return row
+    for row in ROWS:
+        if any(re.search(pattern, uri) for pattern in row.patterns):
             return row
     return None
 

@@ -16,6 +16,7 @@ from helpers import retries_without_waiting
 from mr_storage_initializer.errors import ArchiveError, DestinationError, StorageError
 from mr_storage_initializer.options import Limits, Patterns, Tunables
 from mr_storage_initializer.transfer import fast_engine
+from mr_storage_initializer.transfer.engine import Hooks
 from mr_storage_initializer.transfer.fast_engine import FastEngine, _Run
 from mr_storage_initializer.transfer.plan import split
 from mr_storage_initializer.transfer.resume import PREFIX, STATE, Ledger
@@ -178,14 +179,17 @@ def test_a_staged_file_replaced_by_a_link_mid_run_is_refused_not_followed(tmp_pa
     outside.write_bytes(b"P" * len(DATA))
     dest = tmp_path / "staging"
     source = FakeSource({"a.bin": DATA})
-    engine = _engine(source, chunk_size=500)
 
     def swap(rel: str, offset: int, size: int) -> None:
         if offset == 0 and not (dest / rel).is_symlink():
             (dest / rel).unlink()
             (dest / rel).symlink_to(outside)
 
-    engine.observer = swap
+    engine = FastEngine(
+        source,
+        Tunables(concurrency=1, chunk_size=500, attempts=3, deadline=30, progress_interval=3600),
+        hooks=Hooks(observer=swap),
+    )
     with pytest.raises(DestinationError, match=r"a\.bin: a symbolic link replaced a staged file"):
         engine.download("fake://m", dest)
     assert outside.read_bytes() == b"P" * len(DATA)

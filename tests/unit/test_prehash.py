@@ -10,6 +10,7 @@ from pathlib import Path
 from fakes import FakeSource
 from mr_storage_initializer.options import Tunables
 from mr_storage_initializer.prehash import PrefixHasher
+from mr_storage_initializer.transfer.engine import Hooks
 from mr_storage_initializer.transfer.fast_engine import FastEngine
 from mr_storage_initializer.transfer.plan import split
 from mr_storage_initializer.transfer.resume import PREFIX, Ledger
@@ -97,9 +98,9 @@ def test_ranges_kept_from_a_killed_run_are_hashed_with_the_rest(tmp_path: Path) 
     parts = split(files, 100_000)
     ledger.done(parts[0])
     ledger.done(parts[3])
-    engine = FastEngine(source, Tunables(concurrency=3, chunk_size=100_000, deadline=30, progress_interval=3600))
     hasher = PrefixHasher(dest)
-    engine.observer = hasher
+    tunables = Tunables(concurrency=3, chunk_size=100_000, deadline=30, progress_interval=3600)
+    engine = FastEngine(source, tunables, hooks=Hooks(observer=hasher))
     engine.download("fake://m", dest)
     assert (dest / "a.bin").read_bytes() == data
     assert sorted(start for _, start, _ in source.reads) == [p.start for p in parts if p.start not in (0, 300_000)]

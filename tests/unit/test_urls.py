@@ -164,6 +164,7 @@ def test_a_rust_panic_in_an_engine_is_a_storage_error(tmp_path: Path, monkeypatc
 
     class Panicking:
         name = "fast"
+        revision = None
 
         def download(self, uri: str, dest: Path) -> str:
             store = S3Store(
@@ -174,7 +175,7 @@ def test_a_rust_panic_in_an_engine_is_a_storage_error(tmp_path: Path, monkeypatc
             obstore.head(store, "k")
             return self.name
 
-    monkeypatch.setattr(transfer, "select_engine", lambda uri, settings: Panicking())
+    monkeypatch.setattr(transfer, "select_engine", lambda uri, settings, hooks: Panicking())
     with pytest.raises(StorageError) as caught:
         transfer.download("s3://b/k", tmp_path, Settings())
     assert caught.value.exit_code == 5

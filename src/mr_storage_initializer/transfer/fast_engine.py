@@ -20,7 +20,6 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from pathlib import Path
 
 from mr_storage_initializer import retry
@@ -28,28 +27,36 @@ from mr_storage_initializer.errors import DestinationError, StorageError
 from mr_storage_initializer.options import Limits, Tunables
 from mr_storage_initializer.paths import open_beneath
 from mr_storage_initializer.redact import redact_url
+from mr_storage_initializer.transfer.engine import NO_HOOKS, Hooks, Observer
 from mr_storage_initializer.transfer.plan import Part, Patterns, RemoteFile, split
 from mr_storage_initializer.transfer.progress import Progress
 from mr_storage_initializer.transfer.resume import Ledger
 from mr_storage_initializer.transfer.source import Sink, Source, SourceError, escalate
 
 log = logging.getLogger("mr_storage_initializer.transfer")
-# Told of every range written (relative path, offset, length), e.g. to hash completed prefixes (prehash.py).
-Observer = Callable[[str, int, int], None]
 
 
 class FastEngine:
+    """The own engine on one source (``hooks``: told of the listed paths and of every range written)."""
+
     name = "fast"
-    before_fetch: Callable[[list[str]], None] | None = None  # sees the listed paths before any byte is fetched
-    observer: Observer | None = None  # told of each range written, and first of those kept from a killed run
+    revision: str | None = None  # a plain source has no version of its own
 
     def __init__(
-        self, source: Source, tunables: Tunables, patterns: Patterns | None = None, limits: Limits | None = None
+        self,
+        source: Source,
+        tunables: Tunables,
+        patterns: Patterns | None = None,
+        limits: Limits | None = None,
+        *,
+        hooks: Hooks = NO_HOOKS,
     ) -> None:
         self.source = source
         self.tunables = tunables
         self.patterns = patterns or Patterns()
         self.limits = limits or Limits()
+        self.before_fetch = hooks.before_fetch
+        self.observer: Observer | None = hooks.observer
 
     def download(self, uri: str, dest: Path) -> str:
         try:

@@ -18,7 +18,7 @@ import logging
 import posixpath
 import threading
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from mr_storage_initializer import json_body, proxy
@@ -27,6 +27,12 @@ from mr_storage_initializer.tls import http_context
 from mr_storage_initializer.transfer import wire
 from mr_storage_initializer.transfer.plan import RemoteFile, safe_relpath
 from mr_storage_initializer.transfer.source import Sink, SourceError
+
+if TYPE_CHECKING:
+    from mr_storage_initializer.options import Tunables
+    from mr_storage_initializer.settings import Settings
+    from mr_storage_initializer.transfer.engine import Hooks
+    from mr_storage_initializer.transfer.fast_engine import FastEngine
 
 log = logging.getLogger("mr_storage_initializer.transfer")
 
@@ -140,3 +146,16 @@ class GcsSource:
 
     def close(self) -> None:
         self.pool.clear()
+
+
+def engine(uri: str, settings: Settings, tunables: Tunables, hooks: Hooks) -> FastEngine:
+    """The own engine for a ``gs://`` URI (the scheme row's builder)."""
+    from mr_storage_initializer.transfer.fast_engine import FastEngine
+
+    return FastEngine(
+        GcsSource(uri, settings.storage_env, connections=tunables.concurrency),
+        tunables,
+        settings.patterns,
+        settings.limits,
+        hooks=hooks,
+    )

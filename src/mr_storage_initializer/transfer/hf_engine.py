@@ -1,5 +1,6 @@
 """``hf://`` downloads: the fast engine on :class:`~.hf.HfSource`, LFS digests checked while the ranges
-arrive, the commit recorded; what only Xet can serve goes to :mod:`.hf_kserve` (``kserve_storage``, tamed)."""
+arrive, the commit recorded; what only Xet can serve goes to :mod:`.hf_kserve` (``kserve_storage``, in a
+child process)."""
 
 from __future__ import annotations
 
@@ -9,16 +10,20 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from mr_storage_initializer import retry
 from mr_storage_initializer.errors import StorageError
 from mr_storage_initializer.options import Limits, Tunables
 from mr_storage_initializer.redact import redact_url
-from mr_storage_initializer.transfer.fast_engine import FastEngine, Observer
-from mr_storage_initializer.transfer.hf import HfSource
+from mr_storage_initializer.transfer.engine import NO_HOOKS, Hooks
+from mr_storage_initializer.transfer.fast_engine import FastEngine
+from mr_storage_initializer.transfer.hf import HfSource, hub_patterns, parse_hf_uri
 from mr_storage_initializer.transfer.plan import Patterns, RemoteFile
 from mr_storage_initializer.transfer.source import SourceError, escalate
+
+if TYPE_CHECKING:
+    from mr_storage_initializer.settings import Settings
 
 log = logging.getLogger("mr_storage_initializer.transfer")
 T = TypeVar("T")
@@ -41,20 +46,42 @@ def pin(source: HfSource, tunables: Tunables) -> str:
     return _retried(source.resolve, tunables)
 
 
+def engine(uri: str, settings: Settings, tunables: Tunables, hooks: Hooks) -> HfEngine:
+    """The own engine for an ``hf://`` URI (the scheme row's builder)."""
+    patterns = hub_patterns(settings.patterns)
+    source = HfSource(
+        uri, settings.storage_env, connections=tunables.concurrency, timeout=settings.timeout, patterns=patterns
+    )
+    return HfEngine(source, tunables, patterns, settings.limits, hooks)
+
+
+def current_revision(uri: str, settings: Settings, tunables: Tunables) -> str:
+    """The commit the URI's revision names now: asked of the Hub, unless the URI pins a sha."""
+    ref = parse_hf_uri(uri)
+    if ref.pinned:
+        return ref.revision
+    source = HfSource(uri, settings.storage_env, connections=1, timeout=settings.timeout)
+    try:
+        return pin(source, tunables)
+    finally:
+        source.close()
+
+
 class HfEngine:
     """The own engine on the Hub. An :class:`Unsupported` listing (a file only Xet serves) propagates before
     any byte is written: ``transfer.fall_back`` decides what follows (exit 2 with ``MODEL_REGISTRY_TRANSFER=fast``,
     else :mod:`.hf_kserve` pinned to the commit resolved here)."""
 
     name = "fast"
-    before_fetch: Callable[[list[str]], None] | None = None  # handed to the FastEngine (see FastEngine)
-    observer: Observer | None = None  # handed to the FastEngine (see FastEngine)
 
-    def __init__(self, source: HfSource, tunables: Tunables, patterns: Patterns, limits: Limits) -> None:
+    def __init__(
+        self, source: HfSource, tunables: Tunables, patterns: Patterns, limits: Limits, hooks: Hooks = NO_HOOKS
+    ) -> None:
         self.source = source
         self.tunables = tunables
         self.patterns = patterns
         self.limits = limits
+        self.hooks = hooks  # handed to the FastEngine
         self.revision: str | None = None
 
     def download(self, uri: str, dest: Path) -> str:
@@ -68,10 +95,7 @@ class HfEngine:
         log.info("%s is commit %s", redact_url(uri), self.revision, extra={"step": "listed", "revision": self.revision})
         digests = LfsDigests(dest, source, self.patterns)
         source.on_delivered = digests.delivered
-        engine = FastEngine(source, self.tunables, self.patterns, self.limits)
-        engine.before_fetch = self.before_fetch
-        engine.observer = self.observer
-        engine.download(uri, dest)
+        FastEngine(source, self.tunables, self.patterns, self.limits, hooks=self.hooks).download(uri, dest)
         digests.verify({f.key: f for f in files})
         return self.name
 

@@ -1,5 +1,5 @@
-"""``kserve_storage``'s ``hf://`` path (``snapshot_download``), tamed: for files only Xet can serve, and for
-``MODEL_REGISTRY_TRANSFER=kserve``.
+"""``kserve_storage``'s ``hf://`` path (``snapshot_download``) in a child process, within bounds: for files
+only Xet can serve, and for ``MODEL_REGISTRY_TRANSFER=kserve``.
 
 It runs in a child process (``python -m mr_storage_initializer.transfer.hf_kserve URI DIR``) so that it can be
 stopped at once: ``snapshot_download``'s worker threads would otherwise hold the interpreter's exit (SIGTERM)
@@ -32,12 +32,15 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from mr_storage_initializer.errors import StorageError
 from mr_storage_initializer.proxy import NAMES as PROXY_NAMES
 from mr_storage_initializer.redact import redact_text, redact_url
 from mr_storage_initializer.transfer.hf import HfRef, hf_token, hub_endpoint, parse_hf_uri, pinned_commit
+
+if TYPE_CHECKING:
+    from mr_storage_initializer.settings import Settings
 
 log = logging.getLogger("mr_storage_initializer.transfer")
 _FAILED = "FAILED\t"
@@ -45,12 +48,6 @@ _TOKENS = frozenset({"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"})  # the one found is 
 # Settings decided these (proxy variables in Go's order; Xet's concurrency, ours when the user set it): the
 # child gets Settings' values, not the raw environment's.
 _DECIDED = frozenset({*PROXY_NAMES, "HF_XET_NUM_CONCURRENT_RANGE_GETS"})
-
-
-def instead_of(uri: str, reason: BaseException, env: Mapping[str, str], deadline: float) -> TamedKServe:
-    """kserve_storage for an ``hf://`` download the own engine cannot do (a file only Xet serves), logged once."""
-    log.warning("handing %s to kserve_storage: %s", redact_url(uri), reason, extra={"step": "fallback"})
-    return TamedKServe(env, deadline)
 
 
 def _clear(dest: Path) -> None:
@@ -66,7 +63,15 @@ def decided_environment(env: Mapping[str, str]) -> dict[str, str]:
     return {name: value for name, value in env.items() if name in _DECIDED}
 
 
-class TamedKServe:
+def engine(settings: Settings) -> HfKServeEngine:
+    """kserve_storage for ``hf://`` (the scheme row's ``kserve`` engine)."""
+    return HfKServeEngine(settings.storage_env, settings.timeout)
+
+
+class HfKServeEngine:
+    """kserve_storage's ``hf://`` download in a child process, within the deadline, into staging (see the
+    module's docstring)."""
+
     name = "kserve"
 
     def __init__(self, env: Mapping[str, str], deadline: float) -> None:

@@ -18,7 +18,7 @@ import json
 import mimetypes
 import posixpath
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from mr_storage_initializer import proxy
@@ -28,6 +28,12 @@ from mr_storage_initializer.tls import http_context
 from mr_storage_initializer.transfer import wire
 from mr_storage_initializer.transfer.plan import RemoteFile, safe_relpath
 from mr_storage_initializer.transfer.source import Sink, Unsupported, changed
+
+if TYPE_CHECKING:
+    from mr_storage_initializer.options import Tunables
+    from mr_storage_initializer.settings import Settings
+    from mr_storage_initializer.transfer.engine import Hooks
+    from mr_storage_initializer.transfer.fast_engine import FastEngine
 
 _READ_CHUNK = 1 << 20
 _ZIP_TYPES = ("application/x-zip-compressed", "application/zip", "application/zip-compressed")
@@ -142,3 +148,16 @@ class HttpSource:
 
     def close(self) -> None:
         self.pool.clear()
+
+
+def engine(uri: str, settings: Settings, tunables: Tunables, hooks: Hooks) -> FastEngine:
+    """The own engine for a plain ``http(s)://`` file (the scheme row's builder)."""
+    from mr_storage_initializer.transfer.fast_engine import FastEngine
+
+    return FastEngine(
+        HttpSource(uri, settings.storage_env, connections=tunables.concurrency),
+        tunables,
+        settings.patterns,
+        settings.limits,
+        hooks=hooks,
+    )

@@ -25,18 +25,29 @@ import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from mr_storage_initializer import schemes
 from mr_storage_initializer.errors import StorageError
+
+if TYPE_CHECKING:
+    from mr_storage_initializer.settings import Settings
 
 JAIL_ROOT = ".mr-kserve-jail"
 JAIL_DEPTH = 350  # > 1024 bytes of key / 3 bytes per "../"
 _LEVEL = "d"
 
 
+def engine(settings: Settings) -> KServeEngine:
+    """kserve_storage for any URI (a scheme row's ``kserve`` engine, and the engine of URIs no row names)."""
+    return KServeEngine(settings.storage_env)
+
+
 class KServeEngine:
     """``env``: KServe's storage variables as settings read them (for the checks made before handing over)."""
 
     name = "kserve"
+    revision: str | None = None  # kserve_storage reports none
 
     def __init__(self, env: Mapping[str, str]) -> None:
         self.env = env
@@ -95,10 +106,9 @@ def _refuse_headers_across_hosts(uri: str, env: Mapping[str, str]) -> None:
 
     from mr_storage_initializer.policy import check_redirect
     from mr_storage_initializer.redact import redact_url
-    from mr_storage_initializer.transfer import fast_scheme
 
     parts = urlsplit(uri)
-    if fast_scheme(uri) != "http" or not env.get(f"{parts.hostname}-headers", "").strip():
+    if schemes.row_for(uri) is not schemes.HTTP or not env.get(f"{parts.hostname}-headers", "").strip():
         return
     import requests
 
@@ -153,15 +163,3 @@ def _release(dest: Path, inner: Path) -> None:
     """Move the model from the bottom of the chain into ``dest``."""
     for entry in os.scandir(inner):
         os.rename(entry.path, dest / entry.name)
-
-
-def instead_of(uri: str, reason: BaseException, env: Mapping[str, str]) -> KServeEngine:
-    """KServe's engine for a download the own engine cannot do, with the reason logged once."""
-    import logging
-
-    from mr_storage_initializer.redact import redact_url
-
-    logging.getLogger("mr_storage_initializer.transfer").warning(
-        "handing %s to kserve_storage: %s", redact_url(uri), reason, extra={"step": "fallback"}
-    )
-    return KServeEngine(env)

@@ -6,19 +6,24 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mr_storage_initializer import retry
 from mr_storage_initializer.digests import FileDigest, file_digest
-from mr_storage_initializer.errors import IntegrityError
+from mr_storage_initializer.errors import IntegrityError, StorageError
 from mr_storage_initializer.options import Limits, Patterns, Tunables
 from mr_storage_initializer.prehash import PrefixHasher
 from mr_storage_initializer.transfer import oci_layers
-from mr_storage_initializer.transfer.fast_engine import FastEngine, Observer
+from mr_storage_initializer.transfer.engine import NO_HOOKS, Hooks
+from mr_storage_initializer.transfer.fast_engine import FastEngine
 from mr_storage_initializer.transfer.oci import OciSource, Pinned
 from mr_storage_initializer.transfer.plan import RemoteFile
 from mr_storage_initializer.transfer.source import SourceError, escalate
+
+if TYPE_CHECKING:
+    from mr_storage_initializer.settings import Settings
 
 log = logging.getLogger("mr_storage_initializer.transfer")
 
@@ -35,6 +40,30 @@ def pin(source: OciSource, tunables: Tunables) -> Pinned:
     return retry.call(attempt, deadline=tunables.deadline, max_attempts=tunables.attempts)
 
 
+def engine(uri: str, settings: Settings, tunables: Tunables, hooks: Hooks) -> OciEngine:
+    """The own engine for an ``oci://`` URI (the scheme row's builder)."""
+    source = OciSource(
+        uri, settings.storage_env, settings.oci, connections=tunables.concurrency, timeout=settings.timeout
+    )
+    return OciEngine(source, tunables, settings.patterns, settings.limits, hooks)
+
+
+def current_revision(uri: str, settings: Settings, tunables: Tunables) -> str | None:
+    """The digest of the image manifest the reference names now (a moved tag is a new version). None when it
+    cannot be resolved here and the user picked ``kserve_storage``, which then resolves the tag alone."""
+    source = OciSource(uri, settings.storage_env, settings.oci, connections=1, timeout=settings.timeout)
+    try:
+        return pin(source, tunables).digest
+    except StorageError as exc:
+        if settings.transfer != "kserve":
+            raise
+        # the user picked kserve_storage, perhaps because the own resolution fails there: it resolves alone
+        log.warning("oci:// digest not pinned for the fingerprint (%s); kserve_storage resolves the tag", exc)
+        return None
+    finally:
+        source.close()
+
+
 def blob_rel(digest: str) -> str:
     return f"{oci_layers.BLOBS_DIR}/{digest.replace(':', '-')}"
 
@@ -43,14 +72,17 @@ class OciEngine:
     """The own engine on an OCI registry (``revision``: the image manifest's digest, for provenance)."""
 
     name = "fast"
-    before_fetch: Callable[[list[str]], None] | None = None  # sees the model's paths once the layers are applied
-    observer: Observer | None = None  # not told: blobs are not the model's files (a signature check hashes after)
 
-    def __init__(self, source: OciSource, tunables: Tunables, patterns: Patterns, limits: Limits) -> None:
+    def __init__(
+        self, source: OciSource, tunables: Tunables, patterns: Patterns, limits: Limits, hooks: Hooks = NO_HOOKS
+    ) -> None:
         self.source = source
         self.tunables = tunables
         self.patterns = patterns
         self.limits = limits
+        # before_fetch sees the model's paths once the layers are applied; the observer is not told: blobs are
+        # not the model's files (a signature check hashes them after)
+        self.before_fetch = hooks.before_fetch
         self.revision: str | None = None
 
     def download(self, uri: str, dest: Path) -> str:
@@ -73,10 +105,9 @@ class OciEngine:
             extra={"step": "listed", "revision": pinned.digest},
         )
         hasher = PrefixHasher(dest, workers=2)
-        engine = FastEngine(source, self.tunables, Patterns(), self.limits)
-        engine.observer = hasher
+        blobs = FastEngine(source, self.tunables, Patterns(), self.limits, hooks=Hooks(observer=hasher))
         try:
-            engine.download(uri, dest)
+            blobs.download(uri, dest)
         except BaseException:
             hasher.abort()
             hasher.close()

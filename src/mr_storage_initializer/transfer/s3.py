@@ -32,13 +32,19 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mr_storage_initializer import env_values, proxy
 from mr_storage_initializer.errors import StorageError, UsageError
 from mr_storage_initializer.tls import s3_ca_bundle
 from mr_storage_initializer.transfer.objectstore import ObstoreSource
 from mr_storage_initializer.transfer.source import Unsupported
+
+if TYPE_CHECKING:
+    from mr_storage_initializer.options import Tunables
+    from mr_storage_initializer.settings import Settings
+    from mr_storage_initializer.transfer.engine import Hooks
+    from mr_storage_initializer.transfer.fast_engine import FastEngine
 
 _STORAGE_SPEC_KEYS = (
     ("AWS_ENDPOINT_URL", "endpoint_url"),
@@ -162,3 +168,12 @@ class S3Source(ObstoreSource):
         from obstore.store import S3Store
 
         super().__init__(S3Store(bucket, **store_options(env)), prefix)
+
+
+def engine(uri: str, settings: Settings, tunables: Tunables, hooks: Hooks) -> FastEngine:
+    """The own engine for an ``s3://`` URI, with KServe's ``STORAGE_CONFIG`` applied (the scheme row's builder)."""
+    from mr_storage_initializer.transfer.fast_engine import FastEngine
+
+    return FastEngine(
+        S3Source(uri, storage_spec_env(settings.storage_env)), tunables, settings.patterns, settings.limits, hooks=hooks
+    )
