@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mr_storage_initializer.errors import ArchiveError
 from mr_storage_initializer.options import Limits
-from mr_storage_initializer.paths import remove, safe_relpath
+from mr_storage_initializer.paths import is_real_file, remove, safe_relpath
 
 __all__ = ["Limits", "archive_kind", "extract"]
 
@@ -116,7 +116,7 @@ def _extract_tar(path: Path, dest: Path, budget: _Budget) -> None:
             elif member.islnk():
                 link = _safe_name(member.linkname, "tar hard link")
                 source_path = dest / link
-                if not source_path.is_file() or source_path.is_symlink():
+                if not is_real_file(source_path):
                     raise ArchiveError(f"archive member {member.name!r} is a hard link to {member.linkname!r}")
                 target.parent.mkdir(parents=True, exist_ok=True)
                 budget.add(source_path.stat().st_size)

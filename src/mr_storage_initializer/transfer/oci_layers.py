@@ -38,7 +38,7 @@ from typing import Any
 from mr_storage_initializer.archive import _Budget, _inside  # the archive limits and the through-link check
 from mr_storage_initializer.errors import ArchiveError, StorageError
 from mr_storage_initializer.options import Limits, Patterns
-from mr_storage_initializer.paths import remove, safe_relpath
+from mr_storage_initializer.paths import is_real_dir, is_real_file, remove, safe_relpath
 from mr_storage_initializer.transfer.oci_streams import PIECE, copy_range, open_layer
 
 log = logging.getLogger("mr_storage_initializer.transfer")
@@ -186,8 +186,7 @@ def _member(
         target.mkdir(parents=True, exist_ok=True)
         return
     target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists() or target.is_symlink():
-        remove(target)  # the same name twice in one layer: the later one wins
+    remove(target)  # the same name twice in one layer: the later one wins
     if member.isfile() and changes.source_fd is not None and not member.issparse():
         budget.add(member.size)
         with open(target, "xb") as out:
@@ -217,7 +216,7 @@ def _member(
         if layer.modelcar:
             linked = linked.removeprefix("models/") if linked.startswith("models/") else ""
         source_path = root / linked
-        if not linked or not source_path.is_file() or source_path.is_symlink():
+        if not linked or not is_real_file(source_path):
             raise ArchiveError(
                 f"layer {layer.digest} member {member.name!r} is a hard link to {member.linkname!r}, "
                 "not to a file of the same layer's model directory"
@@ -279,7 +278,7 @@ def _place(dest: Path, rel: str, source: Path, *, link: bool = False) -> None:
     target = dest / rel
     _make_dirs(dest, posixpath.dirname(rel))
     _inside(dest, target.parent, rel)
-    if target.is_dir() and not target.is_symlink():
+    if is_real_dir(target):
         shutil.rmtree(target)
     if link:
         tmp = target.with_name(target.name + ".mr-oci-tmp")
@@ -296,7 +295,7 @@ def _make_dirs(dest: Path, rel: str) -> None:
     current = dest
     for part in [p for p in rel.split("/") if p]:
         current = current / part
-        if current.is_symlink() or (current.exists() and not current.is_dir()):
+        if os.path.lexists(current) and not is_real_dir(current):
             current.unlink()
         current.mkdir(exist_ok=True)
 
@@ -305,14 +304,13 @@ def _merge(dest: Path, changes: _Changes) -> None:
     for rel in changes.opaque:
         folder = dest / rel
         _inside(dest, folder, rel)
-        if folder.is_dir() and not folder.is_symlink():
+        if is_real_dir(folder):
             for entry in folder.iterdir():
                 remove(entry)
     for rel in changes.whiteouts:
         gone = dest / rel
         _inside(dest, gone.parent, rel)
-        if gone.exists() or gone.is_symlink():
-            remove(gone)
+        remove(gone)
     root = changes.root
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
