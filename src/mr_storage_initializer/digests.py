@@ -1,6 +1,6 @@
 """The one digest service: SHA-256 of the downloaded files, each file read once, for every check that needs it.
 
-The registry's digests (:mod:`.integrity`), a signature's manifest (:mod:`.signature_check`) and an OCI
+The registry's digests (:mod:`.integrity`), a signature's manifest (:mod:`.signature_verify`) and an OCI
 blob's digest (:mod:`.transfer.oci_engine`) ask :class:`Digests` for the files they compare; it answers
 from what :mod:`.prehash` hashed while the download ran when the file is unchanged since (same inode, size
 and modification time), else reads the file now (in parallel threads: hashlib drops the GIL on large

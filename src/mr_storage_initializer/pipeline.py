@@ -188,7 +188,7 @@ def install_pair(
 ) -> Installed:
     """Download, verify and commit one pair into its DEST. ``exclusive``: this pair owns the process's TMPDIR.
     ``committed``: called the moment the pair is installed (its provenance in place), for a signal's report."""
-    from mr_storage_initializer import install, integrity, prehash, signing, transfer
+    from mr_storage_initializer import install, integrity, prehash, signature_step, transfer
     from mr_storage_initializer.provenance import build_record
     from mr_storage_initializer.transfer import resume
 
@@ -208,7 +208,7 @@ def install_pair(
             return Installed(pair, resolution, wanted, len(files), size, 0.0, downloaded=False, record=found)
         dest.check_replaceable()  # a user's file in the previous install's directories: exit 6 before downloading
         planned = with_plan(settings, plan)  # the signature.uri is fetched with the same storage variables
-        signature_uri = signing.signature_uri(settings, resolution)  # fetched by the check, maybe by kserve
+        signature_uri = signature_step.signature_uri(settings, resolution)  # fetched by the check, maybe by kserve
         shared = may_use_kserve(plan.uri, settings) or (
             signature_uri is not None and may_use_kserve(signature_uri, settings)
         )
@@ -220,7 +220,7 @@ def install_pair(
             route = settings.proxy.route(plan.uri) if plan.uri.startswith(("http://", "https://")) else {}
             log.info("%s", redact_url(plan.uri), extra={"step": "downloading", "into": str(dest.root), **route})
             t0 = time.monotonic()
-            signing.preload(settings)
+            signature_step.preload(settings)
             checked = settings.signature.mode != "off" or integrity.expected_digests(resolution) is not None
             with prehash.during_download(staging, wanted=checked) as digests:  # per pair: its own threads
                 try:
@@ -245,7 +245,7 @@ def install_pair(
                 },
             )
             verified = integrity.verify(resolution, staging, result.tree, digests)
-            signature, tree = signing.check(planned, resolution, staging, result.tree, digests)
+            signature, tree = signature_step.check(planned, resolution, staging, result.tree, digests)
             result = dataclasses.replace(result, tree=tree)  # less what the signature does not cover
             seconds = time.monotonic() - started
             built = build_record(

@@ -47,7 +47,7 @@ class Record:
     verified_files: int  # how many files matched a registry digest (sha256 / sha256sums); 0 when none given
     files: tuple[StagedFile, ...]
     revision: str | None = None  # the source's version installed (hf://: the commit sha), when it has one
-    signature: Mapping[str, Any] | None = None  # signing.check's summary (docs/signing.md); None: not checked
+    signature: Mapping[str, Any] | None = None  # signature_step.check's summary (docs/signing.md); None: not checked
 
     def to_json(self) -> dict[str, Any]:
         return {

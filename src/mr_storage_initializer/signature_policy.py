@@ -10,7 +10,7 @@ customProperties can only narrow it:
   SAN or subject, a Sigstore identity, or a key fingerprint ``sha256:HEX``); it also requires a signature;
 - ``signature.uri``: where the signature of a single-file artifact is (a storage URI the engines serve).
 
-Values only: the check that uses them is :mod:`.signing`, the verifier :mod:`.signature_check`.
+Values only: the install's signature step is :mod:`.signature_step`, the verifier :mod:`.signature_verify`.
 """
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ def test_key_signed_model_installs_with_its_signature_and_provenance(
     assert "3 files hashed during the download, 0 bytes after it" in result.stderr
     assert tree(dest) == {**FILES, "model.sig": (signed / "model.sig").read_bytes()}
     record = _provenance(dest)["signature"]
-    from mr_storage_initializer.signature_check import key_fingerprint
+    from mr_storage_initializer.signature_verify import key_fingerprint
 
     assert record["method"] == "key"
     assert record["signer"] == key_fingerprint(keys["team"].public.read_bytes())
@@ -233,7 +233,7 @@ def test_registry_property_requiring_a_signature_without_a_verifier_is_refused(
 def test_registry_property_narrows_the_accepted_signer(
     registry: Any, s3_server: S3Server, signed: Path, keys: dict[str, KeyPair], tmp_path: Path
 ) -> None:
-    from mr_storage_initializer.signature_check import key_fingerprint
+    from mr_storage_initializer.signature_verify import key_fingerprint
 
     dest = tmp_path / "dest"
     dest.mkdir()
@@ -476,7 +476,7 @@ def test_single_file_with_signature_uri_in_the_registry(
 def test_pairs_registry_and_plain_each_verified_and_in_the_termination_message(
     registry: Any, s3_server: S3Server, signed: Path, keys: dict[str, KeyPair], tmp_path: Path
 ) -> None:
-    from mr_storage_initializer.signature_check import key_fingerprint
+    from mr_storage_initializer.signature_verify import key_fingerprint
 
     register(registry.url, "llm", _publish(s3_server, signed), "v1")
     plain = _publish(s3_server, signed, prefix="plain")  # not in the registry: the operator's policy still holds

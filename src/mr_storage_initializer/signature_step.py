@@ -1,8 +1,8 @@
-"""The signature check of an install: verify the OpenSSF model signature (``model.sig``) before installing.
+"""The signature step of an install: verify the OpenSSF model signature (``model.sig``) before installing.
 
 What must be verified is :mod:`.signature_policy` (the operator's policy narrowed by the registry's
 properties). Nothing here imports ``model_signing`` or its dependencies: that happens in
-:mod:`.signature_check`, and only when the policy is on or the registry asks for a signature.
+:mod:`.signature_verify`, and only when the policy is on or the registry asks for a signature.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 def _preload(sigstore: bool) -> None:
     with contextlib.suppress(Exception):  # a real failure shows when check() imports it
-        from mr_storage_initializer.signature_check import load_verifiers
+        from mr_storage_initializer.signature_verify import load_verifiers
 
         load_verifiers(sigstore=sigstore)
 
@@ -82,7 +82,7 @@ def check(
         return transfer.download(uri, into, settings).tree
 
     try:
-        from mr_storage_initializer.signature_check import verify_tree
+        from mr_storage_initializer.signature_verify import verify_tree
 
         return verify_tree(policy, wanted, staging, tree, fetch=fetch, digests=digests)
     except InitializerError:
