@@ -9,7 +9,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -49,6 +49,16 @@ def cli_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 def run_cli(*args: str | Path, env: Mapping[str, str] | None = None, timeout: float = 120) -> CliResult:
     """Run ``python -m mr_storage_initializer ARGS`` in a subprocess, as the init container would."""
     return _python(["-m", "mr_storage_initializer", *map(str, args)], env, timeout)
+
+
+KILL_AT = Path(__file__).with_name("kill_at.py")
+
+
+def run_cli_killed(
+    kill: Sequence[str], *args: str | Path, env: Mapping[str, str] | None = None, timeout: float = 120
+) -> CliResult:
+    """:func:`run_cli` through ``tests/kill_at.py``: the run kills itself where ``kill`` (its options) says."""
+    return _python([str(KILL_AT), *kill, "--", *map(str, args)], env, timeout)
 
 
 def _python(args: list[str], env: Mapping[str, str] | None, timeout: float) -> CliResult:

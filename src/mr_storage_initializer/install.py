@@ -22,7 +22,7 @@ from typing import Any
 
 from mr_storage_initializer import lock
 from mr_storage_initializer.errors import DestinationError, StorageError
-from mr_storage_initializer.journal import TRASH_PREFIX, checkpoint, settle
+from mr_storage_initializer.journal import TRASH_PREFIX, settle
 from mr_storage_initializer.paths import is_real_dir, listed_path, top_level
 from mr_storage_initializer.paths import read_text as _read_text
 from mr_storage_initializer.paths import remove as _remove
@@ -69,7 +69,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _write_json_atomically(path: Path, data: dict[str, Any], step: str = "") -> None:
+def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # swept by recover() if we die
     try:
         os.fchmod(fd, 0o644)  # the model server may run as another uid
@@ -78,7 +78,6 @@ def _write_json_atomically(path: Path, data: dict[str, Any], step: str = "") -> 
             handle.write("\n")
             handle.flush()
             os.fsync(handle.fileno())
-        checkpoint(f"{step}-temp-written")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -238,33 +237,24 @@ class Destination:
         try:
             trash = Path(tempfile.mkdtemp(prefix=TRASH_PREFIX, dir=self.root))
             pending = {"old": old, "new": entries, "trash": trash.name, "had_provenance": had_provenance}
-            _write_json_atomically(self.root / JOURNAL, pending, "journal")
-            checkpoint("journal-written")
+            _write_json_atomically(self.root / JOURNAL, pending)
             if had_provenance:
                 os.rename(self.root / PROVENANCE, trash / PROVENANCE)
-                checkpoint("provenance-moved")
             for name in old:
                 if os.path.lexists(self.root / name):
                     os.rename(self.root / name, trash / name)
-                    checkpoint("old-entry-moved")
-            checkpoint("old-entries-moved")
             for name in entries:
                 os.rename(staging / name, self.root / name)
-                checkpoint("new-entry-moved")
             _fsync_dir(self.root)
-            checkpoint("new-entries-moved")
             if "files" not in record:
                 record = {**record, "files": [{"path": f.path, "size": f.size} for f in files]}
-            _write_json_atomically(self.root / PROVENANCE, record, "provenance")
+            _write_json_atomically(self.root / PROVENANCE, record)
             if installed is not None:
                 installed()
-            checkpoint("provenance-written")
             (self.root / JOURNAL).unlink()
             _fsync_dir(self.root)
-            checkpoint("journal-removed")
             for leftover in sorted(trash.iterdir()):
                 _remove(leftover)
-                checkpoint("trash-entry-removed")
             trash.rmdir()
         except BaseException as exc:  # an OSError, or a signal between two steps: finish or undo at once
             self.recover()

@@ -14,17 +14,12 @@ in place (and the old one is in the trash, so it cannot be the old one) it rolls
 the trash is swept later); otherwise it rolls back: the new entries present are removed and the old ones
 renamed back from the trash, provenance last. Every action checks the state first, so a settle that is
 itself killed is finished by the next run.
-
-``MODEL_REGISTRY_TEST_FAULT=STEP`` (``STEP:TERM`` for SIGTERM) makes the process kill itself at that step:
-a hook for the tests that prove the above (tests/hardening/test_interrupted_upgrade.py); it is not a
-setting and does nothing in production, where it is unset.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -34,35 +29,6 @@ from mr_storage_initializer.paths import is_real_dir, remove
 log = logging.getLogger("mr_storage_initializer.install")
 
 TRASH_PREFIX = ".mr-trash-"
-
-# Every step at which the tests kill the process (in the order a replacement passes them).
-STEPS = (
-    "journal-temp-written",
-    "journal-written",
-    "provenance-moved",
-    "old-entry-moved",
-    "old-entries-moved",
-    "new-entry-moved",
-    "new-entries-moved",
-    "provenance-temp-written",
-    "provenance-written",
-    "journal-removed",
-    "trash-entry-removed",
-)
-# ... and at which a run that is undoing its killed predecessor's work is killed in turn.
-ROLLBACK_STEPS = ("rollback-entry-removed", "rollback-entry-restored")
-
-
-def checkpoint(step: str) -> None:
-    """Test hook: kill this process here if ``MODEL_REGISTRY_TEST_FAULT`` names ``step``."""
-    from mr_storage_initializer.settings import test_fault
-
-    wanted = test_fault()
-    if not wanted:
-        return
-    name, _, how = wanted.partition(":")
-    if name == step:
-        os.kill(os.getpid(), signal.SIGTERM if how.upper() == "TERM" else signal.SIGKILL)
 
 
 def plain_name(value: object, reserved: frozenset[str]) -> str | None:
@@ -96,12 +62,10 @@ def settle(root: Path, pending: Any, *, provenance: str, reserved: frozenset[str
         target = root / name
         if os.path.lexists(target) and (name not in old or (trash is not None and os.path.lexists(trash / name))):
             remove(target)
-            checkpoint("rollback-entry-removed")
     if trash is not None:
         for name in sorted(old | {provenance}):
             if os.path.lexists(trash / name) and not os.path.lexists(root / name):
                 os.rename(trash / name, root / name)
-                checkpoint("rollback-entry-restored")
     return "back"
 
 

@@ -141,9 +141,3 @@ def redact_url(url: str) -> str:
     if not _URL_RE.match(url):
         url = _mask_url("", url)
     return redact_text(url)
-
-
-def forget_secrets() -> None:
-    """Forget every registered secret (for tests that run the CLI in-process more than once)."""
-    with _lock:
-        _secrets.clear()

@@ -45,12 +45,6 @@ from mr_storage_initializer.signature_policy import SignaturePolicy
 from mr_storage_initializer.urls import endpoint_problem
 
 
-def test_fault() -> str:
-    """The test-only fault hook ``MODEL_REGISTRY_TEST_FAULT`` (see ``journal.checkpoint``), read when a step is
-    reached rather than kept in ``Settings``, so that a test can aim it at any step of any run."""
-    return os.environ.get("MODEL_REGISTRY_TEST_FAULT", "")
-
-
 def environment() -> Mapping[str, str]:
     """One read-only snapshot of the process environment (taken once, at start)."""
     return MappingProxyType(dict(os.environ))

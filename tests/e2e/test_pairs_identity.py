@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 
+from commit_steps import left_by, ours, replacement_cuts
 from fixtures.storage import HttpFileServer
-from helpers import cli_env, register, run_cli, tree
+from helpers import cli_env, register, run_cli, run_cli_killed, tree
+from kill_at import shown
 from mr_storage_initializer import lock
 
 
@@ -161,10 +163,13 @@ def test_sigterm_right_after_a_single_pairs_provenance_is_written_says_it_is_ins
     env = {
         "MODEL_REGISTRY_BASE_URL": registry.host_port,
         "MODEL_REGISTRY_TERMINATION_LOG": str(termination),
-        "MODEL_REGISTRY_TEST_FAULT": "provenance-written:TERM",  # the signal lands with the install complete
     }
-    result = run_cli("model-registry://one/v1", dest, env=env)
+    # The signal lands once the provenance is in place and the journal removed: the install is complete.
+    cut = replacement_cuts(old=0, had_provenance=False)["journal-removed"]
+    kill = [*cut.args(), "--signal", "TERM", "--show", str(dest)]
+    result = run_cli_killed(kill, "model-registry://one/v1", dest, env=env)
     assert result.code == 143, result.stderr
+    assert ours(shown(result.stderr)) == left_by("journal-removed", [], ["one.bin"], had_provenance=False)
     expected = f"stopped by SIGTERM; installed: pair 1 ({dest})"
     assert expected in result.last_line and len(_errors(result.stderr)) == 1
     assert termination.read_text() == expected

@@ -1,25 +1,30 @@
 """An upgrade killed at any step of the commit (SIGKILL, or SIGTERM) leaves DEST, after the next successful
 run, holding exactly one complete version and nothing else of ours; a later install of the old version works.
 
-The real CLI runs against the embedded registry and moto; ``MODEL_REGISTRY_TEST_FAULT=STEP[:TERM]`` (a
-test-only hook, see ``journal.py``) makes it kill itself at STEP.
+The real CLI runs against the embedded registry and moto, started through ``tests/kill_at.py``, which kills
+it at the call where a step ends (:mod:`commit_steps`) and shows what DEST held at that instant: each case
+first proves the kill landed on its step.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from commit_steps import JOURNAL, PROVENANCE, ROLLBACK_CUTS, STEPS, TRASH, left_by, ours, replacement_cuts
 from fixtures.storage import S3Server
-from helpers import register, run_cli, tree
-from mr_storage_initializer.journal import ROLLBACK_STEPS, STEPS
+from helpers import register, run_cli, run_cli_killed, tree
+from kill_at import shown
 
 V1 = {"shared.txt": b"v1 shared", "old.bin": b"v1" * 100, "sub/a.txt": b"v1 a", "sub/deep/x.txt": b"v1 x"}
 V2 = {"shared.txt": b"v2 shared!", "new.bin": b"v2" * 300, "sub/b.txt": b"v2 b", "extra/e.txt": b"v2 e"}
 USER = {"notes.txt": b"the user's own file", "lost+found/keep": b"fsck"}
+V1_TOP, V2_TOP, USER_TOP = ([*sorted({p.split("/")[0] for p in files})] for files in (V1, V2, USER))
+CUTS = replacement_cuts(old=len(V1_TOP))
 
 # SIGTERM runs the in-process undo; a few steps are enough to prove it, SIGKILL is tried at every step.
 CASES = [(step, "KILL") for step in STEPS] + [
@@ -34,8 +39,10 @@ def _publish(registry_url: str, s3: S3Server, model: str) -> None:
         register(registry_url, model, f"s3://upgrades/{model}/{version}", version)
 
 
-def _install(registry: Any, s3: S3Server, model: str, version: str, dest: Path, **extra: str) -> Any:
-    env = {**s3.env, "MODEL_REGISTRY_BASE_URL": registry.host_port, **extra}
+def _install(registry: Any, s3: S3Server, model: str, version: str, dest: Path, kill: Sequence[str] = ()) -> Any:
+    env = {**s3.env, "MODEL_REGISTRY_BASE_URL": registry.host_port}
+    if kill:
+        return run_cli_killed([*kill, "--show", str(dest)], f"model-registry://{model}/{version}", dest, env=env)
     return run_cli(f"model-registry://{model}/{version}", dest, env=env)
 
 
@@ -47,6 +54,12 @@ def _assert_exactly(dest: Path, files: dict[str, bytes], version: str) -> None:
     assert sorted(f["path"] for f in provenance["files"]) == sorted(files)
 
 
+def _with_user_files(dest: Path) -> None:
+    for rel, data in USER.items():
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dest / rel).write_bytes(data)
+
+
 @pytest.mark.parametrize(("step", "signal_name"), CASES, ids=[f"{s}-{k}" for s, k in CASES])
 def test_upgrade_killed_at_each_step_is_settled_by_the_next_run(
     registry_session: Any, s3_server: S3Server, tmp_path: Path, step: str, signal_name: str
@@ -54,19 +67,18 @@ def test_upgrade_killed_at_each_step_is_settled_by_the_next_run(
     model = f"up-{step}-{signal_name}".lower()
     _publish(registry_session.url, s3_server, model)
     dest = tmp_path / "models"
-    dest.mkdir()
-    for rel, data in USER.items():
-        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        (dest / rel).write_bytes(data)
+    _with_user_files(dest)
 
     first = _install(registry_session, s3_server, model, "v1", dest)
     assert first.code == 0, first.stderr
     _assert_exactly(dest, V1, "v1")
 
-    killed = _install(registry_session, s3_server, model, "v2", dest, MODEL_REGISTRY_TEST_FAULT=f"{step}:{signal_name}")
+    killed = _install(registry_session, s3_server, model, "v2", dest, [*CUTS[step].args(), "--signal", signal_name])
     assert killed.code == (-9 if signal_name == "KILL" else 143), killed.stderr
+    assert ours(shown(killed.stderr), users=USER_TOP) == left_by(step, V1_TOP, V2_TOP)
     if signal_name == "TERM":
         assert "stopped by SIGTERM" in killed.last_line
+        _assert_exactly(dest, V1, "v1")  # undone in-process, before the run ended
 
     again = _install(registry_session, s3_server, model, "v2", dest)
     assert again.code == 0, again.stderr
@@ -82,34 +94,37 @@ def test_a_first_install_killed_while_moving_in_leaves_nothing_of_ours(
 ) -> None:
     _publish(registry_session.url, s3_server, "first-install")
     dest = tmp_path / "models"
-    killed = _install(
-        registry_session, s3_server, "first-install", "v2", dest, MODEL_REGISTRY_TEST_FAULT="new-entry-moved"
-    )
+    cut = replacement_cuts(old=0, had_provenance=False)["new-entry-moved"]
+    killed = _install(registry_session, s3_server, "first-install", "v2", dest, cut.args())
     assert killed.code == -9
-    assert any(p.name == ".model-registry.pending.json" for p in dest.iterdir())
+    assert ours(shown(killed.stderr)) == left_by("new-entry-moved", [], V2_TOP, had_provenance=False)
     resolved = _install(registry_session, s3_server, "first-install", "v2", dest)
     assert resolved.code == 0, resolved.stderr
     assert tree(dest) == V2
     assert sorted(p.name for p in dest.iterdir() if p.name.startswith(".")) == [".model-registry.json"]
 
 
-@pytest.mark.parametrize("rollback_step", ROLLBACK_STEPS)
+# What DEST holds when the undo of an upgrade killed at new-entry-moved is itself killed.
+UNDO_LEFT = {
+    "rollback-entry-removed": [JOURNAL, TRASH, *(f"{TRASH}/{n}" for n in [PROVENANCE, *V1_TOP])],
+    "rollback-entry-restored": [PROVENANCE, JOURNAL, TRASH, *(f"{TRASH}/{n}" for n in V1_TOP)],
+}
+
+
+@pytest.mark.parametrize("rollback_step", sorted(ROLLBACK_CUTS))
 def test_a_run_killed_while_undoing_a_killed_upgrade_is_finished_by_the_next(
     registry_session: Any, s3_server: S3Server, tmp_path: Path, rollback_step: str
 ) -> None:
     model = f"undo-{rollback_step}"
     _publish(registry_session.url, s3_server, model)
     dest = tmp_path / "models"
-    dest.mkdir()
-    for rel, data in USER.items():
-        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        (dest / rel).write_bytes(data)
+    _with_user_files(dest)
     assert _install(registry_session, s3_server, model, "v1", dest).code == 0
-    killed = _install(registry_session, s3_server, model, "v2", dest, MODEL_REGISTRY_TEST_FAULT="new-entry-moved")
+    killed = _install(registry_session, s3_server, model, "v2", dest, CUTS["new-entry-moved"].args())
     assert killed.code == -9
-    killed_again = _install(registry_session, s3_server, model, "v2", dest, MODEL_REGISTRY_TEST_FAULT=rollback_step)
+    killed_again = _install(registry_session, s3_server, model, "v2", dest, ROLLBACK_CUTS[rollback_step].args())
     assert killed_again.code == -9, killed_again.stderr
-    assert (dest / ".model-registry.pending.json").exists()  # the undo itself was cut short
+    assert ours(shown(killed_again.stderr), users=USER_TOP) == sorted(UNDO_LEFT[rollback_step])
 
     again = _install(registry_session, s3_server, model, "v2", dest)
     assert again.code == 0, again.stderr

@@ -1,5 +1,6 @@
-"""The commit journal in-process: a replacement cut at every step (no in-process undo, as after SIGKILL) is
-settled by the next open to exactly the old or the new version, and settling again changes nothing."""
+"""The commit journal in-process: a replacement cut at every step (no in-process undo, as after SIGKILL) leaves
+what the step says, is settled by the next open to exactly the old or the new version, and settling again
+changes nothing. The cut is planted from outside (:func:`kill_at.plant` at :mod:`commit_steps`' calls)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from commit_steps import FORWARD, STEPS, left_by, ours, replacement_cuts
+from kill_at import listing, plant
 from mr_storage_initializer import install
-from mr_storage_initializer.journal import STEPS
 
 OLD = {"shared.txt": b"old", "old.bin": b"1", "dir/a.txt": b"a"}
 NEW = {"shared.txt": b"new!", "new.bin": b"22", "dir/b.txt": b"b", "other/c.txt": b"c"}
-FORWARD = {"provenance-written", "journal-removed", "trash-entry-removed"}
+TOPS = [sorted({p.split("/")[0] for p in files}) for files in (OLD, NEW)]
+CUTS = replacement_cuts(old=len(TOPS[0]))
 
 
 class _Killed(BaseException):
@@ -40,15 +43,18 @@ def test_a_replacement_cut_at_each_step_settles_to_one_version(
     with install.open_destination(tmp_path, lock_timeout=5) as dest:
         dest.commit(_stage(dest, OLD), {"fingerprint": "old"})
 
-        def kill_at(name: str) -> None:
-            if name == step:
-                raise _Killed(name)
+        def kill() -> None:  # what DEST holds at this instant, then the cut
+            left.extend(ours(listing(tmp_path), users=["mine.txt"]))
+            raise _Killed(step)
 
-        monkeypatch.setattr(install, "checkpoint", kill_at)
+        left: list[str] = []
+        cut = CUTS[step]
+        plant(cut.target, kill, call=cut.call, after=cut.after, setattr_=monkeypatch.setattr)
         monkeypatch.setattr(install.Destination, "recover", lambda self: None)  # SIGKILL: no undo in-process
         with pytest.raises(_Killed):
             dest.commit(_stage(dest, NEW), {"fingerprint": "new"})
         monkeypatch.undo()
+    assert left == left_by(step, *TOPS)
 
     with install.open_destination(tmp_path, lock_timeout=5) as dest:
         settled = _content(tmp_path)

@@ -5,13 +5,11 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 
 import pytest
 
-from mr_storage_initializer import logs
+from mr_storage_initializer import logs, redact
 from mr_storage_initializer.redact import (
-    forget_secrets,
     redact_text,
     redact_url,
     register_env_secrets,
@@ -20,10 +18,8 @@ from mr_storage_initializer.redact import (
 
 
 @pytest.fixture(autouse=True)
-def _clean_secrets() -> Iterator[None]:
-    forget_secrets()
-    yield
-    forget_secrets()
+def _clean_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(redact, "_secrets", set())  # this test's secrets only, gone after it
 
 
 def test_signed_url_query_string_is_masked() -> None:

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from mr_storage_initializer import redact
 from mr_storage_initializer.errors import StorageError, UsageError
 from mr_storage_initializer.options import load_entries
-from mr_storage_initializer.redact import MASK, forget_secrets, redact_text
+from mr_storage_initializer.redact import MASK, redact_text
 from mr_storage_initializer.settings import Settings
 from mr_storage_initializer.storage_config import plan, split_s3_query
 
@@ -94,14 +95,13 @@ def test_entries_from_files_and_variables_variable_wins(tmp_path: Path) -> None:
     assert entries["b"].spec["bucket"] == "b-var" and entries["b"].source == "variable MR_STORAGE_CONFIG_b"
 
 
-def test_every_value_of_an_entry_is_masked_but_where_it_points() -> None:
+def test_every_value_of_an_entry_is_masked_but_where_it_points(monkeypatch: pytest.MonkeyPatch) -> None:
     # values of 8 characters or more: shorter secrets are masked only as whole values (redact.py's rule)
-    forget_secrets()
+    monkeypatch.setattr(redact, "_secrets", set())  # this test's secrets only, gone after it
     spec = {**SPEC, "endpoint_url": "http://minio.internal:9000", "session_token": "tok-1234", "extra": "x-567890"}
     load_entries({"P_k": json.dumps(spec), "P_broken": "not json at all"}, "P_", None)
     text = redact_text("AKIAENTRY entry-secret tok-1234 x-567890 | not json at all | s3://team-b/k minio.internal:9000")
     assert text == f"{MASK} {MASK} {MASK} {MASK} | {MASK} | s3://team-b/k minio.internal:9000"
-    forget_secrets()
 
 
 def test_settings_read_entries_once_and_check_their_places(tmp_path: Path) -> None:
