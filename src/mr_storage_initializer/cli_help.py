@@ -4,6 +4,7 @@ that every variable it reads is listed here)."""
 
 from __future__ import annotations
 
+from mr_storage_initializer import schemes
 from mr_storage_initializer.errors import EXIT_CODES
 
 Group = tuple[str, tuple[tuple[str, str], ...]]
@@ -43,18 +44,11 @@ ENVIRONMENT: tuple[Group, ...] = (
     (
         "storage credentials (KServe's own variables)",
         (
-            ("AWS_*, S3_*, awsAnonymousCredential", "S3 credentials, endpoint, region, TLS"),
-            ("GOOGLE_APPLICATION_CREDENTIALS", "GCS service account file (else ADC)"),
-            ("AZURE_*", "Azure Blob credentials"),
-            ("HF_TOKEN, HF_ENDPOINT", "Hugging Face token and Hub address"),
+            *(line for row in schemes.ROWS for line in row.help),  # each scheme's own
             ("STORAGE_CONFIG, STORAGE_OVERRIDE_CONFIG", "KServe's storage-config spec for the download"),
             ("MODEL_REGISTRY_STORAGE_CONFIG_PREFIX", "prefix of storageKey entries (default MR_STORAGE_CONFIG_)"),
             ("MODEL_REGISTRY_STORAGE_CONFIG_DIR", "directory of storageKey entries, one file each"),
             ("MODEL_REGISTRY_REQUIRE_STORAGE_ENTRY", "true: a storageKey without an entry is an error"),
-            ("KSERVE_OCI_DOCKER_CONFIG, .dockerconfigjson", "oci:// registry credentials (docker config.json)"),
-            ("KSERVE_OCI_INSECURE_REGISTRY", "true: the OCI registry speaks plain HTTP"),
-            ("MODEL_REGISTRY_OCI_PLATFORM", "OCI index platform (default linux/<this machine>)"),
-            ("MODEL_REGISTRY_OCI_MIRRORS", "JSON: registry host -> mirror URLs, asked first"),
             ("STORAGE_ALLOW_PATTERNS, STORAGE_IGNORE_PATTERNS", "which files of the artifact to install"),
             ("CA_BUNDLE_*, SSL_CERT_FILE, REQUESTS_CA_BUNDLE", "CA bundles for storage endpoints"),
         ),

@@ -173,9 +173,9 @@ def with_plan(settings: Settings, plan: DownloadPlan) -> Settings:
 
 def may_use_kserve(uri: str, settings: Settings) -> bool:
     """Whether this download may run ``kserve_storage`` (and so needs the process to itself)."""
-    from mr_storage_initializer import transfer
+    from mr_storage_initializer import schemes
 
-    return settings.transfer == "kserve" or transfer.fast_scheme(uri) is None
+    return settings.transfer == "kserve" or schemes.own_row(uri) is None
 
 
 def install_pair(

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urljoin
 
-from mr_storage_initializer import urls
+from mr_storage_initializer import schemes, urls
 from mr_storage_initializer.errors import ArtifactRefusedError, RedirectRefusedError, UsageError
 from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.urls import endpoint_problem
@@ -113,7 +113,7 @@ def _network_reason(url: str) -> str | None:
     except urls.UrlProblem:
         return None
     reason = blocked_host(parsed.host)
-    if reason is None and parsed.scheme in ("http", "https"):
+    if reason is None and parsed.scheme in schemes.HTTP.written:
         reason = resolved_block(parsed.host, parsed.port)
     return reason
 
@@ -145,9 +145,10 @@ def check_artifact(
             f"refused artifact {shown}: it starts with none of {ALLOW_LIST_VARIABLE} "
             f"({', '.join(allowed)}); register the artifact under an allowed prefix or extend the list"
         )
-    if uri.startswith("s3://"):
+    row = schemes.row_for(uri)
+    if row is not None and row.storage_endpoints is not None:
         for endpoint in endpoints:
-            check_endpoint(endpoint, "the S3 endpoint (AWS_ENDPOINT_URL / STORAGE_CONFIG endpoint_url)")
+            check_endpoint(endpoint, row.storage_endpoints)
 
 
 def check_endpoint(endpoint: str, what: str, *, from_registry: bool = True) -> None:

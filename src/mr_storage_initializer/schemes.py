@@ -21,6 +21,7 @@ The rows' order is also the order messages list them in.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 from dataclasses import dataclass
@@ -53,8 +54,9 @@ class Scheme:
     variable_names: frozenset[str] = frozenset()  # and by name
     variable_suffixes: tuple[str, ...] = ()  # and by suffix (``<host>-headers``)
     secrets: tuple[str, ...] = ()  # the variables whose values are secrets wherever they appear
-    trust: str | None = None  # the tls function its source takes its trust from
-    storage_endpoints: bool = False  # the policy checks the configured endpoints (AWS_ENDPOINT_URL, …) too
+    trust: str | None = None  # the function of mr_storage_initializer.tls its source takes its trust from
+    storage_endpoints: str | None = None  # the policy checks the configured endpoints too, named so in a message
+    help: tuple[tuple[str, str], ...] = ()  # its lines in --help's storage group: (variables, what they say)
 
 
 _T = "mr_storage_initializer.transfer"
@@ -82,7 +84,8 @@ S3 = Scheme(
     variable_names=frozenset({"awsAnonymousCredential"}),
     secrets=("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID"),
     trust="s3_ca_bundle",
-    storage_endpoints=True,
+    storage_endpoints="the S3 endpoint (AWS_ENDPOINT_URL / STORAGE_CONFIG endpoint_url)",
+    help=(("AWS_*, S3_*, awsAnonymousCredential", "S3 credentials, endpoint, region, TLS"),),
 )
 GCS = Scheme(
     "gcs",
@@ -95,6 +98,7 @@ GCS = Scheme(
     modules=(f"{_T}.gcs",),
     variable_prefixes=("GOOGLE_", "GCS_"),
     trust="http_context",
+    help=(("GOOGLE_APPLICATION_CREDENTIALS", "GCS service account file (else ADC)"),),
 )
 HF = Scheme(
     "hf",
@@ -110,6 +114,7 @@ HF = Scheme(
     variable_names=frozenset({"HUGGING_FACE_HUB_TOKEN", "XDG_CACHE_HOME"}),  # the token's old name, its folder
     secrets=("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"),
     trust="http_context",
+    help=(("HF_TOKEN, HF_ENDPOINT", "Hugging Face token and Hub address"),),
 )
 OCI = Scheme(
     "oci",
@@ -124,6 +129,12 @@ OCI = Scheme(
     variable_prefixes=("KSERVE_OCI_",),  # KServe's docker config path and insecure-registry switch
     variable_names=frozenset({"DOCKER_CONFIG", "REGISTRY_AUTH_FILE", ".dockerconfigjson"}),
     trust="http_context",
+    help=(
+        ("KSERVE_OCI_DOCKER_CONFIG, .dockerconfigjson", "OCI registry credentials (docker config.json)"),
+        ("KSERVE_OCI_INSECURE_REGISTRY", "true: the OCI registry speaks plain HTTP"),
+        ("MODEL_REGISTRY_OCI_PLATFORM", "OCI index platform (default linux/<this machine>)"),
+        ("MODEL_REGISTRY_OCI_MIRRORS", "JSON: registry host -> mirror URLs, asked first"),
+    ),
 )
 HDFS = Scheme("hdfs", "hdfs://", prefixes=("hdfs://",), written=("hdfs",), empty_host=True)
 WEBHDFS = Scheme("webhdfs", "webhdfs://", prefixes=("webhdfs://",), written=("webhdfs",), empty_host=True)
@@ -148,6 +159,7 @@ AZURE = Scheme(
     variable_prefixes=_AZURE_VARIABLES,
     secrets=_AZURE_SECRETS,
     trust="extra_roots",
+    help=(("AZURE_*", "Azure Blob credentials"),),
 )
 AZURE_FILE = Scheme(
     "azure-file",
@@ -212,6 +224,13 @@ def own_rows() -> tuple[Scheme, ...]:
 def storage_variable(name: str) -> bool:
     """Whether some scheme reads the environment variable ``name`` (proxies aside: see ``proxy.NAMES``)."""
     return name.startswith(_PREFIXES) or name in _NAMES or name.endswith(_SUFFIXES)
+
+
+def load(target: str) -> object:
+    """The object a row names as ``"module:name"``, imported now (only the scheme in use is imported)."""
+    module, _, name = target.partition(":")
+    found: object = getattr(importlib.import_module(module), name)
+    return found
 
 
 def secret_variables() -> tuple[str, ...]:

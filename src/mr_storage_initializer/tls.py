@@ -1,4 +1,5 @@
-"""TLS trust, built in one place for the registry client and every source, each with KServe's rules.
+"""TLS trust, built in one place for the registry client and every source, each with KServe's rules. A
+scheme's row in :mod:`~mr_storage_initializer.schemes` names the rule its source uses (``trust``).
 
 - registry: the system store plus ``MODEL_REGISTRY_CA_BUNDLE`` (:func:`registry_context`);
 - plain HTTP(S) and GCS: ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` when set, else the system store,

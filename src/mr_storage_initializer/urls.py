@@ -29,8 +29,12 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import unquote
+
+from mr_storage_initializer import schemes
 
 
 class UrlProblem(ValueError):
@@ -39,30 +43,18 @@ class UrlProblem(ValueError):
 
 @dataclass(frozen=True)
 class Scheme:
-    """One row of the schemes some engine serves: how its URLs look (the engines' own choice is
-    :func:`mr_storage_initializer.transfer.fast_scheme`)."""
+    """A URL scheme as written (``gs``, ``https``) and the row of :mod:`mr_storage_initializer.schemes` that
+    says how its URLs are read (``empty_host``, ``needs_path``, ``host_called``, ``grammar``)."""
 
     name: str
-    served_by: str  # "own engine and kserve_storage" or "kserve_storage"
-    empty_host: bool = False  # file:///path, hdfs:///path (the default name node)
-    needs_path: bool = False  # kserve_storage's http(s) rule: https?://HOST/NAME
+    row: schemes.Scheme
+
+    @property
+    def served_by(self) -> str:
+        return self.row.served_by
 
 
-SCHEMES = {
-    row.name: row
-    for row in (
-        Scheme("s3", "own engine and kserve_storage"),
-        Scheme("gs", "own engine and kserve_storage"),
-        Scheme("hf", "own engine and kserve_storage"),
-        Scheme("http", "own engine and kserve_storage", needs_path=True),
-        Scheme("https", "own engine and kserve_storage", needs_path=True),
-        Scheme("hdfs", "kserve_storage", empty_host=True),
-        Scheme("webhdfs", "kserve_storage", empty_host=True),
-        Scheme("modelscope", "kserve_storage"),
-        Scheme("oci", "own engine and kserve_storage"),
-        Scheme("file", "kserve_storage", empty_host=True),
-    )
-}
+SCHEMES = {name: Scheme(name, row) for row in schemes.ROWS for name in row.written}
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _SCHEME_ONLY = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
@@ -124,9 +116,9 @@ def read(url: str) -> StrictUrl:
     if at and not _USERINFO.match(userinfo):
         raise UrlProblem("its user info contains characters that URL parsers read differently")
     host, port = _host_port(hostport)
-    row = SCHEMES.get(scheme)
-    if not host and not (row is not None and row.empty_host):
-        raise UrlProblem("it names no host" if scheme not in ("s3", "gs") else "it names no bucket")
+    written = SCHEMES.get(scheme)
+    if not host and not (written is not None and written.row.empty_host):
+        raise UrlProblem(f"it names no {written.row.host_called if written is not None else 'host'}")
     return StrictUrl(scheme, userinfo, host, port, path, query)
 
 
@@ -195,24 +187,24 @@ def artifact_problem(uri: str) -> str | None:
         if _SCHEME_ONLY.match(uri):
             return "it is not SCHEME://… (a storage URI needs '://')"
         return "it is neither a storage URI (s3://, gs://, https://, hf://, …) nor an existing local path"
-    if uri.startswith("oci://"):  # HOST/REPO:TAG: the tag's colon is no port; the reference grammar says why not
+    written = uri.split("://", 1)[0]
+    scheme = SCHEMES.get(written)  # the engines compare the scheme as written: lower-case only
+    if scheme is not None and scheme.row.grammar is not None:  # oci://HOST/REPO:TAG: the tag's colon is no port
         from mr_storage_initializer.errors import UsageError
-        from mr_storage_initializer.transfer.oci_ref import parse_oci_uri
 
+        check = cast("Callable[[str], object]", schemes.load(scheme.row.grammar))
         try:
-            parse_oci_uri(uri)
+            check(uri)
         except UsageError as exc:
             return exc.message
     try:
         url = read(uri)
     except UrlProblem as problem:
         return str(problem)
-    written = uri.split("://", 1)[0]
-    row = SCHEMES.get(written)  # the engines compare the scheme as written: lower-case only
-    if row is None:
+    if scheme is None:
         served = ", ".join(f"{name}://" for name in SCHEMES)
         return f"no engine serves the scheme {written}:// (served: {served}, and existing local paths)"
-    if row.needs_path and not url.path.strip("/"):
+    if scheme.row.needs_path and not url.path.strip("/"):
         return "it names no file on the server (expected http(s)://HOST/PATH)"
     segment = dot_segment(url.path)
     if segment is not None:

@@ -7,11 +7,12 @@ An engine is made for one download with everything it needs (tunables, patterns,
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, cast
+
+from mr_storage_initializer.schemes import load
 
 if TYPE_CHECKING:
     from mr_storage_initializer.options import Tunables
@@ -69,12 +70,6 @@ class Revision(Protocol):
     """A row's ``revision``: the version ``uri`` names now (a moved tag or branch is a new fingerprint)."""
 
     def __call__(self, uri: str, settings: Settings, tunables: Tunables) -> str | None: ...
-
-
-def load(target: str) -> object:
-    """The object a row names as ``"module:name"`` (imported now, so only the scheme in use is imported)."""
-    module, _, name = target.partition(":")
-    return cast(object, getattr(importlib.import_module(module), name))
 
 
 def builder(target: str) -> Builder:
