@@ -13,7 +13,6 @@ Memory is bounded by ``concurrency`` times the source's chunk (1 MiB), whatever 
 
 from __future__ import annotations
 
-import errno
 import functools
 import logging
 import os
@@ -23,15 +22,15 @@ from collections import deque
 from pathlib import Path
 
 from mr_storage_initializer import retry
-from mr_storage_initializer.errors import DestinationError, StorageError
+from mr_storage_initializer.errors import StorageError
 from mr_storage_initializer.options import Limits, Tunables
-from mr_storage_initializer.paths import open_beneath
 from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.transfer.engine import NO_HOOKS, Hooks, Observer
 from mr_storage_initializer.transfer.plan import Part, Patterns, RemoteFile, split
 from mr_storage_initializer.transfer.progress import Progress
 from mr_storage_initializer.transfer.resume import Ledger
 from mr_storage_initializer.transfer.source import Sink, Source, SourceError, escalate
+from mr_storage_initializer.transfer.staged_files import StagedFiles, reserve
 
 log = logging.getLogger("mr_storage_initializer.transfer")
 
@@ -137,6 +136,7 @@ class _Run:
         self.running = 0
         self.cpu: list[float] = []  # per worker: its thread's CPU seconds, as of its last chunk (for _Ramp)
         self.ledger: Ledger | None = None
+        self.staged = StagedFiles(dest)  # each directory opened once, each file opened from it
 
     def run(self) -> None:
         self.ledger = Ledger.open(self.dest, self.files, self.tunables.chunk_size)
@@ -147,12 +147,13 @@ class _Run:
             if self.observer is not None:  # on disk already: the observer may start with them
                 for part in kept:
                     self.observer(part.file.rel, part.start, part.size)
-        self._create_files()
         try:
+            self._create_files()
             if self.parts:  # none: every range was kept from a killed run; the checks below still run
                 self._fetch_all()
         finally:
             self.stop.set()  # on a signal or a failure, the other workers stop at their next chunk
+            self.staged.close()
             if self.ledger is not None:
                 self.ledger.close()
         if self.failure is not None:
@@ -191,10 +192,10 @@ class _Run:
         for remote in self.files:
             if self.ledger is not None and remote.rel in self.ledger.kept:
                 continue  # kept from an interrupted run, at its full size already
-            fd = _open(self.dest, remote.rel, os.O_WRONLY | os.O_CREAT | os.O_EXCL, parents=True)
+            fd = self.staged.open(remote.rel, os.O_WRONLY | os.O_CREAT | os.O_EXCL, parents=True)
             try:
                 if remote.size:
-                    _reserve(fd, remote.size)
+                    reserve(fd, remote.size)
             finally:
                 os.close(fd)
 
@@ -226,7 +227,7 @@ class _Run:
         if part.size == 0:
             return
         remote = part.file
-        fd = _open(self.dest, remote.rel, os.O_WRONLY)
+        fd = self.staged.open(remote.rel, os.O_WRONLY)
         stall = _Stall(remote, part.start, self.tunables.stall_timeout)
         try:
             written = 0
@@ -365,26 +366,3 @@ class _Stall:
                 f"{self.remote.rel}: no progress for {self.timeout:g}s (stuck at byte {self.start + self.best} of "
                 f"{self.remote.size}; MODEL_REGISTRY_TRANSFER_STALL_TIMEOUT); giving up"
             )
-
-
-def _open(root: Path, rel: str, flags: int, *, parents: bool = False) -> int:
-    """Open a staged file without following a link on the way (:func:`.paths.open_beneath`): a link there
-    was put by someone else while the run wrote (the staging directory was emptied of them when it began)."""
-    try:
-        return open_beneath(root, rel, flags, 0o644, parents=parents)
-    except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-            raise DestinationError(
-                f"{rel}: a symbolic link replaced a staged file or directory in {root.parent}; refusing to follow it"
-            ) from None
-        raise
-
-
-def _reserve(fd: int, size: int) -> None:
-    """Give the file its final size, reserving the blocks where the file system can (a full disk fails here)."""
-    try:
-        os.posix_fallocate(fd, 0, size)
-    except OSError as exc:
-        if exc.errno not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
-            raise
-        os.ftruncate(fd, size)
