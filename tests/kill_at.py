@@ -30,15 +30,14 @@ from typing import Any
 PREFIX = "kill_at: "
 
 
-class _View(types.SimpleNamespace):
+class _View:
     """A module as one other module sees it: every attribute is the module's, except those set here."""
 
     def __init__(self, module: types.ModuleType) -> None:
-        super().__init__()
-        object.__setattr__(self, "_module", module)
+        self._module = module
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(object.__getattribute__(self, "_module"), name)
+    def __getattr__(self, name: str) -> Any:  # only for what is not set here
+        return getattr(self._module, name)
 
 
 def plant(
