@@ -31,8 +31,7 @@ from mr_storage_initializer.transfer.source import Unsupported
 if TYPE_CHECKING:
     from mr_storage_initializer.options import Tunables
     from mr_storage_initializer.settings import Settings
-    from mr_storage_initializer.transfer.engine import Hooks
-    from mr_storage_initializer.transfer.fast_engine import FastEngine
+    from mr_storage_initializer.transfer.engine import Engine, Hooks
 
 
 def _credentials(env: Mapping[str, str], sas: str) -> dict[str, str | bool]:
@@ -88,7 +87,7 @@ class AzureSource(ObstoreSource):
         super().__init__(AzureStore(**options), path)
 
 
-def engine(uri: str, settings: Settings, tunables: Tunables, hooks: Hooks) -> FastEngine:
+def engine(uri: str, settings: Settings, tunables: Tunables, hooks: Hooks) -> Engine:
     """The own engine for an Azure Blob URL (the scheme row's builder)."""
     from mr_storage_initializer.transfer.fast_engine import FastEngine
 

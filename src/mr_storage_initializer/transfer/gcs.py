@@ -31,8 +31,7 @@ from mr_storage_initializer.transfer.source import Sink, SourceError
 if TYPE_CHECKING:
     from mr_storage_initializer.options import Tunables
     from mr_storage_initializer.settings import Settings
-    from mr_storage_initializer.transfer.engine import Hooks
-    from mr_storage_initializer.transfer.fast_engine import FastEngine
+    from mr_storage_initializer.transfer.engine import Engine, Hooks
 
 log = logging.getLogger("mr_storage_initializer.transfer")
 
@@ -148,7 +147,7 @@ class GcsSource:
         self.pool.clear()
 
 
-def engine(uri: str, settings: Settings, tunables: Tunables, hooks: Hooks) -> FastEngine:
+def engine(uri: str, settings: Settings, tunables: Tunables, hooks: Hooks) -> Engine:
     """The own engine for a ``gs://`` URI (the scheme row's builder)."""
     from mr_storage_initializer.transfer.fast_engine import FastEngine
 

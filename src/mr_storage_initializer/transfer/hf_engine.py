@@ -16,7 +16,7 @@ from mr_storage_initializer import retry
 from mr_storage_initializer.errors import StorageError
 from mr_storage_initializer.options import Limits, Tunables
 from mr_storage_initializer.redact import redact_url
-from mr_storage_initializer.transfer.engine import NO_HOOKS, Hooks
+from mr_storage_initializer.transfer.engine import NO_HOOKS, Engine, Hooks
 from mr_storage_initializer.transfer.fast_engine import FastEngine
 from mr_storage_initializer.transfer.hf import HfSource, hub_patterns, parse_hf_uri
 from mr_storage_initializer.transfer.plan import Patterns, RemoteFile
@@ -46,7 +46,7 @@ def pin(source: HfSource, tunables: Tunables) -> str:
     return _retried(source.resolve, tunables)
 
 
-def engine(uri: str, settings: Settings, tunables: Tunables, hooks: Hooks) -> HfEngine:
+def engine(uri: str, settings: Settings, tunables: Tunables, hooks: Hooks) -> Engine:
     """The own engine for an ``hf://`` URI (the scheme row's builder)."""
     patterns = hub_patterns(settings.patterns)
     source = HfSource(

@@ -41,6 +41,7 @@ from mr_storage_initializer.transfer.hf import HfRef, hf_token, hub_endpoint, pa
 
 if TYPE_CHECKING:
     from mr_storage_initializer.settings import Settings
+    from mr_storage_initializer.transfer.engine import Engine
 
 log = logging.getLogger("mr_storage_initializer.transfer")
 _FAILED = "FAILED\t"
@@ -63,7 +64,7 @@ def decided_environment(env: Mapping[str, str]) -> dict[str, str]:
     return {name: value for name, value in env.items() if name in _DECIDED}
 
 
-def engine(settings: Settings) -> HfKServeEngine:
+def engine(settings: Settings) -> Engine:
     """kserve_storage for ``hf://`` (the scheme row's ``kserve`` engine)."""
     return HfKServeEngine(settings.storage_env, settings.timeout)
 

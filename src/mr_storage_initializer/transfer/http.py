@@ -32,8 +32,7 @@ from mr_storage_initializer.transfer.source import Sink, Unsupported, changed
 if TYPE_CHECKING:
     from mr_storage_initializer.options import Tunables
     from mr_storage_initializer.settings import Settings
-    from mr_storage_initializer.transfer.engine import Hooks
-    from mr_storage_initializer.transfer.fast_engine import FastEngine
+    from mr_storage_initializer.transfer.engine import Engine, Hooks
 
 _READ_CHUNK = 1 << 20
 _ZIP_TYPES = ("application/x-zip-compressed", "application/zip", "application/zip-compressed")
@@ -150,7 +149,7 @@ class HttpSource:
         self.pool.clear()
 
 
-def engine(uri: str, settings: Settings, tunables: Tunables, hooks: Hooks) -> FastEngine:
+def engine(uri: str, settings: Settings, tunables: Tunables, hooks: Hooks) -> Engine:
     """The own engine for a plain ``http(s)://`` file (the scheme row's builder)."""
     from mr_storage_initializer.transfer.fast_engine import FastEngine
 

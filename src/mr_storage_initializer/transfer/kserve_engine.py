@@ -32,13 +32,14 @@ from mr_storage_initializer.errors import StorageError
 
 if TYPE_CHECKING:
     from mr_storage_initializer.settings import Settings
+    from mr_storage_initializer.transfer.engine import Engine
 
 JAIL_ROOT = ".mr-kserve-jail"
 JAIL_DEPTH = 350  # > 1024 bytes of key / 3 bytes per "../"
 _LEVEL = "d"
 
 
-def engine(settings: Settings) -> KServeEngine:
+def engine(settings: Settings) -> Engine:
     """kserve_storage for any URI (a scheme row's ``kserve`` engine, and the engine of URIs no row names)."""
     return KServeEngine(settings.storage_env)
 

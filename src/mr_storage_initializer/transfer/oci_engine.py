@@ -16,7 +16,7 @@ from mr_storage_initializer.errors import IntegrityError, StorageError
 from mr_storage_initializer.options import Limits, Patterns, Tunables
 from mr_storage_initializer.prehash import PrefixHasher
 from mr_storage_initializer.transfer import oci_layers
-from mr_storage_initializer.transfer.engine import NO_HOOKS, Hooks
+from mr_storage_initializer.transfer.engine import NO_HOOKS, Engine, Hooks
 from mr_storage_initializer.transfer.fast_engine import FastEngine
 from mr_storage_initializer.transfer.oci import OciSource, Pinned
 from mr_storage_initializer.transfer.plan import RemoteFile
@@ -40,7 +40,7 @@ def pin(source: OciSource, tunables: Tunables) -> Pinned:
     return retry.call(attempt, deadline=tunables.deadline, max_attempts=tunables.attempts)
 
 
-def engine(uri: str, settings: Settings, tunables: Tunables, hooks: Hooks) -> OciEngine:
+def engine(uri: str, settings: Settings, tunables: Tunables, hooks: Hooks) -> Engine:
     """The own engine for an ``oci://`` URI (the scheme row's builder)."""
     source = OciSource(
         uri, settings.storage_env, settings.oci, connections=tunables.concurrency, timeout=settings.timeout

@@ -43,8 +43,7 @@ from mr_storage_initializer.transfer.source import Unsupported
 if TYPE_CHECKING:
     from mr_storage_initializer.options import Tunables
     from mr_storage_initializer.settings import Settings
-    from mr_storage_initializer.transfer.engine import Hooks
-    from mr_storage_initializer.transfer.fast_engine import FastEngine
+    from mr_storage_initializer.transfer.engine import Engine, Hooks
 
 _STORAGE_SPEC_KEYS = (
     ("AWS_ENDPOINT_URL", "endpoint_url"),
@@ -170,7 +169,7 @@ class S3Source(ObstoreSource):
         super().__init__(S3Store(bucket, **store_options(env)), prefix)
 
 
-def engine(uri: str, settings: Settings, tunables: Tunables, hooks: Hooks) -> FastEngine:
+def engine(uri: str, settings: Settings, tunables: Tunables, hooks: Hooks) -> Engine:
     """The own engine for an ``s3://`` URI, with KServe's ``STORAGE_CONFIG`` applied (the scheme row's builder)."""
     from mr_storage_initializer.transfer.fast_engine import FastEngine
 
