@@ -167,7 +167,9 @@ def document(env: Mapping[str, str], name: str) -> str | None:
         raise invalid(name, raw, f"JSON or a file holding it: {raw!r} is not a readable file") from None
 
 
-def lenient_flag(env: Mapping[str, str], name: str, true_words: tuple[str, ...]) -> bool:
-    """KServe's reading of its own switches: one of ``true_words`` (any case) is on; anything else is off,
-    never an error (as ``kserve_storage`` reads the same variable)."""
-    return env.get(name, "").strip().lower() in true_words
+def is_one_of(env: Mapping[str, str], name: str, words: tuple[str, ...], *, strip: bool = True) -> bool:
+    """Whether the value (any case; without surrounding blanks unless ``strip`` is false) is one of ``words``:
+    how KServe and botocore read their own switches, where anything else is the other state, never an
+    error. A variable both they and this program read is read their way, so both agree."""
+    value = env.get(name, "")
+    return (value.strip() if strip else value).lower() in words

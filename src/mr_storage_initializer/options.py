@@ -137,7 +137,7 @@ class OciOptions:
                         )
                 mirrors[str(host).strip().lower()] = tuple(u.strip().rstrip("/") for u in listed)
         # KServe's reading (kserve_storage): 1, true or yes switch it on; anything else leaves TLS on
-        insecure = values.lenient_flag(env, "KSERVE_OCI_INSECURE_REGISTRY", ("1", "true", "yes"))
+        insecure = values.is_one_of(env, "KSERVE_OCI_INSECURE_REGISTRY", ("1", "true", "yes"))
         return cls(platform=platform, mirrors=MappingProxyType(mirrors), insecure=insecure)
 
 

@@ -45,7 +45,9 @@ def test_readings() -> None:
     assert values.patterns({"X": '["*.bin", " ", "a"]'}, "X") == ("*.bin", "a")
     assert values.patterns({"X": "*.bin, ,a"}, "X") == ("*.bin", "a")
     assert values.words({"X": " s3://a/ ,, gs://b/ ,"}, "X") == ("s3://a/", "gs://b/")
-    assert values.lenient_flag({"X": "on"}, "X", ("1", "true", "yes")) is False  # KServe's reading
+    assert values.is_one_of({"X": "on"}, "X", ("1", "true", "yes")) is False  # KServe's reading: never an error
+    assert values.is_one_of({"X": " TRUE "}, "X", ("true",)) is True
+    assert values.is_one_of({"X": " true"}, "X", ("true",), strip=False) is False
 
 
 def test_pem_blocks_inline_or_from_files(tmp_path: Path) -> None:

@@ -74,12 +74,12 @@ def storage_spec_env(env: Mapping[str, str]) -> dict[str, str]:
 
 
 def _true(env: Mapping[str, str], name: str) -> bool:
-    return env.get(name, "false").lower() == "true"  # KServe's reading: only "true" is true
+    return env_values.is_one_of(env, name, ("true",), strip=False)  # KServe's reading: only "true" is true
 
 
 def _metadata_disabled(env: Mapping[str, str]) -> bool:
     """botocore's reading of ``AWS_EC2_METADATA_DISABLED``: only ``true`` (any case) turns it off."""
-    return env.get("AWS_EC2_METADATA_DISABLED", "false").strip().lower() == "true"
+    return env_values.is_one_of(env, "AWS_EC2_METADATA_DISABLED", ("true",))
 
 
 def _other_provider(env: Mapping[str, str]) -> bool:
@@ -145,8 +145,7 @@ def store_options(env: Mapping[str, str]) -> dict[str, Any]:
     }
     # the proxy for the endpoint, by Go's rules (reqwest's own would proxy loopback and read NO_PROXY its way)
     client.update(proxy.of_env(env).obstore_options(endpoint or f"https://s3.{region}.amazonaws.com"))
-    verify = env.get("S3_VERIFY_SSL", "")
-    if verify and verify.lower() in ("0", "false"):
+    if env_values.is_one_of(env, "S3_VERIFY_SSL", ("0", "false"), strip=False):  # KServe's reading
         client["allow_invalid_certificates"] = True
     else:
         bundle = s3_ca_bundle(env)
