@@ -156,7 +156,7 @@ def load_entries(env: Mapping[str, str], prefix: str, directory: Path | None) ->
     entries: dict[str, StorageEntry] = {}
     if directory is not None:
         if not directory.is_dir():
-            raise UsageError(f"MODEL_REGISTRY_STORAGE_CONFIG_DIR={directory} is not a directory")
+            raise values.invalid("MODEL_REGISTRY_STORAGE_CONFIG_DIR", str(directory), "a directory")
         for path in sorted(directory.iterdir()):
             if path.name.startswith(".") or not path.is_file():  # the kubelet's ..data links, dotfiles
                 continue

@@ -111,7 +111,7 @@ def test_settings_read_entries_once_and_check_their_places(tmp_path: Path) -> No
         {"MODEL_REGISTRY_STORAGE_CONFIG_PREFIX": "SC_", "SC_x": "{}", "MR_STORAGE_CONFIG_y": "{}"}
     )
     assert list(custom.storage_entries) == ["x"]
-    with pytest.raises(UsageError, match="is not a directory"):
+    with pytest.raises(UsageError, match=r"_DIR='.*missing' must be a directory"):
         Settings.from_env({"MODEL_REGISTRY_STORAGE_CONFIG_DIR": str(tmp_path / "missing")})
     with pytest.raises(UsageError, match="must be a name that starts with a letter"):
         Settings.from_env({"MODEL_REGISTRY_STORAGE_CONFIG_PREFIX": "1X_"})
