@@ -1,26 +1,19 @@
-"""Which Model Registry REST API a registry is spoken to in: ``/api/model_registry/v1`` or ``v1alpha3``.
+"""The Model Registry REST APIs the initializer speaks, preferred first, and what a run learns about them.
 
-``MODEL_REGISTRY_API_VERSION`` = ``auto`` (default), ``v1`` or ``v1alpha3``. In ``auto`` the first
-registry call of a run is made in v1, unconfirmed, with no separate probe (a ``MODEL/VERSION`` install is
-three requests: model, version, artifacts): an answer proves v1 is served; a 404, 405, 410 or 501 is
-checked with ``GET /api/model_registry/v1/registered_models?pageSize=1``, and when that says v1 is not
-served the same call is made in v1alpha3. The choice is remembered for the registry's URL for the rest
-of the run. v1alpha3 chosen that way, and a pinned version, are confirmed by the first real answer; a 404
-before that is checked with the same list call, so a registry that serves neither API (or not the pinned
+``MODEL_REGISTRY_API_VERSION`` is ``auto`` (default) or one of :data:`VERSIONS`. A
+:class:`~mr_storage_initializer.registry.RegistryClient` tries :func:`prefixes` in order: in ``auto`` the
+first registry call of a run is made in the preferred API, unconfirmed, with no separate probe (a
+``MODEL/VERSION`` install is three requests); an answer proves it is served; a 404, 405, 410 or 501 is
+checked with ``GET <prefix>/registered_models?pageSize=1``, and when that says it is not served the same call
+is made in the next API. The choice is remembered for the registry's URL for the rest of the run
+(:class:`Learned`). A pinned version, and the last API left to try, are confirmed by the first real answer; a
+404 before that is checked with the same list call, so a registry that serves none of them (or not the pinned
 one) ends in exit 4 with that sentence, never in "model not found".
 """
 
 from __future__ import annotations
 
-import logging
-from typing import TYPE_CHECKING
-
-from mr_storage_initializer.redact import redact_url
-
-if TYPE_CHECKING:
-    from mr_storage_initializer.registry import RegistryClient
-
-log = logging.getLogger("mr_storage_initializer.registry")
+import threading
 
 # The registry's REST APIs, preferred first: (version, base path).
 VERSIONS: tuple[tuple[str, str], ...] = (
@@ -30,54 +23,45 @@ VERSIONS: tuple[tuple[str, str], ...] = (
 SETTINGS = ("auto", *(name for name, _ in VERSIONS))  # the values MODEL_REGISTRY_API_VERSION may take
 PREFIXES = dict(VERSIONS)
 API_V1, API_V1ALPHA3 = PREFIXES["v1"], PREFIXES["v1alpha3"]
-_decided: dict[str, str] = {}  # registry URL -> the prefix auto chose there, for the rest of this run
+PREFERRED = VERSIONS[0][0]
 
 
 def version_of(prefix: str) -> str:
     return prefix.rsplit("/", 1)[-1]
 
 
-def probe_prefixes(setting: str) -> tuple[str, ...]:
-    """The API prefixes the ``HOST/MODEL`` probe tries, in order."""
-    return (PREFIXES[setting],) if setting in PREFIXES else (API_V1, API_V1ALPHA3)
+def prefixes(setting: str) -> tuple[str, ...]:
+    """The API prefixes to try for ``setting`` (``auto`` or a version), in order."""
+    return (PREFIXES[setting],) if setting in PREFIXES else tuple(prefix for _, prefix in VERSIONS)
 
 
-def choose(client: RegistryClient, setting: str) -> str:
-    """Point ``client`` at the API ``setting`` asks for (asking the registry in ``auto``); return the version."""
-    base = client.base_url
-    shown = redact_url(base)
-    if setting in PREFIXES:
-        prefix = PREFIXES[setting]
-        client.api_prefix = prefix
-        client.api_confirmed = False
-        client.api_unserved = (
-            f"the model registry at {shown} does not serve API {setting} ({prefix}), which "
-            f"MODEL_REGISTRY_API_VERSION={setting} asks for; set MODEL_REGISTRY_API_VERSION=auto or the version "
-            "the registry serves"
-        )
-        log.info("API %s (MODEL_REGISTRY_API_VERSION=%s)", setting, setting, extra={"step": "registry", "api": setting})
-        return setting
-    client.api_unserved = (
-        f"the model registry at {shown} serves neither API v1 ({API_V1}) nor v1alpha3 ({API_V1ALPHA3}): a list of "
-        "registered models was answered 'not here' (HTTP 404, 405, 410 or 501) on both; is MODEL_REGISTRY_BASE_URL "
-        "(or the host in the URI) a Model Registry?"
-    )
-    known = _decided.get(base)
-    if known is not None:
-        client.api_prefix, client.api_confirmed = known, known == API_V1
-        version = version_of(known)
-        log.info("API %s at %s because it was decided earlier in this run", version, shown, extra=_extra(version))
-        return version
-    client.api_prefix, client.api_confirmed, client.api_fallback = API_V1, False, API_V1ALPHA3
-
-    def decided(prefix: str, why: str) -> None:
-        _decided[base] = prefix
-        version = version_of(prefix)
-        log.info("API %s at %s because %s", version, shown, why, extra=_extra(version))
-
-    client.on_api_decided = decided
-    return "auto"
+def listed(names: list[str]) -> str:
+    """``neither A nor B`` for two names, ``none of A, B, C`` for more."""
+    return f"neither {names[0]} nor {names[1]}" if len(names) == 2 else f"none of {', '.join(names)}"
 
 
-def _extra(version: str) -> dict[str, str]:
-    return {"step": "registry", "api": version}
+class Learned:
+    """What one run learned about its registries: the API ``auto`` settled on at each registry URL (and
+    whether an answer confirmed it), and the deprecations already warned about. Shared by the run's
+    clients, which may be on several threads (one per pair)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._chosen: dict[str, tuple[str, bool]] = {}
+        self._warned: set[str] = set()
+
+    def chosen(self, base_url: str) -> tuple[str, bool] | None:
+        """``(prefix, confirmed)`` settled on earlier in the run for ``base_url``, if any."""
+        with self._lock:
+            return self._chosen.get(base_url)
+
+    def choose(self, base_url: str, prefix: str, confirmed: bool) -> None:
+        with self._lock:
+            self._chosen[base_url] = (prefix, confirmed)
+
+    def first_warning(self, key: str) -> bool:
+        """True the first time ``key`` is asked about in this run."""
+        with self._lock:
+            first = key not in self._warned
+            self._warned.add(key)
+            return first

@@ -23,7 +23,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from mr_storage_initializer import __version__
-from mr_storage_initializer.errors import InitializerError, InterruptedByUser, UsageError
+from mr_storage_initializer.errors import InterruptedByUser, UsageError, reportable
 from mr_storage_initializer.redact import redact_url
 
 if TYPE_CHECKING:
@@ -127,6 +127,7 @@ def _pairs(args: Options) -> list[Pair]:
 
 def _run(args: Options, outcome: dict[str, Any], env: Mapping[str, str]) -> int:
     from mr_storage_initializer import pipeline
+    from mr_storage_initializer.api_version import Learned
     from mr_storage_initializer.settings import Settings
 
     pairs = _pairs(args)
@@ -136,7 +137,8 @@ def _run(args: Options, outcome: dict[str, Any], env: Mapping[str, str]) -> int:
     if args.resolve_only:
         import json
 
-        found = [pipeline.resolve_pair(pair, settings).to_json() for pair in pairs]
+        learned = Learned()
+        found = [pipeline.resolve_pair(pair, settings, learned).to_json() for pair in pairs]
         sys.stdout.write(json.dumps(found[0] if len(found) == 1 else found, indent=2) + "\n")
         sys.stdout.flush()
         return 0
@@ -194,16 +196,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = _run(args, outcome, env)
     except InterruptedByUser as exc:
         code = _failed(_stopped(exc.message, outcome), exc.exit_code, exc.kind, outcome)
-    except InitializerError as exc:
-        code = _failed(exc.message, exc.exit_code, exc.kind, outcome)
-        if debug and exc.__cause__ is not None:
-            log.debug("cause", exc_info=exc.__cause__)
     except SystemExit as exc:  # --help and --version
         return int(exc.code or 0)
-    except Exception as exc:
-        message = f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)"
-        code = _failed(message, 1, "unexpected", outcome)
-        log.debug("traceback", exc_info=exc)
+    except Exception as exc:  # an InitializerError, or a bug (exit 1)
+        error = reportable(exc)
+        code = _failed(error.message, error.exit_code, error.kind, outcome)
+        if debug and error.__cause__ is not None:
+            log.debug("cause", exc_info=error.__cause__)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

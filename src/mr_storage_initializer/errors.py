@@ -99,6 +99,22 @@ class DestinationError(InitializerError):
     kind = "destination"
 
 
+class UnexpectedError(InitializerError):
+    """A bug: an exception nothing expected, said in one line (exit 1); ``--debug`` logs its traceback."""
+
+    kind = "unexpected"
+
+
+def reportable(exc: Exception) -> InitializerError:
+    """What ``exc`` is reported as: itself when it is an :class:`InitializerError`, else an
+    :class:`UnexpectedError` naming its type, caused by it (the one place a bug becomes exit 1)."""
+    if isinstance(exc, InitializerError):
+        return exc
+    error = UnexpectedError(f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+    error.__cause__ = exc
+    return error
+
+
 class InterruptedByUser(BaseException):
     """SIGTERM or SIGINT arrived. Exit 128 + the signal number.
 

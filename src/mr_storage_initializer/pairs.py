@@ -17,17 +17,14 @@ import threading
 from collections.abc import Sequence
 
 from mr_storage_initializer import pipeline
-from mr_storage_initializer.errors import InitializerError
+from mr_storage_initializer.api_version import Learned
+from mr_storage_initializer.errors import InitializerError, UnexpectedError, reportable
 from mr_storage_initializer.pipeline import Installed, Pair
 from mr_storage_initializer.settings import Settings
 
 IN_FLIGHT = 4
 log = logging.getLogger("mr_storage_initializer")
 _STOPPED = threading.Event()  # set when the main thread gives up on the pairs (SIGTERM): their lines end there
-
-
-class _Unexpected(InitializerError):
-    kind = "unexpected"
 
 
 class _PairTag(logging.Filter):
@@ -42,8 +39,8 @@ class _PairTag(logging.Filter):
         return True
 
 
-def _one(pair: Pair, settings: Settings, committed: set[int]) -> Installed:
-    resolution = pipeline.resolve_pair(pair, settings)
+def _one(pair: Pair, settings: Settings, committed: set[int], learned: Learned) -> Installed:
+    resolution = pipeline.resolve_pair(pair, settings, learned)
     return pipeline.install_pair(
         pair, resolution, settings, exclusive=False, committed=lambda: committed.add(pair.index)
     )
@@ -57,20 +54,18 @@ def run(
     _STOPPED.clear()
     committed = set() if committed is None else committed
     results: dict[int, Installed | InitializerError] = {}
+    learned = Learned()  # one registry's API is found out once for all its pairs
     slots = threading.BoundedSemaphore(IN_FLIGHT)
     done = threading.Semaphore(0)
 
     def work(pair: Pair) -> None:
         try:
             with slots:
-                results[pair.index] = _one(pair, settings, committed)
-        except InitializerError as exc:
-            results[pair.index] = exc
-        except Exception as exc:  # one pair's bug must not take the others' results with it
-            log.debug("traceback of pair %d", pair.index + 1, exc_info=exc)
-            results[pair.index] = _Unexpected(
-                f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)"
-            )
+                results[pair.index] = _one(pair, settings, committed, learned)
+        except Exception as exc:  # one pair's failure, a bug included, must not take the others' results with it
+            results[pair.index] = error = reportable(exc)
+            if isinstance(error, UnexpectedError):
+                log.debug("traceback of pair %d", pair.index + 1, exc_info=exc)
         finally:
             done.release()
 

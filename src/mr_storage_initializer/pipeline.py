@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mr_storage_initializer.api_version import Learned
 from mr_storage_initializer.errors import StorageError, UsageError
 from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.resolve import Artifact, Entity, Resolution
@@ -70,13 +71,14 @@ def is_registry_uri(uri: str) -> bool:
     return uri.startswith(SCHEME)
 
 
-def resolve_pair(pair: Pair, settings: Settings) -> Resolution:
-    """What the pair names, with the artifact policy checked (exit 3 when refused; nothing downloaded)."""
+def resolve_pair(pair: Pair, settings: Settings, learned: Learned | None = None) -> Resolution:
+    """What the pair names, with the artifact policy checked (exit 3 when refused; nothing downloaded).
+    ``learned``: what the run knows of its registries' APIs already (the pairs of a run share it)."""
     from mr_storage_initializer import policy
 
     started = time.monotonic()
     if is_registry_uri(pair.source_uri):
-        resolution = _resolve_registry(pair.source_uri, settings)
+        resolution = _resolve_registry(pair.source_uri, settings, learned)
     else:
         log.info(
             "%s is not a model-registry:// URI: downloading it directly",
@@ -112,7 +114,7 @@ def resolve_pair(pair: Pair, settings: Settings) -> Resolution:
     return resolution
 
 
-def _resolve_registry(source_uri: str, settings: Settings) -> Resolution:
+def _resolve_registry(source_uri: str, settings: Settings, learned: Learned | None) -> Resolution:
     from mr_storage_initializer.resolve import registry_url_for, resolve
     from mr_storage_initializer.uri import parse_uri
 
@@ -124,7 +126,7 @@ def _resolve_registry(source_uri: str, settings: Settings) -> Resolution:
     unversioned = [r for r in parsed.readings if r.version is None]
     if settings.require_version and len(unversioned) == len(parsed.readings):
         raise _version_required(source_uri)
-    resolution = resolve(parsed, settings)
+    resolution = resolve(parsed, settings, learned)
     if settings.require_version and unversioned and parsed.ambiguous:
         host_model, model_version = parsed.readings  # which one the probe chose: the names tell
         if host_model.model != model_version.model:

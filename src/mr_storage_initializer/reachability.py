@@ -13,11 +13,9 @@ import logging
 import threading
 import time
 
-import urllib3
-
 from mr_storage_initializer import retry
 from mr_storage_initializer.errors import RegistryUnreachableError
-from mr_storage_initializer.redact import redact_text
+from mr_storage_initializer.transport import Failure
 
 log = logging.getLogger("mr_storage_initializer.registry")
 
@@ -34,9 +32,10 @@ class Unreachable:
         self._tries = 0
         self._first = 0.0
 
-    def failed(self, exc: urllib3.exceptions.NewConnectionError) -> retry.TransientError:
-        """The retryable error for one failed connection (quiet: said once, here)."""
-        why = reason(exc)
+    def failed(self, failure: Failure) -> retry.TransientError:
+        """The retryable error for one connection that failed (``failure.kind`` is ``connect``; quiet: said
+        once, here)."""
+        why = failure.unreachable
         now = time.monotonic()
         with self._lock:
             announce = why != self._why
@@ -60,14 +59,3 @@ class Unreachable:
             "the host in the URI, and that the registry is running"
         )
         return retry.TransientError(f"the model registry at {self.where} {why}", final, quiet=True)
-
-
-def reason(exc: urllib3.exceptions.NewConnectionError) -> str:
-    """What the failed connection says about the registry, as the end of a sentence."""
-    cause = exc.__cause__ or exc.__context__
-    if isinstance(cause, ConnectionRefusedError):
-        return "refuses connections"
-    if isinstance(exc, urllib3.exceptions.NameResolutionError):
-        return "does not resolve"
-    text = " ".join(str(cause or exc).split())[:200]
-    return f"cannot be connected to ({redact_text(text) or type(exc).__name__})"

@@ -1,55 +1,34 @@
-"""A small synchronous client for the Model Registry REST API (v1 or v1alpha3), on urllib3.
+"""A small synchronous client for the Model Registry REST API (v1 or v1alpha3): the calls resolution makes.
 
-urllib3 is already in the image (under ``requests`` and ``botocore``), so this adds no HTTP stack.
 Only GETs are made. Transient failures (connection errors, timeouts, 429, 5xx) are retried; 4xx are final.
-One deadline (``MODEL_REGISTRY_TIMEOUT``) bounds the whole conversation by the wall clock, reads included:
-each exchange runs in a daemon thread the caller stops waiting for at the deadline, so a registry that
-trickles its headers or body a byte at a time is given up in time. Redirects are not followed: a token must
-never be sent to another host.
-Which API version a client speaks is its ``api_prefix`` (chosen by :mod:`.api_version`); until a real
-answer proves that prefix is served, a 404 is checked against ``GET …/registered_models`` before it may
-mean "no such model".
+One deadline (``MODEL_REGISTRY_TIMEOUT``) bounds the whole conversation by the wall clock, reads included
+(:mod:`.registry_exchange` makes each GET; :mod:`.registry_answers` says what an answer means).
+The client owns which API it speaks (:mod:`.api_version`): ``api_prefix``, tried in order from the
+setting's list, and ``api_confirmed``; until a real answer proves that prefix is served, a 404 is checked
+against ``GET …/registered_models?pageSize=1`` before it may mean "no such model".
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 from urllib.parse import urlencode
 
-import urllib3
-
-from mr_storage_initializer import __version__, json_body, retry, tls
-from mr_storage_initializer.api_version import API_V1, API_V1ALPHA3
-from mr_storage_initializer.errors import (
-    RegistryAuthError,
-    RegistryError,
-    RegistryResponseError,
-    RegistryUnreachableError,
-    UsageError,
-)
+from mr_storage_initializer import api_version, retry
+from mr_storage_initializer.api_version import Learned, version_of
+from mr_storage_initializer.errors import RegistryResponseError
 from mr_storage_initializer.options import DEFAULT_TIMEOUT
 from mr_storage_initializer.proxy import ProxyConfig
-from mr_storage_initializer.proxy_pool import pool_manager
-from mr_storage_initializer.reachability import Unreachable
-from mr_storage_initializer.redact import redact_text, redact_url
-from mr_storage_initializer.tokens import header_token, read_token_file
+from mr_storage_initializer.redact import redact_url
+from mr_storage_initializer.registry_answers import NOT_SERVED, Json, interpret
+from mr_storage_initializer.registry_exchange import Exchange
 
-API_PREFIX = API_V1ALPHA3  # the default of a client nobody chose a version for
-NOT_SERVED = frozenset({404, 405, 410, 501})  # answers to a list call that mean "this API is not here"
-MAX_BODY_BYTES = 16 * 1024 * 1024
 MAX_PAGES = 200
-PROBE_MAX_BYTES = 64 * 1024  # a registry's answer to ?pageSize=1 is small; more is not a registry
 log = logging.getLogger("mr_storage_initializer.registry")
-
-Json = dict[str, Any]
-Answer = tuple[int, bytes, float | None]  # status, body, Retry-After in seconds
 T = TypeVar("T")
-_warned_deprecation: set[str] = set()
 
 
 class _Unconfirmed(Exception):
@@ -62,7 +41,10 @@ class _Unconfirmed(Exception):
 
 
 class RegistryClient:
-    """GETs JSON from one registry, with auth, TLS verification, retries and strict answer checks."""
+    """GETs JSON from one registry, with auth, TLS verification, retries and strict answer checks.
+
+    ``api_version`` is ``MODEL_REGISTRY_API_VERSION``; ``learned`` what the run knows of its registries
+    already (a fresh one when not given)."""
 
     def __init__(
         self,
@@ -73,72 +55,96 @@ class RegistryClient:
         ca_bundle: Path | None = None,
         deadline: float = DEFAULT_TIMEOUT,
         request_timeout: float = 30.0,
-        api_prefix: str = API_PREFIX,
+        api_version: str = "auto",
+        learned: Learned | None = None,
         proxies: ProxyConfig | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.api_prefix = api_prefix
-        self.api_confirmed = False  # True once an answer showed that api_prefix is served
-        self.api_unserved = f"the model registry at {redact_url(self.base_url)} does not serve {api_prefix}"
-        # auto (api_version.choose): the prefix to try when the first answer shows api_prefix is not served,
-        # and who hears which one the registry's answers decided
-        self.api_fallback: str | None = None
-        self.on_api_decided: Callable[[str, str], None] | None = None
-        self._token_path = token_path
-        if token:
-            self._token: str | None = header_token(token, "MODEL_REGISTRY_TOKEN")
-        else:
-            self._token = read_token_file(token_path) if token_path else None
-        self._deadline = deadline
-        self._end = time.monotonic() + deadline  # the whole conversation, every GET of it
-        self._request_timeout = request_timeout
-        self._unreachable = Unreachable(redact_url(self.base_url), self._end, deadline)
-        self._pool = pool_manager(  # through HTTP(S)_PROXY unless NO_PROXY (or loopback) says otherwise
-            proxies or ProxyConfig(),
-            num_pools=2,
-            maxsize=2,
-            ssl_context=tls.registry_context(ca_bundle) if self.base_url.startswith("https://") else None,
-            retries=False,
-            headers={"Accept": "application/json", "User-Agent": f"mr-storage-initializer/{__version__}"},
+        self._learned = learned or Learned()
+        self._http = Exchange(
+            self.base_url,
+            token=token,
+            token_path=token_path,
+            ca_bundle=ca_bundle,
+            deadline=deadline,
+            request_timeout=request_timeout,
+            proxies=proxies,
+            learned=self._learned,
         )
+        self._choose_api(api_version)
+
+    # -- which API -------------------------------------------------------------------------------------
+    def _choose_api(self, setting: str) -> None:
+        """Point the client at the first API ``setting`` allows; in ``auto``, at one chosen earlier in the run."""
+        shown = redact_url(self.base_url)
+        candidates = api_version.prefixes(setting)
+        self.api_prefix, self._untried = candidates[0], candidates[1:]
+        self.api_confirmed = False  # True once an answer showed that api_prefix is served
+        self._auto = self._settling = setting not in api_version.PREFIXES  # auto: the run learns what it serves
+        if not self._auto:
+            self._unserved = (
+                f"the model registry at {shown} does not serve API {setting} ({self.api_prefix}), which "
+                f"MODEL_REGISTRY_API_VERSION={setting} asks for; set MODEL_REGISTRY_API_VERSION=auto or the "
+                "version the registry serves"
+            )
+            log.info("API %s (MODEL_REGISTRY_API_VERSION=%s)", setting, setting, extra=_extra(setting))
+            return
+        names = [f"{'API ' if i == 0 else ''}{version_of(p)} ({p})" for i, p in enumerate(candidates)]
+        self._unserved = (
+            f"the model registry at {shown} serves {api_version.listed(names)}: a list of registered models was "
+            f"answered 'not here' (HTTP 404, 405, 410 or 501) on {'both' if len(names) == 2 else 'each'}; is "
+            "MODEL_REGISTRY_BASE_URL (or the host in the URI) a Model Registry?"
+        )
+        known = self._learned.chosen(self.base_url)
+        if known is not None:
+            (self.api_prefix, self.api_confirmed), self._untried, self._settling = known, (), False
+            version = version_of(self.api_prefix)
+            log.info("API %s at %s because it was decided earlier in this run", version, shown, extra=_extra(version))
+
+    def _settled(self, why: str) -> None:
+        self._settling = False
+        self._learned.choose(self.base_url, self.api_prefix, self.api_confirmed)
+        version = version_of(self.api_prefix)
+        log.info("API %s at %s because %s", version, redact_url(self.base_url), why, extra=_extra(version))
 
     # -- generic ---------------------------------------------------------------------------------------
     def get(self, path: str, params: Mapping[str, str] | None = None, *, missing_ok: bool = False) -> Json | None:
         """GET ``api_prefix + path``; a 404 gives ``None`` when ``missing_ok``, else :class:`RegistryError`.
 
         While the prefix is unconfirmed, a 404/410 is first checked with :meth:`serves`: an API the
-        registry does not serve is a :class:`RegistryResponseError` (``api_unserved``), never "not found".
+        registry does not serve moves the client to the next one it may try, or is a
+        :class:`RegistryResponseError`, never "not found".
         """
         url = f"{self.base_url}{self.api_prefix}{path}"
         if params:
             url += "?" + urlencode(params)
         confirmed = self.api_confirmed
 
-        def interpret(status: int, body: bytes) -> Json | None:
+        def meaning(status: int, body: bytes) -> Json | None:
             if not confirmed and status in NOT_SERVED:
                 raise _Unconfirmed(status, body)
-            return self._interpret(url, status, body, missing_ok=missing_ok, sent_token=bool(self._token))
+            return interpret(url, status, body, missing_ok=missing_ok, sent_token=bool(self._http.token))
 
         try:
-            data = self._call(url, interpret)
+            data = self._call(url, meaning)
         except _Unconfirmed as answer:
             if not self.serves(self.api_prefix):
-                if self.api_fallback is not None:  # auto: no v1 here; the same request in v1alpha3
-                    self.api_prefix, self.api_fallback = self.api_fallback, None
-                    self._decided("it does not serve v1")
-                    return self.get(path, params, missing_ok=missing_ok)
-                raise RegistryResponseError(self.api_unserved) from None
-            data = self._interpret(url, answer.status, answer.body, missing_ok=missing_ok, sent_token=bool(self._token))
+                if not self._untried:
+                    raise RegistryResponseError(self._unserved) from None
+                unserved = version_of(self.api_prefix)
+                self.api_prefix, self._untried = self._untried[0], self._untried[1:]
+                if self._settling and not self._untried:  # the last one left
+                    self._settled(f"it does not serve {unserved}")
+                return self.get(path, params, missing_ok=missing_ok)
+            data = interpret(url, answer.status, answer.body, missing_ok=missing_ok, sent_token=bool(self._http.token))
         if data is not None:
             self.api_confirmed = True
-        if self.api_confirmed and self.api_fallback is not None:
-            self.api_fallback = None
-            self._decided("it serves v1")
+        if self.api_confirmed and not confirmed and self._auto:
+            if self._settling:
+                self._settled(f"it serves {version_of(self.api_prefix)}")
+            else:  # the last API left, settled on before, is now proven served too
+                self._learned.choose(self.base_url, self.api_prefix, True)
         return data
-
-    def _decided(self, why: str) -> None:
-        if self.on_api_decided is not None:
-            self.on_api_decided(self.api_prefix, why)
 
     def serves(self, prefix: str) -> bool:
         """Whether the registry serves ``prefix``: a real ``GET prefix/registered_models?pageSize=1``.
@@ -147,149 +153,35 @@ class RegistryClient:
         """
         url = f"{self.base_url}{prefix}/registered_models?pageSize=1"
 
-        def interpret(status: int, body: bytes) -> bool:
+        def meaning(status: int, body: bytes) -> bool:
             if status in NOT_SERVED:
                 return False
-            data = self._interpret(url, status, body, missing_ok=False, sent_token=bool(self._token))
+            data = interpret(url, status, body, missing_ok=False, sent_token=bool(self._http.token))
             return data is not None and "items" in data and isinstance(data["items"], list | None)
 
-        served = self._call(url, interpret)
+        served = self._call(url, meaning)
         if served and prefix == self.api_prefix:
             self.api_confirmed = True
         return served
 
-    def _call(self, url: str, interpret: Callable[[int, bytes], T]) -> T:
+    def _call(self, url: str, meaning: Callable[[int, bytes], T]) -> T:
         """One GET of ``url`` with retries inside the deadline and one token re-read on 401."""
         refreshed = False
 
         def once() -> T:
             nonlocal refreshed
-            status, body, after = self._request(url)
-            if status == 401 and self._token_path is not None and not refreshed:
+            status, body, after = self._http.request(url)
+            if status == 401 and self._http.token_path is not None and not refreshed:
                 refreshed = True  # a rotated service-account token: read the file again, once
-                self._token = read_token_file(self._token_path)
-                status, body, after = self._request(url)
+                self._http.reread_token()
+                status, body, after = self._http.request(url)
             try:
-                return interpret(status, body)
+                return meaning(status, body)
             except retry.TransientError as exc:  # a 429/503 with Retry-After: waited for (with jitter)
                 exc.retry_after = after
                 raise
 
-        return retry.call(once, deadline=self._end - time.monotonic(), max_attempts=None)
-
-    def _request(self, url: str) -> Answer:
-        """One GET and its whole body, given up at the conversation's deadline however slowly it trickles."""
-        remaining = self._end - time.monotonic()
-        outcome: list[Answer | BaseException] = []
-        if remaining > 0:
-            per_read = min(self._request_timeout, remaining)
-            worker = threading.Thread(
-                target=lambda: outcome.append(_catch(lambda: self._exchange(url, per_read))),
-                name="registry-request",
-                daemon=True,
-            )
-            worker.start()
-            worker.join(remaining)
-        if not outcome:
-            raise RegistryUnreachableError(
-                f"the model registry at {redact_url(url)} did not answer within MODEL_REGISTRY_TIMEOUT="
-                f"{self._deadline:g}s (the bound of the whole registry conversation, retries and slow answers "
-                "included); check the registry, or raise MODEL_REGISTRY_TIMEOUT"
-            )
-        if isinstance(outcome[0], BaseException):
-            raise outcome[0]
-        return outcome[0]
-
-    def _exchange(self, url: str, timeout: float) -> Answer:
-        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
-        where = redact_url(url)
-        try:
-            response = self._pool.request(
-                "GET",
-                url,
-                headers=headers,
-                timeout=urllib3.Timeout(connect=min(timeout, 10.0), read=timeout),
-                redirect=False,
-                preload_content=False,
-            )
-        except urllib3.exceptions.SSLError as exc:
-            raise RegistryUnreachableError(
-                f"TLS verification failed for the model registry at {where}: {_reason(exc)}; "
-                "set MODEL_REGISTRY_CA_BUNDLE to the CA that signed its certificate"
-            ) from None
-        except urllib3.exceptions.NewConnectionError as exc:  # refused, no route, no such name: it may be starting
-            raise self._unreachable.failed(exc) from None
-        except urllib3.exceptions.HTTPError as exc:
-            final = RegistryUnreachableError(
-                f"cannot reach the model registry at {where}: {_reason(exc)}; check MODEL_REGISTRY_BASE_URL, "
-                "the host in the URI, and that the registry is running"
-            )
-            raise retry.TransientError(f"registry request to {where} failed: {_reason(exc)}", final) from None
-        try:
-            body = response.read(MAX_BODY_BYTES + 1, decode_content=True)
-        except urllib3.exceptions.HTTPError as exc:
-            final = RegistryUnreachableError(f"the model registry at {where} broke off its answer: {_reason(exc)}")
-            raise retry.TransientError(f"reading the answer of {where} failed: {_reason(exc)}", final) from None
-        finally:
-            response.release_conn()
-        _warn_if_deprecated(self.base_url, url, response.headers)
-        if len(body) > MAX_BODY_BYTES:
-            raise RegistryResponseError(f"the model registry at {where} sent more than {MAX_BODY_BYTES} bytes")
-        return response.status, body, retry.retry_after(response.headers.get("Retry-After"))
-
-    @staticmethod
-    def _interpret(url: str, status: int, body: bytes, *, missing_ok: bool, sent_token: bool = True) -> Json | None:
-        where = redact_url(url)
-        if retry.transient_status(status):
-            final = RegistryError(f"the model registry answered HTTP {status} for {where}: {_error_message(body)}")
-            raise retry.TransientError(f"the model registry answered HTTP {status} for {where}", final)
-        if status == 407:
-            raise RegistryUnreachableError(
-                f"the proxy for {where} requires credentials (HTTP 407): put them in HTTP_PROXY / HTTPS_PROXY "
-                "(http://user:password@proxy:port), or list the registry's host in NO_PROXY"
-            )
-        if status == 401 and not sent_token:
-            raise RegistryAuthError(
-                f"the model registry requires credentials (HTTP 401) for {where}: {_error_message(body)}; "
-                "none were sent: set MODEL_REGISTRY_TOKEN or MODEL_REGISTRY_TOKEN_PATH"
-            )
-        if status in (401, 403):
-            what = "rejected the credentials" if status == 401 else "denied access"
-            raise RegistryAuthError(
-                f"the model registry {what} (HTTP {status}) for {where}: {_error_message(body)}; "
-                "check MODEL_REGISTRY_TOKEN or MODEL_REGISTRY_TOKEN_PATH and the account's permissions"
-            )
-        if status == 404 and missing_ok:
-            if not _is_error_body(body):
-                raise RegistryResponseError(
-                    f"{where} answered HTTP 404 without the Model Registry's error body; "
-                    "is MODEL_REGISTRY_BASE_URL (or the host in the URI) a Model Registry?"
-                )
-            return None
-        if 300 <= status < 400:
-            raise RegistryResponseError(
-                f"the model registry redirected {where} (HTTP {status}); redirects are not followed, "
-                "point MODEL_REGISTRY_BASE_URL / MODEL_REGISTRY_SCHEME at the final address"
-            )
-        if status != 200:
-            raise RegistryResponseError(
-                f"the model registry answered HTTP {status} for {where}: {_error_message(body)}"
-            )
-        try:
-            data = json_body.loads(body)
-        except json_body.TooDeep:
-            raise RegistryResponseError(
-                f"the model registry answered {where} with JSON nested too deep to decode (about 1,000 levels "
-                "or more; a Model Registry's answers nest a few levels)"
-            ) from None
-        except ValueError:
-            raise RegistryResponseError(
-                f"the model registry answered {where} with something that is not JSON "
-                f"(is MODEL_REGISTRY_BASE_URL a Model Registry?): {_snippet(body)}"
-            ) from None
-        if not isinstance(data, dict):
-            raise RegistryResponseError(f"the model registry answered {where} with JSON that is not an object")
-        return data
+        return retry.call(once, deadline=self._http.end - time.monotonic(), max_attempts=None)
 
     def iter_items(self, path: str, params: Mapping[str, str]) -> Iterator[Json]:
         """Every item of a list endpoint, following ``nextPageToken`` (at most :data:`MAX_PAGES` pages)."""
@@ -331,126 +223,8 @@ class RegistryClient:
         return self.iter_items(f"/model_versions/{model_version_id}/artifacts", params)
 
     def close(self) -> None:
-        self._pool.clear()
+        self._http.close()
 
 
-def probe(
-    base_url: str,
-    *,
-    timeout: float,
-    ca_bundle: Path | None = None,
-    prefixes: Sequence[str] = (API_V1, API_V1ALPHA3),
-    proxies: ProxyConfig | None = None,
-) -> str | None:
-    """The first of ``prefixes`` at which a Model Registry answers at ``base_url`` (200 list or 401/403), or None.
-
-    At most one bounded GET per prefix, all within ``timeout``. Name resolution is not covered by socket
-    timeouts, so the GETs run in a daemon thread joined with ``timeout``.
-    """
-    outcome: list[str] = []
-    started = time.monotonic()
-
-    def attempt() -> None:
-        try:
-            pool = pool_manager(
-                proxies or ProxyConfig(),
-                retries=False,
-                ssl_context=tls.registry_context(ca_bundle) if base_url.startswith("https://") else None,
-            )
-            for prefix in prefixes:
-                remaining = timeout - (time.monotonic() - started)
-                if remaining <= 0:
-                    return
-                response = pool.request(
-                    "GET",
-                    f"{base_url}{prefix}/registered_models?pageSize=1",
-                    timeout=urllib3.Timeout(total=remaining),
-                    redirect=False,
-                    preload_content=False,
-                )
-                if response.status in (401, 403):
-                    response.close()
-                    outcome.append(prefix)
-                    return
-                try:
-                    body = response.read(PROBE_MAX_BYTES + 1)  # never a whole 100 MB answer in memory
-                    data = json_body.loads(body) if len(body) <= PROBE_MAX_BYTES else None
-                except (urllib3.exceptions.HTTPError, OSError, ValueError):
-                    data = None
-                finally:
-                    response.close()
-                if response.status == 200 and isinstance(data, dict) and "items" in data:
-                    outcome.append(prefix)
-                    return
-        except (urllib3.exceptions.HTTPError, OSError, UsageError):
-            return
-
-    thread = threading.Thread(target=attempt, name="registry-probe", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return outcome[0] if outcome else None
-
-
-def _warn_if_deprecated(base_url: str, url: str, headers: Mapping[str, str]) -> None:
-    """One warning per registry and API for a ``Deprecation`` or ``Sunset`` answer header (RFC 9745, 8594)."""
-    marks = {name: headers.get(name) for name in ("Deprecation", "Sunset") if headers.get(name)}
-    if not marks:
-        return
-    api = next((p for p in (API_V1ALPHA3, API_V1) if url.startswith(f"{base_url}{p}/")), "")
-    key = f"{base_url}{api}"
-    if key in _warned_deprecation:
-        return
-    _warned_deprecation.add(key)
-    shown = ", ".join(f"{name}: {_printable(value)}" for name, value in marks.items())
-    version = api.rsplit("/", 1)[-1] or "(unknown)"
-    advice = (
-        "; upgrade the registry to one that serves v1, which the initializer prefers" if api == API_V1ALPHA3 else ""
-    )
-    log.warning(
-        "the model registry at %s marks API %s as deprecated (%s)%s",
-        redact_url(base_url),
-        version,
-        shown,
-        advice,
-        extra={"step": "registry", "api": version},
-    )
-
-
-def _printable(value: str | None) -> str:
-    text = "".join(ch for ch in (value or "") if ch.isprintable())[:80]
-    return redact_text(text)
-
-
-def _catch(fn: Callable[[], Answer]) -> Answer | BaseException:
-    try:
-        return fn()
-    except Exception as exc:  # handed to the waiting caller, which raises it
-        return exc
-
-
-def _reason(exc: BaseException) -> str:
-    reason = getattr(exc, "reason", None) or exc
-    return redact_text(str(reason)) or type(exc).__name__
-
-
-def _error_message(body: bytes) -> str:
-    try:
-        data = json_body.loads(body)
-    except ValueError:
-        return _snippet(body)
-    if isinstance(data, dict) and isinstance(data.get("message"), str):
-        return redact_text(data["message"][:300])
-    return _snippet(body)
-
-
-def _is_error_body(body: bytes) -> bool:
-    try:
-        data = json_body.loads(body)
-    except ValueError:
-        return False
-    return isinstance(data, dict) and isinstance(data.get("message"), str)
-
-
-def _snippet(body: bytes) -> str:
-    text = body[:200].decode("utf-8", "replace").strip().replace("\n", " ")
-    return redact_text(text) if text else "(empty body)"
+def _extra(version: str) -> dict[str, str]:
+    return {"step": "registry", "api": version}

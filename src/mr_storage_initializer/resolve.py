@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from mr_storage_initializer import api_version, registry, storage_config
+from mr_storage_initializer import api_version, registry, registry_exchange, storage_config
 from mr_storage_initializer.errors import NotFoundError, RefusedError, RegistryResponseError
 from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.settings import Settings
@@ -107,8 +107,8 @@ def choose_reading(parsed: ParsedUri, settings: Settings) -> ModelRef:
         return parsed.readings[0]
     as_host_model, as_model_version = parsed.readings
     url = registry_url_for(as_host_model, settings)
-    prefixes = api_version.probe_prefixes(settings.api_version)
-    found = registry.probe(
+    prefixes = api_version.prefixes(settings.api_version)
+    found = registry_exchange.probe(
         url, timeout=settings.probe_timeout, ca_bundle=settings.ca_bundle, prefixes=prefixes, proxies=settings.proxy
     )
     if found:
@@ -170,7 +170,8 @@ def _refuse_archived(entity: Entity, what: str, settings: Settings) -> None:
         )
 
 
-def resolve(parsed: ParsedUri, settings: Settings) -> Resolution:
+def resolve(parsed: ParsedUri, settings: Settings, learned: api_version.Learned | None = None) -> Resolution:
+    """What ``parsed`` names; ``learned``: what the run knows of its registries' APIs already (pairs share it)."""
     ref = choose_reading(parsed, settings)
     url = registry_url_for(ref, settings)
     auth = "token" if settings.token else "token file" if settings.token_path else "none"
@@ -186,10 +187,11 @@ def resolve(parsed: ParsedUri, settings: Settings) -> Resolution:
         token_path=settings.token_path,
         ca_bundle=settings.ca_bundle,
         deadline=settings.timeout,
+        api_version=settings.api_version,
+        learned=learned,
         proxies=settings.proxy,
     )
     try:
-        api_version.choose(client, settings.api_version)
         return _resolve_with(client, parsed.raw, ref, settings)
     finally:
         client.close()

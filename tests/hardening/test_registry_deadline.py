@@ -160,7 +160,7 @@ class _FloodServer(socketserver.ThreadingTCPServer):
 
 
 def test_the_host_probe_reads_a_bounded_part_of_a_huge_answer() -> None:
-    from mr_storage_initializer.registry import probe
+    from mr_storage_initializer.registry_exchange import probe
 
     server = _FloodServer()
     serve(server)

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 import pytest
 
 from mr_storage_initializer import retry
-from mr_storage_initializer.registry import API_V1, RegistryClient
+from mr_storage_initializer.api_version import API_V1
+from mr_storage_initializer.registry import RegistryClient
 
 
 class _Busy(http.server.BaseHTTPRequestHandler):

@@ -9,10 +9,10 @@ import pytest
 
 from mr_storage_initializer import retry
 from mr_storage_initializer.errors import InitializerError
-from mr_storage_initializer.registry import RegistryClient
+from mr_storage_initializer.registry_answers import interpret
 from mr_storage_initializer.transfer import wire
 from mr_storage_initializer.transfer.objectstore import ObstoreSource
-from mr_storage_initializer.transfer.source import SourceError, reading_failed
+from mr_storage_initializer.transfer.source import SourceError, transport_failure
 
 TRANSIENT = (408, 429, 500, 502, 503, 504)
 FINAL = (400, 401, 403, 404, 409, 416, 501, 505)
@@ -26,7 +26,7 @@ def test_registry_http_and_object_stores_agree(status: int) -> None:
     obstore_error = ObstoreSource(None, "").error(RuntimeError(f"Request failed with status: {status}"), "k")
     assert obstore_error.transient is expected
     with pytest.raises((retry.TransientError, InitializerError)) as caught:
-        RegistryClient._interpret("http://r/x", status, b"{}", missing_ok=False)
+        interpret("http://r/x", status, b"{}", missing_ok=False)
     assert isinstance(caught.value, retry.TransientError) is expected
 
 
@@ -34,7 +34,7 @@ def test_cut_connections_are_transient_for_every_source() -> None:
     import urllib3
 
     cut = urllib3.exceptions.ProtocolError("Connection broken: IncompleteRead")
-    assert wire.transport_error(cut, "hint").transient
+    assert transport_failure(cut, 30, "hint").transient
     assert ObstoreSource(None, "").error(RuntimeError("connection reset by peer"), "k").transient
 
 
@@ -51,7 +51,7 @@ def test_cut_connections_are_transient_for_every_source() -> None:
 )
 def test_a_body_read_failure_is_sorted_in_one_place(exc: BaseException, transient: bool, sentence: str) -> None:
     # the ordinary read (wire._readinto) and the splice's first read (splice._read_head) both use this
-    error = reading_failed(exc, 7, "check the CA")
+    error = transport_failure(exc, 7, "check the CA")
     assert error.transient is transient
     assert sentence in error.message
 

@@ -31,7 +31,8 @@ from mr_storage_initializer.redact import redact_url, register_secret
 from mr_storage_initializer.tls import http_context
 from mr_storage_initializer.transfer import wire
 from mr_storage_initializer.transfer.plan import Patterns, RemoteFile, safe_relpath
-from mr_storage_initializer.transfer.source import Sink, SourceError, Unsupported
+from mr_storage_initializer.transfer.source import Sink, SourceError, Unsupported, transport_failure
+from mr_storage_initializer.transport import Kind, classify
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 MAX_HTTP_DOWNLOAD_SIZE = 50 * 1000 * 1000 * 1000  # huggingface_hub's limit for plain-HTTP downloads
@@ -233,8 +234,8 @@ class HfSource:
                 timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout),
             )
         except urllib3.exceptions.HTTPError as exc:
-            error = wire.transport_error(exc, _TLS, self.timeout)
-            if isinstance(wire.cause(exc), urllib3.exceptions.TimeoutError):
+            error = transport_failure(exc, self.timeout, _TLS)
+            if classify(exc).kind is Kind.TIMEOUT:
                 host = "the Hub" if wire.origin(url) == wire.origin(self.endpoint) else "the CDN"
                 error = SourceError(f"{host} did not answer within {self.timeout:g}s", transient=True)
             raise SourceError(f"{error.message} ({redact_url(url)})", transient=error.transient) from exc

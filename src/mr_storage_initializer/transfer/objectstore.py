@@ -11,6 +11,7 @@ from mr_storage_initializer import retry
 from mr_storage_initializer.errors import StorageError
 from mr_storage_initializer.transfer.plan import RemoteFile, safe_relpath
 from mr_storage_initializer.transfer.source import CHANGED, Sink, SourceError, changed
+from mr_storage_initializer.transport import Kind, classify_text
 
 _READ_CHUNK = 256 << 10  # what a cut connection can lose; resumes start at a chunk boundary
 
@@ -79,8 +80,8 @@ class ObstoreSource:
         pass
 
     def error(self, exc: BaseException, where: str) -> SourceError:
-        """Sort an obstore failure: denied and missing are final; network trouble and the statuses
-        ``retry.transient_status`` names may pass."""
+        """Sort an obstore failure: denied and missing are final, and so is TLS (:mod:`.transport`); network
+        trouble and the statuses ``retry.transient_status`` names may pass."""
         from obstore.exceptions import (
             InvalidPathError,
             PermissionDeniedError,
@@ -110,9 +111,10 @@ class ObstoreSource:
         status = _status(text)
         if status is not None and status >= 400 and not retry.transient_status(status):
             return SourceError(f"{at}HTTP {status} ({first_line})", transient=False)
-        if "certificate" in text.lower() or "invalid peer" in text.lower():
+        failure = classify_text(text)  # the transport's table, read from the words of the error
+        if failure.kind is Kind.TLS:
             return SourceError(f"{at}TLS failed ({first_line}); {self.tls_hint}", transient=False)
-        return SourceError(f"{at}{first_line}", transient=True)
+        return SourceError(f"{at}{first_line}", transient=failure.transient)
 
 
 def readable(text: str, limit: int = 300) -> str:

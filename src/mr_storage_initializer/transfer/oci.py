@@ -31,7 +31,7 @@ from mr_storage_initializer.tls import http_context
 from mr_storage_initializer.transfer import oci_auth, wire
 from mr_storage_initializer.transfer.oci_ref import DIGEST, api_host, goarch, parse_oci_uri, pick
 from mr_storage_initializer.transfer.plan import RemoteFile
-from mr_storage_initializer.transfer.source import Sink, SourceError
+from mr_storage_initializer.transfer.source import Sink, SourceError, transport_failure
 
 INDEX_TYPES = (
     "application/vnd.oci.image.index.v1+json",
@@ -109,7 +109,7 @@ class OciSource:
                 timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout),
             )
         except urllib3.exceptions.HTTPError as exc:
-            error = wire.transport_error(exc, _TLS, self.timeout)
+            error = transport_failure(exc, self.timeout, _TLS)
             raise SourceError(f"{error.message} ({redact_url(url)})", transient=error.transient) from exc
 
     def _get(self, endpoint: str, path: str, headers: Mapping[str, str]) -> Any:
@@ -218,7 +218,7 @@ class OciSource:
                 timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout),
             )
         except urllib3.exceptions.HTTPError as exc:
-            raise wire.transport_error(exc, _TLS, self.timeout) from exc
+            raise transport_failure(exc, self.timeout, _TLS) from exc
 
     def _each_endpoint(
         self, path: str, headers: Mapping[str, str], subject: str, prefer: str | None = None

@@ -54,18 +54,25 @@ def tls_failed(exc: BaseException, hint: str) -> SourceError:
     return SourceError(f"TLS failed ({exc})" + (f"; {hint}" if hint else ""), transient=False)
 
 
-def reading_failed(exc: BaseException, timeout: float, tls_hint: str = "") -> SourceError:
-    """What reading a response body raised, sorted: TLS (final), a timeout or a cut (transient). A TLS
-    stream that ends early (a load balancer or the server closing it mid-body) is a cut, not a TLS fault."""
-    import ssl
+def transport_failure(exc: BaseException, timeout: float, tls_hint: str = "") -> SourceError:
+    """The SourceError for what a request or the read of its body raised (urllib3's, ``http.client``'s,
+    ``ssl``'s or the socket's error), sorted by :func:`mr_storage_initializer.transport.classify`: TLS is
+    final; a timeout, a refused connection, a cut (a TLS stream ending early included) may pass."""
+    from mr_storage_initializer.transport import Kind, classify
 
-    if isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError):
-        return broken(f"the TLS stream ended early: {exc}")
-    if isinstance(exc, ssl.SSLError):
-        return tls_failed(exc, tls_hint)
-    if isinstance(exc, TimeoutError):
-        return timed_out(timeout, str(exc))
-    return broken(" ".join(str(exc).split())[:200] or type(exc).__name__)
+    failure = classify(exc)
+    if failure.kind is Kind.TLS:
+        return tls_failed(failure.error or exc, tls_hint)
+    if failure.kind is Kind.TIMEOUT:
+        return timed_out(timeout, failure.text)
+    if failure.kind is Kind.CONNECT:
+        return SourceError(f"the server {failure.unreachable}", transient=True)
+    if failure.kind is Kind.BROKEN:
+        import ssl
+
+        tls_cut = isinstance(failure.error, ssl.SSLError)
+        return broken(f"the TLS stream ended early: {failure.text}" if tls_cut else failure.text)
+    return SourceError(f"{type(failure.error).__name__} ({failure.text})", transient=True)
 
 
 CHANGED = "it changed on the server during the download; refusing a file stitched from two versions (run again)"

@@ -24,7 +24,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from mr_storage_initializer.transfer.source import Sink, broken, reading_failed, timed_out
+from mr_storage_initializer.transfer.source import Sink, broken, timed_out, transport_failure
 
 PIPE_SIZE = 1 << 20  # the unprivileged maximum (fs.pipe-max-size), fewer calls than the kernel's 64 KiB default
 _F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ (Python >= 3.10 names it; the number is Linux's ABI)
@@ -96,7 +96,7 @@ def _read_head(raw: Any, timeout: float) -> bytes:
     try:
         head: bytes = raw.read1(1 << 16)
     except OSError as exc:
-        raise reading_failed(exc, timeout) from exc
+        raise transport_failure(exc, timeout) from exc
     if not head and raw.length:  # http.client met the end of the stream
         raise broken(f"{raw.length} bytes missing")
     return head

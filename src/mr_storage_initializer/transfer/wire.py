@@ -18,9 +18,7 @@ from mr_storage_initializer.transfer.source import (
     Sink,
     SourceError,
     broken,
-    reading_failed,
-    timed_out,
-    tls_failed,
+    transport_failure,
 )
 
 TIMEOUT = 30.0  # seconds to connect and between bytes, as KServe's HTTP downloader
@@ -76,7 +74,7 @@ def get(
     try:
         response = pool.request("GET", url, headers=sent, preload_content=False, decode_content=False)
     except urllib3.exceptions.HTTPError as exc:
-        raise transport_error(exc, tls_hint) from exc
+        raise transport_failure(exc, TIMEOUT, tls_hint) from exc
     if response.status >= 400:
         discard(response)
         raise status_error(response.status, denied_hint)
@@ -108,29 +106,6 @@ def status_error(status: int, denied_hint: str) -> SourceError:
     if status == 407:
         return SourceError("the proxy requires credentials (HTTP 407); put them in HTTP(S)_PROXY", transient=False)
     return SourceError(f"the server answered HTTP {status}", transient=retry.transient_status(status))
-
-
-def cause(exc: BaseException) -> BaseException:
-    """What failed under a urllib3 error: a ``MaxRetryError``'s reason (the pools retry nothing themselves,
-    so it wraps the one failure), else the error itself."""
-    import urllib3
-
-    return exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason else exc
-
-
-def transport_error(exc: BaseException, tls_hint: str, timeout: float = TIMEOUT) -> SourceError:
-    """The SourceError for a request that got no answer (``exc`` as urllib3 raised it, or its cause)."""
-    import urllib3
-
-    exc = cause(exc)
-    if isinstance(exc, urllib3.exceptions.SSLError | ssl.SSLError):
-        return tls_failed(exc, tls_hint)
-    text = " ".join(str(exc).split())[:200]
-    if isinstance(exc, urllib3.exceptions.ProtocolError):
-        return broken(text)
-    if isinstance(exc, urllib3.exceptions.TimeoutError):
-        return timed_out(timeout, text)
-    return SourceError(f"{type(exc).__name__} ({text})", transient=True)
 
 
 def content_range(response: Any) -> tuple[int, int | None] | None:
@@ -178,7 +153,7 @@ def stream(
             yield from _readinto(raw, chunk, tls_hint, timeout)
         complete = True
     except urllib3.exceptions.HTTPError as exc:
-        raise transport_error(exc, tls_hint, timeout) from exc
+        raise transport_failure(exc, timeout, tls_hint) from exc
     finally:
         if complete:
             response.release_conn()
@@ -194,7 +169,7 @@ def _readinto(raw: Any, chunk: int, tls_hint: str, timeout: float = TIMEOUT) -> 
         try:
             n = raw.readinto(view)
         except (OSError, http.client.HTTPException) as exc:  # ssl.SSLError and TimeoutError are OSErrors
-            raise reading_failed(exc, timeout, tls_hint) from exc
+            raise transport_failure(exc, timeout, tls_hint) from exc
         if not n:
             break
         yield view[:n]
