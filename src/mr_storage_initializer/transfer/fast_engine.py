@@ -188,10 +188,15 @@ class _Run:
             threading.Thread(target=self._worker, args=(slot,), name=f"fetch-{slot}", daemon=True).start()
 
     def _create_files(self) -> None:
+        """Create every file larger than one range at its final size (a full disk fails here, before its
+        bytes are fetched), and empty files; a file of one range is created by the worker that fetches it,
+        beside the other workers' transfers instead of before them all (see :meth:`_fetch`)."""
         self.dest.mkdir(parents=True, exist_ok=True)
         for remote in self.files:
             if self.ledger is not None and remote.rel in self.ledger.kept:
                 continue  # kept from an interrupted run, at its full size already
+            if self._created_late(remote):
+                continue
             fd = self.staged.open(remote.rel, os.O_WRONLY | os.O_CREAT | os.O_EXCL, parents=True)
             try:
                 if remote.size:
@@ -227,7 +232,15 @@ class _Run:
         if part.size == 0:
             return
         remote = part.file
-        fd = self.staged.open(remote.rel, os.O_WRONLY)
+        if self._created_late(remote):  # its one range: create the file here, never reuse one found there
+            fd = self.staged.open(remote.rel, os.O_WRONLY | os.O_CREAT | os.O_EXCL, parents=True)
+            try:
+                reserve(fd, remote.size)
+            except BaseException:
+                os.close(fd)
+                raise
+        else:
+            fd = self.staged.open(remote.rel, os.O_WRONLY)
         stall = _Stall(remote, part.start, self.tunables.stall_timeout)
         try:
             written = 0
@@ -247,6 +260,10 @@ class _Run:
                     )
         finally:
             os.close(fd)
+
+    def _created_late(self, remote: RemoteFile) -> bool:
+        """Whether ``remote`` is created when its only range is fetched: not empty, at most one range."""
+        return 0 < remote.size <= self.tunables.chunk_size
 
     def _attempt(self, fd: int, part: Part, written: int, stall: _Stall, slot: int) -> int:
         """Fetch what is left of ``part`` from ``written``; return how far it got (progress ends a retry budget).
