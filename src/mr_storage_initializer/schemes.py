@@ -7,8 +7,8 @@ code lives (``builder``: the function that makes its own engine; ``kserve``: the
 fingerprint), the own engine's tunables (``attempts_variable``: KServe's per-store retry knob), the
 environment variables it reads (what reaches ``Settings.storage_env``), how its URLs are read strictly
 (``urls``), what the artifact policy checks besides the URI (``storage_endpoints``), which trust rule of
-:mod:`~mr_storage_initializer.tls` its source uses (``trust``), and which of its variables are secrets
-(:mod:`~mr_storage_initializer.redact`).
+:mod:`~mr_storage_initializer.tls` its source uses (``trust``), which of its variables are secrets
+(:mod:`~mr_storage_initializer.redact`), and its lines in ``--help`` (``help``).
 
 Code is named as ``"module:function"`` and imported only when that scheme is used, so a URI never imports
 another scheme's SDK; this module imports nothing of the package. ``tests/unit/test_schemes.py`` checks the
@@ -45,9 +45,9 @@ class Scheme:
     needs_path: bool = False  # kserve_storage's http(s) rule: https?://HOST/NAME
     host_called: str = "host"  # what a missing host is called in a message ("bucket")
     grammar: str | None = None  # "module:function" raising UsageError when a URI breaks the scheme's grammar
-    builder: str | None = None  # "module:function" making the own engine (see transfer.Builder)
-    kserve: str = KSERVE_ENGINE  # "module:function" making the kserve_storage engine for it
-    revision: str | None = None  # "module:function" pinning what the URI names now (see transfer.Revision)
+    builder: str | None = None  # "module:function" making the own engine (transfer.engine.Builder)
+    kserve: str = KSERVE_ENGINE  # "module:function" making the kserve_storage engine (transfer.engine.KServeBuilder)
+    revision: str | None = None  # "module:function" pinning what the URI names now (transfer.engine.Revision)
     modules: tuple[str, ...] = ()  # the modules that hold this scheme's own code (its source, engine, parsers)
     attempts_variable: str | None = None  # KServe's tries per request for this store, when ours is unset
     variable_prefixes: tuple[str, ...] = ()  # the environment variables it reads, by prefix
