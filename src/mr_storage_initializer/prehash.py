@@ -134,6 +134,18 @@ class PrefixHasher:
                 if not self.closing:
                     self.hashed_during += todo
 
+    def finish(self, rel: str, size: int) -> str | None:
+        """The SHA-256 of ``rel`` once the hashing threads have hashed its ``size`` bytes, for a check made
+        before :meth:`close` (the writes are over); None when the file was not hashed from its first byte to
+        its last (rewritten, or not written in full): the caller hashes it itself."""
+        with self.lock:
+            state = self.files.get(rel)
+            while state is not None and state.queued and not state.dirty:
+                self.wake.wait()
+            if state is None or state.dirty or state.pending or state.hashed != size:
+                return None
+            return str(state.hasher.copy().hexdigest())
+
     def abort(self) -> None:
         """The download failed: stop hashing at the next block; no digest will be given."""
         with self.lock:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, urljoin, urlsplit
@@ -159,9 +159,6 @@ class HfSource:
         self._listed: list[RemoteFile] | None = None
         self._cdn: dict[str, str] = {}  # path → the CDN URL the Hub redirected to
         self._lock = threading.Lock()
-        # Called with (file, start, end) once bytes [start, end) of a file are written (the engine writes each
-        # chunk before it asks for the next): lets the LFS digests be computed while the download runs.
-        self.on_delivered: Callable[[RemoteFile, int, int], None] | None = None
         bound = max(1.0, min(wire.TIMEOUT, timeout / 3))  # a stall leaves time to retry within the deadline
         # wire's pool: the artifact policy checks every host it connects to (the Hub, each CDN host); the
         # redirects are followed here, one by one, so that a CDN URL can be remembered and re-asked.
@@ -336,13 +333,8 @@ class HfSource:
             if response.status >= 400:
                 wire.discard(response)
                 raise self._file_error(response, remote, url)
-            delivered = 0
             at = start if remote.ranges else None
-            for chunk in wire.stream(response, at, _READ_CHUNK, _TLS, timeout=self.timeout, sink=sink):
-                yield chunk
-                delivered += chunk if isinstance(chunk, int) else len(chunk)
-            if self.on_delivered is not None and delivered:
-                self.on_delivered(remote, start, start + delivered)
+            yield from wire.stream(response, at, _READ_CHUNK, _TLS, timeout=self.timeout, sink=sink)
             return
         raise SourceError(f"too many redirects for {remote.rel} of {self.what}", transient=False)
 

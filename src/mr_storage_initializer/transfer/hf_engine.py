@@ -1,22 +1,22 @@
-"""``hf://`` downloads: the fast engine on :class:`~.hf.HfSource`, LFS digests checked while the ranges
-arrive, the commit recorded; what only Xet can serve goes to :mod:`.hf_kserve` (``kserve_storage``, in a
-child process)."""
+"""``hf://`` downloads: the fast engine on :class:`~.hf.HfSource`, LFS digests checked (hashed while the
+ranges arrive, by the prefix hasher the install's checks share: :mod:`~mr_storage_initializer.prehash`),
+the commit recorded; what only Xet can serve goes to :mod:`.hf_kserve` (``kserve_storage``, in a child
+process)."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from mr_storage_initializer import retry
+from mr_storage_initializer.digests import file_digest
 from mr_storage_initializer.errors import StorageError
 from mr_storage_initializer.options import Limits, Tunables
+from mr_storage_initializer.prehash import PrefixHasher
 from mr_storage_initializer.redact import redact_url
-from mr_storage_initializer.transfer.engine import NO_HOOKS, Engine, Hooks
+from mr_storage_initializer.transfer.engine import NO_HOOKS, Engine, Hooks, Observer
 from mr_storage_initializer.transfer.fast_engine import FastEngine
 from mr_storage_initializer.transfer.hf import HfSource, hub_patterns, parse_hf_uri
 from mr_storage_initializer.transfer.plan import Patterns, RemoteFile
@@ -93,74 +93,49 @@ class HfEngine:
             source.close()
             raise
         log.info("%s is commit %s", redact_url(uri), self.revision, extra={"step": "listed", "revision": self.revision})
-        digests = LfsDigests(dest, source, self.patterns)
-        source.on_delivered = digests.delivered
-        FastEngine(source, self.tunables, self.patterns, self.limits, hooks=self.hooks).download(uri, dest)
-        digests.verify({f.key: f for f in files})
+        lfs = {f.rel: (f, source.lfs[f.key]) for f in files if f.key in source.lfs and self.patterns.wants(f.key)}
+        # The LFS files' SHA-256 comes from the prefix hasher that also serves the install's checks (the
+        # caller's observer), so a file is hashed once; without one, a hasher of the engine's own.
+        shared = self.hooks.observer if isinstance(self.hooks.observer, PrefixHasher) else None
+        own = PrefixHasher(dest) if lfs and shared is None else None
+        hooks = self.hooks if own is None else Hooks(self.hooks.before_fetch, _both(own, self.hooks.observer))
+        try:
+            FastEngine(source, self.tunables, self.patterns, self.limits, hooks=hooks).download(uri, dest)
+            _check_lfs(dest, lfs, shared or own, source)
+        except BaseException:
+            if own is not None:
+                own.abort()
+            raise
+        finally:
+            if own is not None:
+                own.close()
         return self.name
 
 
-class LfsDigests:
-    """SHA-256 of every LFS file, computed as the download runs: a worker that finishes a range hashes the
-    file's contiguous written prefix from the page cache (one thread per file at a time); ``verify`` hashes
-    whatever is left and compares with the Hub's ``lfs.oid``."""
+def _both(first: Observer, second: Observer | None) -> Observer:
+    if second is None:
+        return first
 
-    def __init__(self, dest: Path, source: HfSource, patterns: Patterns) -> None:
-        self.dest = dest
-        self.source = source
-        self.wanted = {path: oid for path, oid in source.lfs.items() if patterns.wants(path)}
-        self._hashes = {path: hashlib.sha256() for path in self.wanted}
-        self._next = dict.fromkeys(self.wanted, 0)  # bytes hashed so far
-        self._done: dict[str, dict[int, int]] = {path: {} for path in self.wanted}  # written ranges start → end
-        self._locks = {path: threading.Lock() for path in self.wanted}
-        self._guard = threading.Lock()
+    def observer(rel: str, offset: int, length: int) -> None:
+        first(rel, offset, length)
+        second(rel, offset, length)
 
-    def delivered(self, remote: RemoteFile, start: int, end: int) -> None:
-        if remote.key not in self.wanted:
-            return
-        with self._guard:
-            self._done[remote.key][start] = end
-        if self._locks[remote.key].acquire(blocking=False):  # another worker is hashing this file: it goes on
-            try:
-                self._advance(remote.key, remote.rel)
-            finally:
-                self._locks[remote.key].release()
+    return observer
 
-    def _advance(self, key: str, rel: str, size: int | None = None) -> None:
-        with open(self.dest / rel, "rb") as handle:
-            while True:
-                with self._guard:
-                    end = self._done[key].pop(self._next[key], None)
-                if end is None and size is not None and self._next[key] < size:
-                    end = size  # the final pass: whatever is left
-                if end is None:
-                    return
-                handle.seek(self._next[key])
-                left = end - self._next[key]
-                while left > 0:
-                    block = handle.read(min(4 << 20, left))
-                    if not block:
-                        break
-                    self._hashes[key].update(block)
-                    left -= len(block)
-                self._next[key] = end
 
-    def verify(self, files: dict[str, RemoteFile]) -> None:
-        if not self.wanted:
-            return
-        log.info("checking %d LFS files against the Hub's SHA-256", len(self.wanted), extra={"step": "verifying"})
-
-        def finish(key: str) -> str:
-            with self._locks[key]:
-                self._advance(key, files[key].rel, files[key].size)
-            return self._hashes[key].hexdigest()
-
-        keys = sorted(self.wanted)
-        with ThreadPoolExecutor(max_workers=min(4, len(keys))) as pool:
-            got = dict(zip(keys, pool.map(finish, keys), strict=True))
-        for key in keys:
-            if got[key] != self.wanted[key]:
-                raise StorageError(
-                    f"{files[key].rel}: SHA-256 {got[key]} is not the {self.wanted[key]} the Hub lists for commit "
-                    f"{self.source.commit} of {self.source.ref.repo_id}; refusing the model"
-                )
+def _check_lfs(
+    dest: Path, lfs: dict[str, tuple[RemoteFile, str]], hasher: PrefixHasher | None, source: HfSource
+) -> None:
+    """Every LFS file against the Hub's ``lfs.oid``: its SHA-256 from ``hasher`` (hashed while the ranges
+    arrived), or hashed now where the hasher could not follow it (a file rewritten from its start)."""
+    if not lfs:
+        return
+    log.info("checking %d LFS files against the Hub's SHA-256", len(lfs), extra={"step": "verifying"})
+    for rel, (remote, oid) in sorted(lfs.items()):
+        got = hasher.finish(rel, remote.size) if hasher is not None else None
+        got = got or file_digest(dest, rel)
+        if got != oid:
+            raise StorageError(
+                f"{rel}: SHA-256 {got} is not the {oid} the Hub lists for commit "
+                f"{source.commit} of {source.ref.repo_id}; refusing the model"
+            )
