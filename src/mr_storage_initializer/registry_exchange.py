@@ -114,23 +114,24 @@ class Exchange:
             failure = classify(exc)
             if failure.kind is Kind.TLS:
                 raise RegistryUnreachableError(
-                    f"TLS verification failed for the model registry at {where}: {_reason(exc)}; "
+                    f"TLS verification failed for the model registry at {where}: {failure.text}; "
                     "set MODEL_REGISTRY_CA_BUNDLE to the CA that signed its certificate"
                 ) from None
             if failure.kind is Kind.CONNECT:  # refused, no route, no such name: it may be starting
                 raise self._unreachable.failed(failure) from None
             final = RegistryUnreachableError(
-                f"cannot reach the model registry at {where}: {_reason(exc)}; check MODEL_REGISTRY_BASE_URL, "
+                f"cannot reach the model registry at {where}: {failure.text}; check MODEL_REGISTRY_BASE_URL, "
                 "the host in the URI, and that the registry is running"
             )
-            raise retry.TransientError(f"registry request to {where} failed: {_reason(exc)}", final) from None
+            raise retry.TransientError(f"registry request to {where} failed: {failure.text}", final) from None
         try:
             body = response.read(MAX_BODY_BYTES + 1, decode_content=True)
         except urllib3.exceptions.HTTPError as exc:
-            final = RegistryUnreachableError(f"the model registry at {where} broke off its answer: {_reason(exc)}")
-            if not classify(exc).transient:
+            failure = classify(exc)
+            final = RegistryUnreachableError(f"the model registry at {where} broke off its answer: {failure.text}")
+            if not failure.transient:  # TLS failed mid-answer
                 raise final from None
-            raise retry.TransientError(f"reading the answer of {where} failed: {_reason(exc)}", final) from None
+            raise retry.TransientError(f"reading the answer of {where} failed: {failure.text}", final) from None
         finally:
             response.release_conn()
         self._warn_if_deprecated(url, response.headers)
@@ -229,8 +230,3 @@ def _catch(fn: Callable[[], Answer]) -> Answer | BaseException:
         return fn()
     except Exception as exc:  # handed to the waiting caller, which raises it
         return exc
-
-
-def _reason(exc: BaseException) -> str:
-    reason = getattr(exc, "reason", None) or exc
-    return redact_text(str(reason)) or type(exc).__name__

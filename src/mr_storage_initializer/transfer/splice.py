@@ -126,7 +126,7 @@ def _from_socket(fd: int, pipe_in: int, count: int, timeout: float) -> int:
         except OSError as exc:
             if exc.errno in _NOT_DONE:
                 raise _Refused from exc
-            raise broken(exc.strerror or type(exc).__name__) from exc
+            raise transport_failure(exc, timeout) from exc
 
 
 def _to_file(pipe_out: int, sink: Sink, count: int) -> None:
