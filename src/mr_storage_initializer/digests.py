@@ -104,6 +104,11 @@ class Digests:
         log.debug("%d files hashed during the download, %d bytes after it", len(rels) - len(todo), late)
         return done
 
+    def computed(self) -> dict[str, str]:
+        """``{rel: hex SHA-256}`` of every file hashed so far (during the download or for a check) that is
+        unchanged since: what the provenance records."""
+        return {rel: d.sha256 for rel, d in sorted(self.known.items()) if d.matches(self.root / rel)}
+
     def _hash(self, rel: str) -> FileDigest:
         before = (self.root / rel).stat()
         sha = file_digest(self.root, rel)

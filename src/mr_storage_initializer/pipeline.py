@@ -251,7 +251,13 @@ def install_pair(
             result = dataclasses.replace(result, tree=tree)  # less what the signature does not cover
             seconds = time.monotonic() - started
             built = build_record(
-                resolution, result, seconds=seconds, verified_files=verified, inputs=inputs, signature=signature
+                resolution,
+                result,
+                seconds=seconds,
+                verified_files=verified,
+                inputs=inputs,
+                signature=signature,
+                digests=digests.computed(),
             )
             replaced = _replaced(dest.provenance(), resolution, pair.source_uri)
             record = dest.commit(staging, built.to_json(), result.tree, installed=committed)

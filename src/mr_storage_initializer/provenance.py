@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mr_storage_initializer import __version__
@@ -48,6 +48,7 @@ class Record:
     files: tuple[StagedFile, ...]
     revision: str | None = None  # the source's version installed (hf://: the commit sha), when it has one
     signature: Mapping[str, Any] | None = None  # signature_step.check's summary (docs/signing.md); None: not checked
+    digests: Mapping[str, str] = field(default_factory=dict)  # path → SHA-256 of the files the install hashed
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -64,7 +65,10 @@ class Record:
             "seconds": self.seconds,
             "installed_at": self.installed_at,
             "verified_files": self.verified_files,
-            "files": [{"path": f.path, "size": f.size} for f in self.files],
+            "files": [
+                {"path": f.path, "size": f.size, **({"sha256": self.digests[f.path]} if f.path in self.digests else {})}
+                for f in self.files
+            ],
             "signature": dict(self.signature) if self.signature is not None else None,
         }
 
@@ -77,7 +81,10 @@ def build_record(
     verified_files: int = 0,
     inputs: Mapping[str, str] | None = None,
     signature: Mapping[str, Any] | None = None,
+    digests: Mapping[str, str] | None = None,
 ) -> Record:
+    """``digests``: the SHA-256 of files the install hashed (:meth:`.digests.Digests.computed`), recorded
+    with each such file."""
     return Record(
         resolution=resolution.to_json(),
         fingerprint=fingerprint(resolution, inputs),
@@ -90,4 +97,5 @@ def build_record(
         files=transfer.tree.files,
         revision=transfer.revision,
         signature=signature,
+        digests=dict(digests or {}),
     )

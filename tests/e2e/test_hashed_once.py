@@ -105,6 +105,8 @@ def test_registry_digests_and_a_signature_hash_each_file_once(
     assert provenance["signature"]["files"] == 3  # ... and the signature's
     if source == "hf":
         assert "checking 2 LFS files against the Hub's SHA-256" in proc.stderr  # ... and the Hub's
+    digests = {f["path"]: f.get("sha256") for f in provenance["files"]}
+    assert digests == {rel: hashlib.sha256(data).hexdigest() for rel, data in published.items()}  # recorded
     hashed = _hashed_per_file(json.loads(counts.read_text()), dest)
     # Every file the signature covers is read once for all checks; model.sig for the others.
     assert hashed == {rel: len(data) for rel, data in published.items()}

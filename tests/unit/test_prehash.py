@@ -106,3 +106,15 @@ def test_ranges_kept_from_a_killed_run_are_hashed_with_the_rest(tmp_path: Path) 
     assert sorted(start for _, start, _ in source.reads) == [p.start for p in parts if p.start not in (0, 300_000)]
     digests = hasher.close()
     assert digests["a.bin"].sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_finish_gives_a_files_digest_before_close_and_none_for_a_rewritten_one(tmp_path: Path) -> None:
+    data = random.Random(3).randbytes(2_000_000)
+    hasher = PrefixHasher(tmp_path)
+    _write(tmp_path / "a.bin", data, hasher, [(1_000_000, 2_000_000), (0, 1_000_000)])
+    _write(tmp_path / "b.bin", data, hasher, [(0, 100), (0, 2_000_000)])  # restarted at 0
+    assert hasher.finish("a.bin", len(data)) == hashlib.sha256(data).hexdigest()
+    assert hasher.finish("a.bin", len(data) + 1) is None  # not hashed to that size
+    assert hasher.finish("b.bin", len(data)) is None
+    assert hasher.finish("never-written.bin", 0) is None
+    assert set(hasher.close()) == {"a.bin"}  # finish does not end the hashing of a file
