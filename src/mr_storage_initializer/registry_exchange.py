@@ -119,9 +119,14 @@ class Exchange:
                 ) from None
             if failure.kind is Kind.CONNECT:  # refused, no route, no such name: it may be starting
                 raise self._unreachable.failed(failure) from None
+            check = (
+                "check HTTPS_PROXY / HTTP_PROXY, or list the registry's host in NO_PROXY"
+                if failure.kind is Kind.PROXY
+                else "check MODEL_REGISTRY_BASE_URL, the host in the URI, and that the registry is running"
+            )
+            via = " through the proxy" if failure.kind is Kind.PROXY else ""
             final = RegistryUnreachableError(
-                f"cannot reach the model registry at {where}: {failure.text}; check MODEL_REGISTRY_BASE_URL, "
-                "the host in the URI, and that the registry is running"
+                f"cannot reach the model registry at {where}{via}: {failure.text}; {check}"
             )
             raise retry.TransientError(f"registry request to {where} failed: {failure.text}", final) from None
         try:

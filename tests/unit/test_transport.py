@@ -18,6 +18,7 @@ from fixtures.tls import TlsFiles
 from mr_storage_initializer import retry
 from mr_storage_initializer.api_version import Learned
 from mr_storage_initializer.errors import RegistryUnreachableError
+from mr_storage_initializer.proxy import ProxyConfig
 from mr_storage_initializer.registry_exchange import Exchange
 from mr_storage_initializer.transfer.objectstore import ObstoreSource
 from mr_storage_initializer.transfer.source import transport_failure
@@ -220,7 +221,7 @@ def _exchange(url: str, **kw: Any) -> Exchange:
         ca_bundle=kw.get("ca_bundle"),
         deadline=10,
         request_timeout=kw.get("request_timeout", 5.0),
-        proxies=None,
+        proxies=kw.get("proxies"),
         learned=Learned(),
     )
 
@@ -237,6 +238,15 @@ def test_the_registry_gives_up_at_once_on_an_untrusted_certificate(tls_files: Tl
         url = f"https://127.0.0.1:{port}"
         with pytest.raises(RegistryUnreachableError, match=r"TLS verification failed .*MODEL_REGISTRY_CA_BUNDLE"):
             _exchange(url).request(f"{url}/api/model_registry/v1/registered_models")
+
+
+def test_the_registry_behind_a_proxy_that_refuses_names_the_proxy() -> None:
+    proxies = ProxyConfig.from_env({"HTTP_PROXY": f"http://127.0.0.1:{_refused_port()}"})
+    url = "http://registry.example:8080"  # never resolved here: the proxy would
+    with pytest.raises(retry.TransientError) as caught:
+        _exchange(url, proxies=proxies).request(f"{url}/api/model_registry/v1/registered_models")
+    assert not caught.value.quiet  # not "the registry refuses connections": the proxy does
+    assert "through the proxy" in str(caught.value.final) and "NO_PROXY" in str(caught.value.final)
 
 
 def test_the_registry_tries_again_after_a_timeout() -> None:
