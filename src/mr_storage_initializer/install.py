@@ -152,7 +152,7 @@ class Destination:
     def check_names(self, paths: list[str]) -> None:
         """Refuse, before anything is downloaded or moved, an artifact whose top-level names are reserved
         for the installer or taken in DEST by something that is not from a previous install."""
-        entries = sorted({p.strip("/").split("/", 1)[0] for p in paths if p.strip("/")})
+        entries = sorted({top for top in map(top_level, paths) if top is not None})
         reserved = [n for n in entries if n in RESERVED or n.startswith(_OUR_PREFIXES)]
         if reserved:
             raise StorageError(f"the artifact contains {reserved[0]!r}, a name reserved for the installer")

@@ -92,3 +92,6 @@ def test_names_are_checked_from_a_listing(tmp_path: Path) -> None:
             dest.check_names(["config.json", "weights.bin"])
         with pytest.raises(install.StorageError, match="reserved"):
             dest.check_names([".mr-trash-x/y"])
+        with pytest.raises(install.DestinationError, match=r"already has 'weights\.bin'"):
+            dest.check_names(["./weights.bin/x"])  # the top-level name of './weights.bin/x', not '.'
+        dest.check_names(["./config.json", "./tok/vocab.txt"])
