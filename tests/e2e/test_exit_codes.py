@@ -244,6 +244,25 @@ def test_exit_1_unexpected_error_is_one_line_without_traceback(
     assert "Traceback" in capsys.readouterr().err
 
 
+def test_a_bug_in_one_of_several_pairs_is_said_as_for_one_pair_and_the_others_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], http_server: HttpFileServer, tmp_path: Path
+) -> None:
+    from mr_storage_initializer import cli, resolve
+
+    def boom(*_args: Any, **_kwargs: Any) -> None:
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(resolve, "resolve", boom)
+    plain = http_server.add("plain/m.bin", b"weights")
+    code = cli.main(["model-registry://iris/v1", str(tmp_path / "a"), plain, str(tmp_path / "b")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "pair 1 (model-registry://iris/v1 -> " in err
+    assert "unexpected KeyError: 'surprise' (run with --debug for the traceback)" in err
+    assert "Traceback" not in err
+    assert (tmp_path / "b" / "m.bin").read_bytes() == b"weights"
+
+
 def _file_size_limit() -> None:
     import resource
     import signal

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import errno
 
-from mr_storage_initializer.errors import destination_errno
+from mr_storage_initializer.errors import NotFoundError, UnexpectedError, destination_errno, reportable
 
 
 def test_oserror_in_the_cause_chain() -> None:
@@ -50,3 +50,13 @@ def test_a_stop_signal_cannot_be_swallowed_by_broad_handlers() -> None:
     else:
         raise AssertionError("the stop did not propagate")
     assert not swallowed
+
+
+def test_a_bug_is_reported_as_exit_1_naming_its_type_and_an_error_as_itself() -> None:
+    known = NotFoundError("no such model")
+    assert reportable(known) is known
+    bug = KeyError("surprise")
+    said = reportable(bug)
+    assert isinstance(said, UnexpectedError) and said.__cause__ is bug
+    assert (said.exit_code, said.kind) == (1, "unexpected")
+    assert said.message == "unexpected KeyError: 'surprise' (run with --debug for the traceback)"
