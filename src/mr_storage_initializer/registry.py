@@ -60,7 +60,7 @@ class RegistryClient:
         proxies: ProxyConfig | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._learned = learned or Learned()
+        self._learned = learned if learned is not None else Learned()
         self._http = Exchange(
             self.base_url,
             token=token,
