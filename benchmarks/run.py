@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import shutil
@@ -56,6 +57,16 @@ HF_NOTE = (
 )
 NOTES = "<!-- notes -->"  # RESULTS.md: hand-written analysis below this line survives a new run
 KSERVE = "import sys; from kserve_storage import Storage; Storage.download(sys.argv[1], out_dir=sys.argv[2])"
+# Run the CLI in this interpreter, then name every module it had loaded (for the import floor of a run).
+MODULES_OF_A_RUN = (
+    "import json, sys\n"
+    "from mr_storage_initializer.cli import main\n"
+    "code = main(sys.argv[1:])\n"
+    "names = sorted(n for n in sys.modules if n != '__main__' and not n.endswith('.__main__'))\n"
+    "print(json.dumps([code, names]))\n"
+)
+FLOOR_PASS = "python -c pass"
+FLOOR_IMPORTS = "imports of ours"
 
 
 def metadata_off() -> dict[str, str]:
@@ -203,6 +214,36 @@ def archive(registry_host: str, name: str) -> None:
     assert version is not None
     version.state = ModelVersionState.ARCHIVED
     client.update(version)
+
+
+def imports_of_a_run(tool: Tool, work: Path) -> str:
+    """``import …`` of every module ``tool`` (ours) loads in a run, for the import floor beside it: what
+    starting Python and importing costs without any of the run's work."""
+    dest = work / "floor-probe"
+    shutil.rmtree(dest, ignore_errors=True)
+    argv = tool.command(dest)[1:]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3_", "MODEL_REGISTRY_"))}
+    proc = subprocess.run(
+        [sys.executable, "-c", MODULES_OF_A_RUN, *argv],
+        env={**env, **tool.env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    shutil.rmtree(dest, ignore_errors=True)
+    code, names = json.loads(proc.stdout.strip().splitlines()[-1])
+    if code != 0:
+        raise SystemExit(f"bench: the import-floor probe failed ({code}):\n{proc.stderr[-2000:]}")
+    return "import " + ", ".join(names)
+
+
+def floors(imports: str) -> list[Tool]:
+    """The floor of a small install, run in the same rounds: Python's start, and Python's start with the
+    imports of one install of ours (no work)."""
+    return [
+        Tool(FLOOR_PASS, lambda d: [sys.executable, "-c", "pass"]),
+        Tool(FLOOR_IMPORTS, lambda d: [sys.executable, "-c", imports]),
+    ]
 
 
 def go_csi_uris(s3: str, shards: int, tiny: str) -> dict[str, str]:
@@ -538,12 +579,19 @@ def go_table(by_key: dict[str, Scenario], python_startup: float) -> list[str]:
     rows = [(case, s) for case, s in rows if any(t.name == go_csi.NAME for t in s.tools)]
     if not rows:
         return []
+    tiny = by_key.get("tiny")
+    if tiny is not None and FLOOR_IMPORTS in tiny.samples:
+        floor = (
+            f"Floor, in the tiny model's rounds: `python -c pass` {tiny.median(FLOOR_PASS) * 1000:.0f} ms, "
+            f"Python with the imports of one install of ours (no work) {tiny.median(FLOOR_IMPORTS) * 1000:.0f} ms."
+        )
+    else:
+        floor = f"Floor: a bare `python -c pass` takes {python_startup * 1000:.0f} ms."
     lines = [
         "",
         "## Beside the upstream Go CSI",
         "",
-        f"Same registry and servers; the Go CSI resolves through the v1alpha3 API. Floor: a bare `python -c pass` "
-        f"takes {python_startup * 1000:.0f} ms.",
+        f"Same registry and servers; the Go CSI resolves through the v1alpha3 API. {floor}",
         "",
         "| case | ours median s (CPU s) | Go CSI median s (CPU s) | ours/Go |",
         "|---|---|---|---|",
@@ -776,7 +824,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "tiny",
                 "Tiny model (1 file, 10 KiB), end to end vs a bare kserve_storage download",
                 10 * 1024,
-                [ours("tiny"), kserve(uris["tiny"])],
+                [ours("tiny"), kserve(uris["tiny"]), *floors(imports_of_a_run(ours("tiny"), WORK))]
+                if wanted("tiny")
+                else [],
+                runs=max(args.runs, 15),  # a fixed cost of tens of ms on a shared machine: many rounds
             ),
             Scenario(
                 "pairs",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import errno
 import re
-import ssl
+import sys
 
 # What each exit code means, for --help and the docs; every error class's ``exit_code`` is one of these.
 EXIT_CODES: tuple[tuple[int, str], ...] = (
@@ -144,13 +144,14 @@ def destination_errno(exc: BaseException) -> int | None:
 
     An ``ssl.SSLError`` is an OSError whose errno is OpenSSL's error kind (1 for a failed handshake, which
     would read as EPERM): it is about the connection, never the destination."""
+    ssl = sys.modules.get("ssl")  # an SSLError exists only where ssl was imported
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         if (
             isinstance(current, OSError)
-            and not isinstance(current, ssl.SSLError)
+            and not (ssl is not None and isinstance(current, ssl.SSLError))
             and current.errno in DESTINATION_ERRNOS
         ):
             return current.errno

@@ -1,6 +1,7 @@
 """One GET of the Model Registry and its whole answer, within the conversation's deadline; and the probe.
 
-urllib3 is already in the image (under ``requests`` and ``botocore``), so this adds no HTTP stack. Each
+urllib3 is already in the image (under ``requests`` and ``botocore``), so this adds no HTTP stack; a
+plain-HTTP registry reached directly is asked through :mod:`.plain_http`, without importing it. Each
 exchange runs in a daemon thread the caller stops waiting for at the deadline, so a registry that trickles
 its headers or body a byte at a time is given up in time. Redirects are not followed: a token must never be
 sent to another host. What a failed exchange means is :func:`mr_storage_initializer.transport.classify`'s
@@ -15,18 +16,22 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-
-import urllib3
+from typing import TYPE_CHECKING, Any
 
 from mr_storage_initializer import __version__, json_body, retry, tls
 from mr_storage_initializer.api_version import PREFERRED, VERSIONS, Learned, prefixes, version_of
 from mr_storage_initializer.errors import RegistryResponseError, RegistryUnreachableError, UsageError
+from mr_storage_initializer.plain_http import DirectPool
 from mr_storage_initializer.proxy import ProxyConfig
-from mr_storage_initializer.proxy_pool import pool_manager
 from mr_storage_initializer.reachability import Unreachable
 from mr_storage_initializer.redact import redact_text, redact_url
 from mr_storage_initializer.tokens import header_token, read_token_file
 from mr_storage_initializer.transport import Kind, classify
+
+if TYPE_CHECKING:
+    import urllib3
+else:  # read only when an exchange failed: a plain-HTTP registry is asked without it
+    from mr_storage_initializer.plain_http import urllib3
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 PROBE_MAX_BYTES = 64 * 1024  # a registry's answer to ?pageSize=1 is small; more is not a registry
@@ -61,14 +66,22 @@ class Exchange:
         self._request_timeout = request_timeout
         self._learned = learned
         self._unreachable = Unreachable(redact_url(base_url), self.end, deadline)
-        self._pool = pool_manager(  # through HTTP(S)_PROXY unless NO_PROXY (or loopback) says otherwise
-            proxies or ProxyConfig(),
-            num_pools=2,
-            maxsize=2,
-            ssl_context=tls.registry_context(ca_bundle) if base_url.startswith("https://") else None,
-            retries=False,
-            headers={"Accept": "application/json", "User-Agent": f"mr-storage-initializer/{__version__}"},
-        )
+        headers = {"Accept": "application/json", "User-Agent": f"mr-storage-initializer/{__version__}"}
+        proxies = proxies or ProxyConfig()
+
+        def pool() -> Any:  # through HTTP(S)_PROXY unless NO_PROXY (or loopback) says otherwise
+            from mr_storage_initializer.proxy_pool import pool_manager
+
+            return pool_manager(
+                proxies,
+                num_pools=2,
+                maxsize=2,
+                ssl_context=tls.registry_context(ca_bundle) if base_url.startswith("https://") else None,
+                retries=False,
+                headers=headers,
+            )
+
+        self._pool = DirectPool(pool, proxies, headers=headers)
 
     def reread_token(self) -> None:
         """Read ``MODEL_REGISTRY_TOKEN_PATH`` again (a rotated service-account token)."""
@@ -106,7 +119,7 @@ class Exchange:
                 "GET",
                 url,
                 headers=headers,
-                timeout=urllib3.Timeout(connect=min(timeout, 10.0), read=timeout),
+                timeout=(min(timeout, 10.0), timeout),
                 redirect=False,
                 preload_content=False,
             )
@@ -186,11 +199,17 @@ def probe(
 
     def attempt() -> None:
         try:
-            pool = pool_manager(
-                proxies or ProxyConfig(),
-                retries=False,
-                ssl_context=tls.registry_context(ca_bundle) if base_url.startswith("https://") else None,
-            )
+
+            def real() -> Any:
+                from mr_storage_initializer.proxy_pool import pool_manager
+
+                return pool_manager(
+                    proxies or ProxyConfig(),
+                    retries=False,
+                    ssl_context=tls.registry_context(ca_bundle) if base_url.startswith("https://") else None,
+                )
+
+            pool = DirectPool(real, proxies, raw_errors=True)  # any failure means "no registry here"
             for prefix in prefixes:
                 remaining = timeout - (time.monotonic() - started)
                 if remaining <= 0:
@@ -198,7 +217,7 @@ def probe(
                 response = pool.request(
                     "GET",
                     f"{base_url}{prefix}/registered_models?pageSize=1",
-                    timeout=urllib3.Timeout(total=remaining),
+                    timeout=remaining,
                     redirect=False,
                     preload_content=False,
                 )
@@ -209,14 +228,18 @@ def probe(
                 try:
                     body = response.read(PROBE_MAX_BYTES + 1)  # never a whole 100 MB answer in memory
                     data = json_body.loads(body) if len(body) <= PROBE_MAX_BYTES else None
-                except (urllib3.exceptions.HTTPError, OSError, ValueError):
+                except (OSError, ValueError):  # first: a failure of the plain pool never loads urllib3
+                    data = None
+                except urllib3.exceptions.HTTPError:
                     data = None
                 finally:
                     response.close()
                 if response.status == 200 and isinstance(data, dict) and "items" in data:
                     outcome.append(prefix)
                     return
-        except (urllib3.exceptions.HTTPError, OSError, UsageError):
+        except (OSError, UsageError):
+            return
+        except urllib3.exceptions.HTTPError:
             return
 
     thread = threading.Thread(target=attempt, name="registry-probe", daemon=True)

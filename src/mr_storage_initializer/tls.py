@@ -16,17 +16,22 @@ process environment.
 from __future__ import annotations
 
 import os
-import ssl
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mr_storage_initializer.errors import StorageError, UsageError
+
+if TYPE_CHECKING:
+    import ssl
 
 GLOBAL_BUNDLE = "cabundle.crt"
 
 
 def registry_context(ca_bundle: Path | None) -> ssl.SSLContext:
     """Trust for the model registry: the system store, plus ``MODEL_REGISTRY_CA_BUNDLE`` when set."""
+    import ssl  # here, not above: a plain-HTTP run never loads it
+
     context = ssl.create_default_context()
     if ca_bundle is not None:
         try:
@@ -46,6 +51,8 @@ def global_ca_bundle(env: Mapping[str, str]) -> str | None:
 
 def http_context(env: Mapping[str, str]) -> ssl.SSLContext:
     """Trust for plain HTTP(S) and GCS, as KServe's requests-based downloads have it."""
+    import ssl
+
     explicit = env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE")
     if explicit:
         return ssl.create_default_context(cafile=explicit)

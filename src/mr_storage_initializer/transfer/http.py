@@ -9,6 +9,10 @@ system store, certifi's and KServe's global bundle (``CA_BUNDLE_CONFIGMAP_NAME``
 The first request asks for one byte (``Range: bytes=0-0``): a ``206`` gives the size and proves ranges
 work; a ``200`` means the server ignores ranges, and the file comes in one stream (its length, when
 announced, is still checked). A compressed non-archive (``model.bin.gz``) goes to ``kserve_storage``.
+
+An ``http://`` URL fetched directly is asked on plain sockets (:mod:`~mr_storage_initializer.plain_http`),
+a small model's whole download without importing urllib3; a redirect, and the ranges of a file larger
+than :data:`PLAIN_MAX_BYTES` (where ``os.splice`` pays), go through the urllib3 pool, as everything else.
 """
 
 from __future__ import annotations
@@ -17,11 +21,11 @@ import base64
 import json
 import mimetypes
 import posixpath
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from mr_storage_initializer import proxy
+from mr_storage_initializer import plain_http, proxy
 from mr_storage_initializer.errors import StorageError, UsageError
 from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.tls import http_context
@@ -35,6 +39,7 @@ if TYPE_CHECKING:
     from mr_storage_initializer.transfer.engine import Engine, Hooks
 
 _READ_CHUNK = 1 << 20
+PLAIN_MAX_BYTES = 8 << 20  # a larger file's ranges go through urllib3 (splice); its import is paid back
 _ZIP_TYPES = ("application/x-zip-compressed", "application/zip", "application/zip-compressed")
 _TAR_TYPES = ("application/x-tar", "application/x-gtar", "application/x-gzip", "application/gzip")
 
@@ -69,6 +74,23 @@ _DENIED = "check the headers set in <host>-headers"
 _TLS = "check REQUESTS_CA_BUNDLE"
 
 
+def _guard() -> Callable[[str], None]:
+    """The artifact policy on each URL the plain pool fetches and each host it connects to, as
+    :func:`~mr_storage_initializer.policy.guard_pool` has it for a urllib3 pool."""
+    from mr_storage_initializer import policy
+
+    checked: set[tuple[str, str]] = set()
+
+    def check(url: str) -> None:
+        policy.check_redirect_form(url)
+        where = wire.origin(url)
+        if where not in checked:
+            policy.check_redirect(f"{where[0]}://{where[1]}/")
+            checked.add(where)
+
+    return check
+
+
 class HttpSource:
     label = "http"
 
@@ -91,7 +113,13 @@ class HttpSource:
         if userinfo is not None and not any(k.lower() == "authorization" for k in self.headers):
             self.headers["Authorization"] = "Basic " + base64.b64encode(userinfo.encode()).decode("ascii")
         context = http_context(env) if parts.scheme == "https" else None
-        self.pool = wire.new_pool(connections, context, private=self.headers, proxies=proxy.of_env(env))
+        proxies = proxy.of_env(env)
+        self.pool = plain_http.DirectPool(
+            lambda: wire.new_pool(connections, context, private=self.headers, proxies=proxies),
+            proxies,
+            timeout=wire.TIMEOUT,
+            check=_guard(),
+        )
 
     def _get(self, byte_range: tuple[int, int] | None, pinned: str = "") -> Any:
         headers = self.headers
@@ -111,14 +139,19 @@ class HttpSource:
                 response.read()
                 response.release_conn()
                 rel = safe_relpath(self.name, "URL file name")
-                return [RemoteFile(self.url, rel, got[1], ranges=True, version=_validator(response))]
+                return [self._planned(RemoteFile(self.url, rel, got[1], ranges=True, version=_validator(response)))]
             length = response.headers.get("Content-Length")
             if length is None or not length.isdigit():
                 raise Unsupported("the server announces no length and no ranges")
             rel = safe_relpath(self.name, "URL file name")
-            return [RemoteFile(self.url, rel, int(length), ranges=False, version=_validator(response))]
+            return [self._planned(RemoteFile(self.url, rel, int(length), ranges=False, version=_validator(response)))]
         finally:
             response.close()  # a 200's body is never read here: that connection is dropped, not reused
+
+    def _planned(self, remote: RemoteFile) -> RemoteFile:
+        if remote.size > PLAIN_MAX_BYTES:
+            self.pool.real()  # from now on every request of this source goes through urllib3
+        return remote
 
     def _check_type(self, content_type: str) -> None:
         if self.mimetype == "application/zip":

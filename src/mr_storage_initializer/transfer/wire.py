@@ -5,9 +5,8 @@ never return a half-read connection to the pool."""
 from __future__ import annotations
 
 import re
-import ssl
 from collections.abc import Collection, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from mr_storage_initializer import retry
@@ -20,6 +19,13 @@ from mr_storage_initializer.transfer.source import (
     broken,
     transport_failure,
 )
+
+if TYPE_CHECKING:
+    import ssl
+
+    import urllib3
+else:  # read only when a request failed: a plain-HTTP download may run without it (plain_http)
+    from mr_storage_initializer.plain_http import urllib3
 
 TIMEOUT = 30.0  # seconds to connect and between bytes, as KServe's HTTP downloader
 _CONTENT_RANGE = re.compile(r"^bytes\s+(\d+)-(\d+)/(\d+|\*)$")
@@ -66,8 +72,6 @@ def get(
     tls_hint: str,
 ) -> Any:
     """A streaming GET of ``url`` (``byte_range`` = ``[start, end)``); a status >= 400 is a SourceError."""
-    import urllib3
-
     sent = dict(headers)
     if byte_range is not None:
         sent["Range"] = f"bytes={byte_range[0]}-{byte_range[1] - 1}"
@@ -133,8 +137,6 @@ def stream(
     one is asked for (the engine writes it before that). This saves a 1 MiB allocation per chunk, and its
     page faults, which urllib3's ``stream`` pays (see benchmarks/RESULTS.md).
     """
-    import urllib3
-
     complete = False
     try:
         if start is not None:

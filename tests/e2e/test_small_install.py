@@ -1,0 +1,45 @@
+"""A small model over plain HTTP, resolved through a plain-HTTP registry: installed as any other, importing
+none of what it does not use (urllib3, ssl, http.client, argparse)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from fixtures.storage import HttpFileServer
+from helpers import cli_env, register, tree
+
+PAYLOAD = bytes(range(256)) * 32  # 8 KiB
+
+PROBE = (
+    "import runpy, sys\n"
+    "sys.argv = ['mr-storage-initializer'] + sys.argv[1:]\n"
+    "try:\n    runpy.run_module('mr_storage_initializer', run_name='__main__')\n"
+    "except SystemExit as exc:\n    code = exc.code\n"
+    "loaded = sorted({m.split('.')[0] for m in sys.modules} & {'urllib3', 'ssl', 'http', 'email', 'argparse'})\n"
+    "print(code, loaded)\n"
+)
+
+
+def test_a_small_plain_http_install_imports_neither_urllib3_nor_ssl(
+    registry: Any, http_server: HttpFileServer, tmp_path: Path
+) -> None:
+    register(registry.url, "small-plain", http_server.add("small/model.bin", PAYLOAD), "v1")
+    dest = tmp_path / "model"
+    env = cli_env({"MODEL_REGISTRY_BASE_URL": registry.host_port})
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, "model-registry://small-plain/v1", str(dest)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.stdout.strip() == "0 []", proc.stdout + proc.stderr
+    assert tree(dest) == {"model.bin": PAYLOAD}
+    record = json.loads((dest / ".model-registry.json").read_text())
+    assert record["registered_model"]["name"] == "small-plain"
+    assert [f["path"] for f in record["files"]] == ["model.bin"]
