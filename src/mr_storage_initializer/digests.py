@@ -17,7 +17,6 @@ import hashlib
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,6 +95,8 @@ class Digests:
         todo = [rel for rel in rels if rel not in done]
         if todo:
             workers = max(2, min(8, (os.cpu_count() or 2) * 2, len(todo)))
+            from concurrent.futures import ThreadPoolExecutor  # here: an install with nothing to hash skips ~2 ms
+
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 for rel, digest in zip(todo, pool.map(self._hash, todo), strict=True):
                     self.known[rel] = digest
