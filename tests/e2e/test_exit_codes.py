@@ -59,7 +59,7 @@ def test_exit_2_usage(dest: Path, args: tuple[str, ...], fragment: str) -> None:
 
 def test_exit_2_bad_setting(dest: Path) -> None:
     result = run_cli("model-registry://iris", dest, env={"MODEL_REGISTRY_SCHEME": "gopher"})
-    _assert_failed(result, 2, "MODEL_REGISTRY_SCHEME='gopher' is not supported")
+    _assert_failed(result, 2, "MODEL_REGISTRY_SCHEME='gopher' must be http or https")
 
 
 def test_exit_3_unknown_model(registry: Any, dest: Path) -> None:
