@@ -274,6 +274,24 @@ def test_a_slow_link_gets_every_connection_allowed(tmp_path: Path) -> None:
     assert _tree(tmp_path) == _parts(60)
 
 
+def test_a_tree_of_many_small_files_gets_more_connections_than_configured(tmp_path: Path) -> None:
+    # each small file is a round trip or two: 200 of them get one more connection per 16 files, 12 in all
+    source = FakeSource(_parts(200), chunk=100, pace=0.01)
+    _engine(source, concurrency=6, chunk_size=1000).download("fake://m", tmp_path)
+    assert source.most_active == 200 // fast_engine.FILES_PER_SMALL_CONNECTION == 12
+    assert _tree(tmp_path) == _parts(200)
+
+
+def test_connections_beyond_the_configured_ones_never_take_a_range_of_a_large_file(tmp_path: Path) -> None:
+    files = {"large.bin": DATA * 40, **_parts(200)}
+    source = FakeSource(files, chunk=100, pace=0.01)
+    run = _Run(source, source.list(), tmp_path, Tunables(concurrency=2, chunk_size=1000, progress_interval=3600), "m")
+    extra = [run._take(slot=5) for _ in range(201)]
+    assert all(part is not None and part.file.size == 1000 for part in extra[:200])
+    assert extra[200] is None  # only large.bin's ranges are left (queued in turn with the small files)
+    assert len(run.parts) == 40 and run._take(slot=0) is not None
+
+
 def test_a_fast_link_keeps_two_connections(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # any progress at all counts as fast here; the reads still last long enough for the ramp to look
     monkeypatch.setattr(fast_engine, "FAST_CONNECTION", 1.0)

@@ -149,10 +149,10 @@ class GcsSource:
 
 def engine(uri: str, settings: Settings, tunables: Tunables, hooks: Hooks) -> Engine:
     """The own engine for a ``gs://`` URI (the scheme row's builder)."""
-    from mr_storage_initializer.transfer.fast_engine import FastEngine
+    from mr_storage_initializer.transfer.fast_engine import FastEngine, most_connections
 
     return FastEngine(
-        GcsSource(uri, settings.storage_env, connections=tunables.concurrency),
+        GcsSource(uri, settings.storage_env, connections=most_connections(tunables)),
         tunables,
         settings.patterns,
         settings.limits,

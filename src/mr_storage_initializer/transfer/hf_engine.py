@@ -17,7 +17,7 @@ from mr_storage_initializer.options import Limits, Tunables
 from mr_storage_initializer.prehash import PrefixHasher
 from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.transfer.engine import NO_HOOKS, Engine, Hooks, Observer
-from mr_storage_initializer.transfer.fast_engine import FastEngine
+from mr_storage_initializer.transfer.fast_engine import FastEngine, most_connections
 from mr_storage_initializer.transfer.hf import HfSource, hub_patterns, parse_hf_uri
 from mr_storage_initializer.transfer.plan import Patterns, RemoteFile
 from mr_storage_initializer.transfer.source import SourceError, escalate
@@ -50,7 +50,7 @@ def engine(uri: str, settings: Settings, tunables: Tunables, hooks: Hooks) -> En
     """The own engine for an ``hf://`` URI (the scheme row's builder)."""
     patterns = hub_patterns(settings.patterns)
     source = HfSource(
-        uri, settings.storage_env, connections=tunables.concurrency, timeout=settings.timeout, patterns=patterns
+        uri, settings.storage_env, connections=most_connections(tunables), timeout=settings.timeout, patterns=patterns
     )
     return HfEngine(source, tunables, patterns, settings.limits, hooks)
 

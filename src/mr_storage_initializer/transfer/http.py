@@ -184,10 +184,10 @@ class HttpSource:
 
 def engine(uri: str, settings: Settings, tunables: Tunables, hooks: Hooks) -> Engine:
     """The own engine for a plain ``http(s)://`` file (the scheme row's builder)."""
-    from mr_storage_initializer.transfer.fast_engine import FastEngine
+    from mr_storage_initializer.transfer.fast_engine import FastEngine, most_connections
 
     return FastEngine(
-        HttpSource(uri, settings.storage_env, connections=tunables.concurrency),
+        HttpSource(uri, settings.storage_env, connections=most_connections(tunables)),
         tunables,
         settings.patterns,
         settings.limits,

@@ -17,7 +17,7 @@ from mr_storage_initializer.options import Limits, Patterns, Tunables
 from mr_storage_initializer.prehash import PrefixHasher
 from mr_storage_initializer.transfer import oci_layers
 from mr_storage_initializer.transfer.engine import NO_HOOKS, Engine, Hooks
-from mr_storage_initializer.transfer.fast_engine import FastEngine
+from mr_storage_initializer.transfer.fast_engine import FastEngine, most_connections
 from mr_storage_initializer.transfer.oci import OciSource, Pinned
 from mr_storage_initializer.transfer.plan import RemoteFile
 from mr_storage_initializer.transfer.source import SourceError, escalate
@@ -43,7 +43,7 @@ def pin(source: OciSource, tunables: Tunables) -> Pinned:
 def engine(uri: str, settings: Settings, tunables: Tunables, hooks: Hooks) -> Engine:
     """The own engine for an ``oci://`` URI (the scheme row's builder)."""
     source = OciSource(
-        uri, settings.storage_env, settings.oci, connections=tunables.concurrency, timeout=settings.timeout
+        uri, settings.storage_env, settings.oci, connections=most_connections(tunables), timeout=settings.timeout
     )
     return OciEngine(source, tunables, settings.patterns, settings.limits, hooks)
 

@@ -8,6 +8,9 @@ import threading
 import time
 from typing import TextIO
 
+from mr_storage_initializer.errors import StorageError
+from mr_storage_initializer.transfer.plan import RemoteFile
+
 log = logging.getLogger("mr_storage_initializer.transfer")
 
 
@@ -64,3 +67,24 @@ class Progress:
         if self.live:
             self.stream.write("\r" + self.line() + " " * 4 + "\n")
             self.stream.flush()
+
+
+class Stall:
+    """The furthest byte of one range written so far, and since when no byte went further."""
+
+    def __init__(self, remote: RemoteFile, start: int, timeout: float) -> None:
+        self.remote = remote
+        self.start = start
+        self.timeout = timeout
+        self.best = 0
+        self.since = time.monotonic()
+
+    def check(self, written: int) -> None:
+        now = time.monotonic()
+        if written > self.best:
+            self.best, self.since = written, now
+        elif now - self.since > self.timeout:
+            raise StorageError(
+                f"{self.remote.rel}: no progress for {self.timeout:g}s (stuck at byte {self.start + self.best} of "
+                f"{self.remote.size}; MODEL_REGISTRY_TRANSFER_STALL_TIMEOUT); giving up"
+            )

@@ -166,7 +166,8 @@ def stream(
 def _readinto(raw: Any, chunk: int, tls_hint: str, timeout: float = TIMEOUT) -> Iterator[memoryview]:
     import http.client
 
-    view = memoryview(bytearray(chunk))
+    length = getattr(raw, "length", None)  # a small body gets a buffer of its size, not a zeroed 1 MiB
+    view = memoryview(bytearray(min(chunk, length) if isinstance(length, int) and length > 0 else chunk))
     while True:
         try:
             n = raw.readinto(view)
