@@ -22,8 +22,11 @@ system-deps:
 demo: venv
 	$(PY) scripts/demo.py
 
+# One pytest worker per core (pytest-xdist); TEST_WORKERS=0 runs in this process, e.g. for a debugger.
+TEST_WORKERS ?= auto
+
 test: venv system-deps
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 # The unit tests that start no server (the `slow` marker is set in tests/conftest.py): well under 30 s.
 test-fast: venv

@@ -58,6 +58,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.spec)
         if not item.path.is_relative_to(UNIT_DIR) or fixtures & SERVER_FIXTURES:
             item.add_marker(pytest.mark.slow)
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # the schemathesis runs (fixtures/background.py) go first: a worker starts them at once and waits
+        # on them while the other workers run the rest, instead of their 75 s ending the session
+        items.sort(key=lambda item: "schemathesis_runs" not in getattr(item, "fixturenames", ()))
+
+
+def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
+    """Bytes parameters are named ``bytes`` (pytest numbers repeats): their content may differ between
+    processes (random payloads, a gzip header's time), and pytest-xdist's workers must collect the same ids."""
+    if isinstance(val, bytes):
+        return "bytes"
+    return None
 
 
 @pytest.fixture(scope="session")

@@ -8,12 +8,12 @@ import http.server
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from fixtures import serving
 from fixtures.proxy import Namespace
 from fixtures.registry import RegistryProcess
 from helpers import CliResult, cli_env, register, run_cli, tree
@@ -48,7 +48,7 @@ def files6(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     root = tmp_path_factory.mktemp("v6-files")
     handler = type("H", (http.server.SimpleHTTPRequestHandler,), {"log_message": lambda *a: None})
     server = _V6Files(("::1", 0), lambda *a: handler(*a, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serving.serve(server)
     try:
         yield f"http://[::1]:{server.server_address[1]}", root
     finally:
@@ -64,7 +64,7 @@ def moto6() -> Iterator[str]:
     from werkzeug.serving import make_server
 
     server = make_server("::1", 0, DomainDispatcherApplication(create_backend_app), threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serving.serve(server)
     endpoint = f"http://[::1]:{server.port}"
     client = boto3.client(
         "s3", endpoint_url=endpoint, aws_access_key_id="k", aws_secret_access_key="s", region_name="us-east-1"

@@ -8,13 +8,13 @@ from __future__ import annotations
 import http.server
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from fixtures import serving
 from fixtures.proxy import ForwardProxy, Namespace
 from fixtures.storage import HttpFileServer, S3Server
 from helpers import CliResult, cli_env, register, tree
@@ -138,7 +138,7 @@ def redirector(http_server: HttpFileServer) -> Iterator[str]:
         "Handler", (_Redirect,), {"target": named(http_server.add("r/model.bin", b"moved"), "direct.proxytest")}
     )
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serving.serve(server)
     try:
         yield f"http://files.proxytest:{server.server_address[1]}/model.bin"
     finally:
@@ -211,7 +211,7 @@ def tls_file_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
     handler = type("H", (http.server.SimpleHTTPRequestHandler,), {"log_message": lambda *a: None})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), lambda *a: handler(*a, directory=str(root)))
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serving.serve(server)
     try:
         yield f"https://files.proxytest:{server.server_address[1]}/model.bin", root / "ca.pem"
     finally:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from fixtures import serving
 from fixtures.storage import S3Server
 from helpers import client_for, register, run_cli, tree
 
@@ -295,7 +295,7 @@ class _Denying(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def denying_s3() -> Iterator[str]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Denying)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serving.serve(server)
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:

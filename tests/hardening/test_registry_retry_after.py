@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from fixtures import serving
 from mr_storage_initializer import retry
 from mr_storage_initializer.api_version import API_V1
 from mr_storage_initializer.registry import RegistryClient
@@ -55,7 +56,7 @@ class _BusyServer(http.server.ThreadingHTTPServer):
 @pytest.fixture(params=[503, 429])
 def busy_registry(request: pytest.FixtureRequest) -> Iterator[_BusyServer]:
     server = _BusyServer(request.param, busy=1)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serving.serve(server)
     try:
         yield server
     finally:

@@ -9,13 +9,13 @@ from __future__ import annotations
 import http.server
 import json
 import ssl
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from fixtures import serving
 from fixtures.hostile import HostileServer, running
 from fixtures.metadata import RecordingServer
 from fixtures.storage import S3Server
@@ -232,8 +232,7 @@ class _ToFile(http.server.BaseHTTPRequestHandler):
 
 
 def _serve(server: http.server.ThreadingHTTPServer) -> Iterator[http.server.ThreadingHTTPServer]:
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    serving.serve(server)
     try:
         yield server
     finally:

@@ -110,6 +110,7 @@ def test_lite_answers_validate_against_each_spec_except_upstreams_listed_departu
         assert replayed[index]["response"] == exchanges[index]["response"], index
 
 
+@pytest.mark.xdist_group("schemathesis")  # both versions on one worker: the fixture starts both runs
 def test_schemathesis_finds_no_server_error(schemathesis_runs: dict[str, SchemathesisRun], version: str) -> None:
     run = schemathesis_runs[version]
     returncode = run.proc.wait(150)

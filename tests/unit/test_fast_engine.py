@@ -317,9 +317,10 @@ def test_one_file_starts_with_one_connection_and_several_files_with_two(
 
 def test_a_connection_busy_on_the_cpu_gets_no_company(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # slow (far below FAST_CONNECTION) but not waiting on the network: more writers would only queue. The
-    # bar is lowered so that a loaded machine, which gives the spinning thread less of a core, passes too;
-    # a paced connection (test_a_slow_link_gets_every_connection_allowed) uses almost none.
-    monkeypatch.setattr(fast_engine, "BUSY_CONNECTION", 0.3)
+    # bar is lowered so that a loaded machine (the suite runs on both cores, beside other work), which gives
+    # the spinning thread a fifth of a core or less, passes too; a paced connection
+    # (test_a_slow_link_gets_every_connection_allowed) uses almost none.
+    monkeypatch.setattr(fast_engine, "BUSY_CONNECTION", 0.1)
     source = FakeSource({"model.bin": DATA * 30}, chunk=100, spin=0.002)
     _engine(source, concurrency=6, chunk_size=1000).download("fake://m", tmp_path)
     assert source.most_active == 1
