@@ -14,11 +14,13 @@ Memory is bounded by the connections (:func:`most_connections`) times the chunk 
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import os
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 
 from mr_storage_initializer import retry
@@ -135,6 +137,7 @@ class _Run:
         self.failure: BaseException | None = None
         self.running = 0
         self.cpu: list[float] = []  # per worker: its thread's CPU seconds, as of its last chunk (for _Ramp)
+        self.slots: list[Iterator[int]] = []  # the configured workers' free slots, then the small files' ones
         self.ledger: Ledger | None = None
         self.staged = StagedFiles(dest)  # each directory opened once, each file opened from it
 
@@ -170,23 +173,24 @@ class _Run:
         if self.tunables.ramp:  # connections beyond the configured ones, for small files only (_take)
             small = sum(1 for part in self.parts if _small(part))
             most = max(most, min(SMALL_FILE_CONNECTIONS, small // FILES_PER_SMALL_CONNECTION))
+        self.cpu = [0.0] * max(most, self.tunables.concurrency)
+        self.slots = [iter(range(self.tunables.concurrency)), iter(range(self.tunables.concurrency, most))]
         ramp = _Ramp(self, most) if self.tunables.ramp and most > start else None
         self.add_workers(start if ramp is not None else most)
-        idle = 0.5 if self.progress.live else 1.0
-        while not self.finished.wait(timeout=RAMP_TICK if ramp is not None else idle):
+        self.add_workers(most - self.tunables.concurrency, small=True)  # a tree of small files: all at once
+        while not self.finished.wait(timeout=RAMP_TICK if ramp is not None else 0.5 if self.progress.live else 1):
             self.progress.tick()
             if ramp is not None and not ramp.check():
                 ramp = None
 
-    def add_workers(self, count: int) -> None:
-        """Start up to ``count`` more workers, no more than ranges wait, none once all workers have ended."""
+    def add_workers(self, count: int, *, small: bool = False) -> None:
+        """Up to ``count`` more workers (as many as ranges wait, none once all ended); ``small``: for small files."""
         with self.lock:
             if self.finished.is_set():
                 return
-            count = min(count, len(self.parts))
-            self.running += count
-            slots = range(len(self.cpu), len(self.cpu) + count)
-            self.cpu.extend(0.0 for _ in slots)
+            take = [self.slots[1]] if small else self.slots
+            slots = list(itertools.islice(itertools.chain(*take), max(0, min(count, len(self.parts)))))
+            self.running += len(slots)
         for slot in slots:
             threading.Thread(target=self._worker, args=(slot,), name=f"fetch-{slot}", daemon=True).start()
 
@@ -340,11 +344,8 @@ class _Run:
 # network (why: benchmarks/RESULTS.md, "Design notes from measurements").
 RAMP_START = 2
 RAMP_TICK = 0.1
-# A small file costs a round trip or two more than its bytes: for a tree of many, the time is the number of
-# round trips over the connections in flight. So the ramp may go past the configured concurrency, up to
-# SMALL_FILE_CONNECTIONS, with connections that take only whole files of at most SMALL_FILE bytes, one per
-# FILES_PER_SMALL_CONNECTION such files (each carries enough of them to be worth its set-up). A 500-file
-# tree over hf:// (the bench's Hub): 1.90 s with 8 connections, 1.39 s with 16, 1.09 s with 32.
+# Small files: the ramp may go past the configured concurrency, up to SMALL_FILE_CONNECTIONS, one per
+# FILES_PER_SMALL_CONNECTION whole files of at most SMALL_FILE bytes, which are all those connections take.
 SMALL_FILE = 1 << 20
 SMALL_FILE_CONNECTIONS = 32
 FILES_PER_SMALL_CONNECTION = 16
