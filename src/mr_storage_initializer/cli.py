@@ -17,10 +17,9 @@ import os
 import signal
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 from mr_storage_initializer import __version__
 from mr_storage_initializer.errors import InterruptedByUser, UsageError, reportable
@@ -37,9 +36,8 @@ log = logging.getLogger("mr_storage_initializer")
 USAGE = "usage: mr-storage-initializer SOURCE_URI DEST_PATH [SOURCE_URI DEST_PATH ...]"
 
 
-@dataclass(frozen=True)
-class Options:
-    """What the command line says."""
+class Options(NamedTuple):
+    """What the command line says (a NamedTuple: a third of a frozen dataclass's cost to define)."""
 
     uris: list[str]
     resolve_only: bool = False

@@ -12,10 +12,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from mr_storage_initializer import retry
 from mr_storage_initializer.errors import RegistryUnreachableError
-from mr_storage_initializer.transport import Failure
+
+if TYPE_CHECKING:
+    from mr_storage_initializer.transport import Failure
 
 log = logging.getLogger("mr_storage_initializer.registry")
 

@@ -26,7 +26,6 @@ from mr_storage_initializer.proxy import ProxyConfig
 from mr_storage_initializer.reachability import Unreachable
 from mr_storage_initializer.redact import redact_text, redact_url
 from mr_storage_initializer.tokens import header_token, read_token_file
-from mr_storage_initializer.transport import Kind, classify
 
 if TYPE_CHECKING:
     import urllib3
@@ -124,6 +123,8 @@ class Exchange:
                 preload_content=False,
             )
         except urllib3.exceptions.HTTPError as exc:
+            from mr_storage_initializer.transport import Kind, classify  # here: only a failure needs it
+
             failure = classify(exc)
             if failure.kind is Kind.TLS:
                 raise RegistryUnreachableError(
@@ -145,6 +146,8 @@ class Exchange:
         try:
             body = response.read(MAX_BODY_BYTES + 1, decode_content=True)
         except urllib3.exceptions.HTTPError as exc:
+            from mr_storage_initializer.transport import classify
+
             failure = classify(exc)
             final = RegistryUnreachableError(f"the model registry at {where} broke off its answer: {failure.text}")
             if not failure.transient:  # TLS failed mid-answer
