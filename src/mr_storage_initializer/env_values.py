@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from mr_storage_initializer.errors import UsageError
@@ -62,20 +62,19 @@ def whole(env: Mapping[str, str], name: str, default: int, low: int, high: int) 
 
 def number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
     """A (decimal) number from ``low`` to ``high``."""
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
-    if not low <= value <= high:  # NaN fails too
-        raise invalid(name, raw, f"a number from {low:g} to {high:g}")
-    return value
+    return _decimal(env, name, default, lambda value: low <= value <= high, f"a number from {low:g} to {high:g}")
 
 
 def seconds(env: Mapping[str, str], name: str, default: float) -> float:
     """A duration in seconds, more than 0 and at most a day."""
+    return _decimal(
+        env, name, default, lambda value: 0 < value <= 86_400, "a number of seconds, more than 0 and at most 86400"
+    )
+
+
+def _decimal(env: Mapping[str, str], name: str, default: float, fits: Callable[[float], bool], expected: str) -> float:
+    """A decimal number that ``fits`` (``expected`` says what it must be); one that is not a number is NaN, which
+    fits no range."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -83,8 +82,8 @@ def seconds(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         value = float("nan")
-    if not 0 < value <= 86_400:  # NaN fails too
-        raise invalid(name, raw, "a number of seconds, more than 0 and at most 86400")
+    if not fits(value):
+        raise invalid(name, raw, expected)
     return value
 
 

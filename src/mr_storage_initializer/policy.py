@@ -35,7 +35,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from mr_storage_initializer import schemes, urls
-from mr_storage_initializer.errors import ArtifactRefusedError, RedirectRefusedError, UsageError
+from mr_storage_initializer.errors import ArtifactRefusedError, InitializerError, RedirectRefusedError, UsageError
 from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.urls import endpoint_problem
 
@@ -118,6 +118,16 @@ def _network_reason(url: str) -> str | None:
     return reason
 
 
+def _refuse_blocked(url: str, error: type[InitializerError], refused: str, advice: str) -> None:
+    """Raise ``error`` when ``url``'s host is blocked: ``refused`` says what, then why, then ``advice``."""
+    reason = _network_reason(url)
+    if reason is not None:
+        raise error(
+            f"{refused}: {reason}, and those are never fetched (cloud metadata and link-local addresses are "
+            f"blocked); {advice}"
+        )
+
+
 def check_artifact(
     uri: str, allowed_prefixes: tuple[str, ...], endpoints: tuple[str, ...] = (), *, from_registry: bool = True
 ) -> None:
@@ -133,12 +143,9 @@ def check_artifact(
                 "a storage URI or an existing local path"
             )
         raise ArtifactRefusedError(f"refused artifact {shown}: {problem}; fix the model artifact's uri in the registry")
-    reason = _network_reason(uri)
-    if reason is not None:
-        raise ArtifactRefusedError(
-            f"refused artifact {shown}: {reason}, and those are never fetched (cloud metadata and "
-            "link-local addresses are blocked); fix the model artifact's uri in the registry"
-        )
+    _refuse_blocked(
+        uri, ArtifactRefusedError, f"refused artifact {shown}", "fix the model artifact's uri in the registry"
+    )
     allowed = tuple(p for p in allowed_prefixes if p)
     if allowed and not any(uri.startswith(prefix) for prefix in allowed):
         raise ArtifactRefusedError(
@@ -161,23 +168,17 @@ def check_endpoint(endpoint: str, what: str, *, from_registry: bool = True) -> N
         if not from_registry:
             raise UsageError(f"{text}; fix the setting")
         raise ArtifactRefusedError(f"{text}; fix the model artifact's uri in the registry")
-    reason = _network_reason(url)
-    if reason is not None:
-        raise ArtifactRefusedError(
-            f"refused {what} {redact_url(endpoint)}: {reason}, and those are never fetched (cloud metadata "
-            "and link-local addresses are blocked); fix the storage configuration"
-        )
+    _refuse_blocked(
+        url, ArtifactRefusedError, f"refused {what} {redact_url(endpoint)}", "fix the storage configuration"
+    )
 
 
 def check_redirect(url: str) -> None:
     """Refuse (exit 5) a host a download reaches after a redirect: blocked, not http(s), or not one reading."""
     check_redirect_form(url)
-    reason = _network_reason(url)
-    if reason is not None:
-        raise RedirectRefusedError(
-            f"refused to follow the download to {redact_url(url)}: {reason}, and those are never fetched "
-            "(cloud metadata and link-local addresses are blocked); nothing was installed"
-        )
+    _refuse_blocked(
+        url, RedirectRefusedError, f"refused to follow the download to {redact_url(url)}", "nothing was installed"
+    )
 
 
 def check_redirect_form(url: str) -> None:
