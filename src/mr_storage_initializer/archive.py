@@ -13,12 +13,23 @@ import os
 import shutil
 import stat
 from pathlib import Path
+from typing import IO
 
 from mr_storage_initializer.errors import ArchiveError
 from mr_storage_initializer.options import Limits
 from mr_storage_initializer.paths import is_real_file, remove, safe_relpath
 
-__all__ = ["Limits", "archive_kind", "extract"]
+__all__ = [
+    "Budget",
+    "Limits",
+    "archive_kind",
+    "copy_member",
+    "extract",
+    "file_mode",
+    "inside",
+    "make_room",
+    "raised_by_disk",
+]
 
 _CHUNK = 1024 * 1024
 
@@ -41,7 +52,7 @@ def _safe_name(name: str, what: str) -> str:
     return safe_relpath(name, f"{what} member", error=ArchiveError, empty_ok=True)
 
 
-def _inside(root: Path, path: Path, member: str) -> None:
+def inside(root: Path, path: Path, member: str) -> None:
     """Refuse ``path`` unless it resolves, through any links already extracted, to a place below ``root``."""
     real_root = os.path.realpath(root)
     real = os.path.realpath(path)
@@ -53,12 +64,14 @@ def _check_link_target(root: Path, target: Path, member: str, link: str) -> None
     if link.startswith("/"):
         raise ArchiveError(f"archive member {member!r} links to {link!r}, outside the model directory")
     try:
-        _inside(root, target.parent / link, member)
+        inside(root, target.parent / link, member)
     except ArchiveError:
         raise ArchiveError(f"archive member {member!r} links to {link!r}, outside the model directory") from None
 
 
-class _Budget:
+class Budget:
+    """The archive limits while one archive is extracted: its members counted, the bytes written added up."""
+
     def __init__(self, archive_size: int, limits: Limits) -> None:
         self.limit = min(limits.max_bytes, int(max(archive_size, 1) * limits.max_ratio))
         self.limits = limits
@@ -79,15 +92,36 @@ class _Budget:
             )
 
 
-def _copy(source: object, target: Path, budget: _Budget) -> None:
-    read = source.read  # type: ignore[attr-defined]
-    with open(target, "xb") as out:
-        while chunk := read(_CHUNK):
-            budget.add(len(chunk))
-            out.write(chunk)
+def make_room(root: Path, name: str, member: str, *, directory: bool) -> Path:
+    """Where the member ``name`` goes below ``root`` (refused when a link already extracted would take it
+    outside): a directory is made there, else the directory that holds it."""
+    target = root / name
+    inside(root, target.parent, member)
+    (target if directory else target.parent).mkdir(parents=True, exist_ok=True)
+    return target
 
 
-def _extract_tar(path: Path, dest: Path, budget: _Budget) -> None:
+def copy_member(source: IO[bytes], target: Path, budget: Budget, chunk: int = _CHUNK) -> None:
+    """Write the new file ``target`` from ``source`` (then closed), every chunk counted against ``budget``."""
+    with source, open(target, "xb") as out:
+        while data := source.read(chunk):
+            budget.add(len(data))
+            out.write(data)
+
+
+def file_mode(mode: int) -> int:
+    """The permissions of an extracted file whose member's mode is ``mode``: rw-r--r--, and executable by all
+    when its owner may execute it."""
+    return 0o644 | (0o111 if mode & 0o100 else 0)
+
+
+def raised_by_disk(exc: BaseException) -> bool:
+    """Whether ``exc``, raised while unpacking, is the local disk's to report (an OSError with an errno: full,
+    read-only, …) rather than a sign of a bad archive (a name already written by an earlier member is one)."""
+    return isinstance(exc, OSError) and exc.errno is not None and not isinstance(exc, FileExistsError)
+
+
+def _extract_tar(path: Path, dest: Path, budget: Budget) -> None:
     import tarfile
 
     with tarfile.open(path, "r:*") as archive:
@@ -96,21 +130,17 @@ def _extract_tar(path: Path, dest: Path, budget: _Budget) -> None:
             name = _safe_name(member.name, "tar")
             if not name:
                 continue
-            target = dest / name
-            _inside(dest, target.parent, member.name)
+            target = make_room(dest, name, member.name, directory=member.isdir())
             if member.isdir():
-                target.mkdir(parents=True, exist_ok=True)
-            elif member.isfile():
-                target.parent.mkdir(parents=True, exist_ok=True)
+                continue
+            if member.isfile():
                 budget.add(0)
                 source = archive.extractfile(member)
                 if source is None:
                     raise ArchiveError(f"archive member {member.name!r} cannot be read")
-                with source:
-                    _copy(source, target, budget)
-                os.chmod(target, 0o644 | (0o111 if member.mode & 0o100 else 0))
+                copy_member(source, target, budget)
+                os.chmod(target, file_mode(member.mode))
             elif member.issym():
-                target.parent.mkdir(parents=True, exist_ok=True)
                 _check_link_target(dest, target, member.name, member.linkname)
                 os.symlink(member.linkname, target)
             elif member.islnk():
@@ -118,14 +148,13 @@ def _extract_tar(path: Path, dest: Path, budget: _Budget) -> None:
                 source_path = dest / link
                 if not is_real_file(source_path):
                     raise ArchiveError(f"archive member {member.name!r} is a hard link to {member.linkname!r}")
-                target.parent.mkdir(parents=True, exist_ok=True)
                 budget.add(source_path.stat().st_size)
                 shutil.copyfile(source_path, target)
             else:
                 raise ArchiveError(f"archive member {member.name!r} is a device, FIFO or other special file")
 
 
-def _extract_zip(path: Path, dest: Path, budget: _Budget) -> None:
+def _extract_zip(path: Path, dest: Path, budget: Budget) -> None:
     import zipfile
 
     with zipfile.ZipFile(path) as archive:
@@ -140,14 +169,9 @@ def _extract_zip(path: Path, dest: Path, budget: _Budget) -> None:
             # Many zip writers set only permission bits (no file type): that is a regular file.
             if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
                 raise ArchiveError(f"archive member {info.filename!r} is a device, FIFO or other special file")
-            target = dest / name
-            _inside(dest, target.parent, info.filename)
-            if info.is_dir():
-                target.mkdir(parents=True, exist_ok=True)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(info) as source:
-                _copy(source, target, budget)
+            target = make_room(dest, name, info.filename, directory=info.is_dir())
+            if not info.is_dir():
+                copy_member(archive.open(info), target, budget)
 
 
 def extract(path: Path, dest: Path, *, limits: Limits | None = None) -> None:
@@ -158,7 +182,7 @@ def extract(path: Path, dest: Path, *, limits: Limits | None = None) -> None:
     import tarfile  # only when there is an archive to unpack
     import zipfile
 
-    budget = _Budget(path.stat().st_size, limits or Limits())
+    budget = Budget(path.stat().st_size, limits or Limits())
     before = set(dest.iterdir())
     try:
         if kind == "tar":
@@ -170,7 +194,7 @@ def extract(path: Path, dest: Path, *, limits: Limits | None = None) -> None:
         raise
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
         _remove_new(dest, before)
-        if isinstance(exc, OSError) and exc.errno is not None and not isinstance(exc, FileExistsError):
+        if raised_by_disk(exc):
             raise
         raise ArchiveError(
             f"cannot unpack {path.name!r}: it is corrupt or not a valid {kind} archive ({exc})"

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mr_storage_initializer.archive import _Budget, _inside  # the archive limits and the through-link check
+from mr_storage_initializer.archive import Budget, copy_member, file_mode, inside, make_room, raised_by_disk
 from mr_storage_initializer.errors import ArchiveError, StorageError
 from mr_storage_initializer.options import Limits, Patterns
 from mr_storage_initializer.paths import is_real_dir, is_real_file, remove, safe_relpath
@@ -140,7 +140,7 @@ class _Changes:
 
 def _unpack(blob: Path, layer: Layer, root: Path, limits: Limits) -> _Changes:
     changes = _Changes(root)
-    budget = _Budget(max(layer.size, 1), limits)
+    budget = Budget(max(layer.size, 1), limits)
     root.mkdir()
     try:
         # an uncompressed layer is read in place: members' headers by seeking, their bytes copied in the kernel
@@ -161,7 +161,7 @@ def _unpack(blob: Path, layer: Layer, root: Path, limits: Limits) -> _Changes:
                 if name:
                     _member(archive, member, name, changes, budget=budget, layer=layer)
     except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
-        if isinstance(exc, OSError) and exc.errno is not None and not isinstance(exc, FileExistsError):
+        if raised_by_disk(exc):
             raise
         raise ArchiveError(
             f"cannot unpack layer {layer.digest}: it is corrupt or not a {layer.media_type} ({exc})"
@@ -170,7 +170,7 @@ def _unpack(blob: Path, layer: Layer, root: Path, limits: Limits) -> _Changes:
 
 
 def _member(
-    archive: tarfile.TarFile, member: tarfile.TarInfo, name: str, changes: _Changes, *, budget: _Budget, layer: Layer
+    archive: tarfile.TarFile, member: tarfile.TarInfo, name: str, changes: _Changes, *, budget: Budget, layer: Layer
 ) -> None:
     root = changes.root
     parent, base = posixpath.split(name)
@@ -180,28 +180,22 @@ def _member(
     if base.startswith(".wh."):
         changes.whiteouts.append(posixpath.join(parent, base[4:]))
         return
-    target = root / name
-    _inside(root, target.parent, member.name)
+    target = make_room(root, name, member.name, directory=member.isdir())
     if member.isdir():
-        target.mkdir(parents=True, exist_ok=True)
         return
-    target.parent.mkdir(parents=True, exist_ok=True)
     remove(target)  # the same name twice in one layer: the later one wins
     if member.isfile() and changes.source_fd is not None and not member.issparse():
         budget.add(member.size)
         with open(target, "xb") as out:
             copy_range(changes.source_fd, out.fileno(), member.offset_data, member.size)
-        os.chmod(target, 0o644 | (0o111 if member.mode & 0o100 else 0))
+        os.chmod(target, file_mode(member.mode))
         changes.files += 1
     elif member.isfile():
         source = archive.extractfile(member)
         if source is None:
             raise ArchiveError(f"layer {layer.digest} member {member.name!r} cannot be read")
-        with source, open(target, "xb") as out:
-            while chunk := source.read(PIECE):
-                budget.add(len(chunk))
-                out.write(chunk)
-        os.chmod(target, 0o644 | (0o111 if member.mode & 0o100 else 0))
+        copy_member(source, target, budget, PIECE)
+        os.chmod(target, file_mode(member.mode))
         changes.files += 1
     elif member.issym():
         link = member.linkname
@@ -221,7 +215,7 @@ def _member(
                 f"layer {layer.digest} member {member.name!r} is a hard link to {member.linkname!r}, "
                 "not to a file of the same layer's model directory"
             )
-        _inside(root, source_path, member.name)
+        inside(root, source_path, member.name)
         os.link(source_path, target)
         changes.files += 1
     else:
@@ -277,7 +271,7 @@ def _place(dest: Path, rel: str, source: Path, *, link: bool = False) -> None:
     """Put ``source`` at ``dest/rel``, replacing what is there; never through a link."""
     target = dest / rel
     _make_dirs(dest, posixpath.dirname(rel))
-    _inside(dest, target.parent, rel)
+    inside(dest, target.parent, rel)
     if is_real_dir(target):
         shutil.rmtree(target)
     if link:
@@ -303,13 +297,13 @@ def _make_dirs(dest: Path, rel: str) -> None:
 def _merge(dest: Path, changes: _Changes) -> None:
     for rel in changes.opaque:
         folder = dest / rel
-        _inside(dest, folder, rel)
+        inside(dest, folder, rel)
         if is_real_dir(folder):
             for entry in folder.iterdir():
                 remove(entry)
     for rel in changes.whiteouts:
         gone = dest / rel
-        _inside(dest, gone.parent, rel)
+        inside(dest, gone.parent, rel)
         remove(gone)
     root = changes.root
     for dirpath, dirnames, filenames in os.walk(root):
