@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from mr_storage_initializer import proxy
 from mr_storage_initializer.errors import StorageError
 from mr_storage_initializer.tls import extra_roots
+from mr_storage_initializer.transfer import own_engine
 from mr_storage_initializer.transfer.objectstore import ObstoreSource
 from mr_storage_initializer.transfer.source import Unsupported
 
@@ -89,6 +90,4 @@ class AzureSource(ObstoreSource):
 
 def engine(uri: str, settings: Settings, tunables: Tunables, hooks: Hooks) -> Engine:
     """The own engine for an Azure Blob URL (the scheme row's builder)."""
-    from mr_storage_initializer.transfer.fast_engine import FastEngine
-
-    return FastEngine(AzureSource(uri, settings.storage_env), tunables, settings.patterns, settings.limits, hooks=hooks)
+    return own_engine.on(AzureSource(uri, settings.storage_env), settings, tunables, hooks)

@@ -24,7 +24,7 @@ from urllib.parse import quote, urlencode
 from mr_storage_initializer import json_body, proxy
 from mr_storage_initializer.errors import StorageError
 from mr_storage_initializer.tls import http_context
-from mr_storage_initializer.transfer import wire
+from mr_storage_initializer.transfer import own_engine, wire
 from mr_storage_initializer.transfer.plan import RemoteFile, safe_relpath
 from mr_storage_initializer.transfer.source import Sink, SourceError
 
@@ -149,12 +149,4 @@ class GcsSource:
 
 def engine(uri: str, settings: Settings, tunables: Tunables, hooks: Hooks) -> Engine:
     """The own engine for a ``gs://`` URI (the scheme row's builder)."""
-    from mr_storage_initializer.transfer.fast_engine import FastEngine, most_connections
-
-    return FastEngine(
-        GcsSource(uri, settings.storage_env, connections=most_connections(tunables)),
-        tunables,
-        settings.patterns,
-        settings.limits,
-        hooks=hooks,
-    )
+    return own_engine.pooled(GcsSource, uri, settings, tunables, hooks)

@@ -29,7 +29,7 @@ from mr_storage_initializer import plain_http, proxy
 from mr_storage_initializer.errors import StorageError, UsageError
 from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.tls import http_context
-from mr_storage_initializer.transfer import wire
+from mr_storage_initializer.transfer import own_engine, wire
 from mr_storage_initializer.transfer.plan import RemoteFile, safe_relpath
 from mr_storage_initializer.transfer.source import Sink, Unsupported, changed
 
@@ -184,12 +184,4 @@ class HttpSource:
 
 def engine(uri: str, settings: Settings, tunables: Tunables, hooks: Hooks) -> Engine:
     """The own engine for a plain ``http(s)://`` file (the scheme row's builder)."""
-    from mr_storage_initializer.transfer.fast_engine import FastEngine, most_connections
-
-    return FastEngine(
-        HttpSource(uri, settings.storage_env, connections=most_connections(tunables)),
-        tunables,
-        settings.patterns,
-        settings.limits,
-        hooks=hooks,
-    )
+    return own_engine.pooled(HttpSource, uri, settings, tunables, hooks)
