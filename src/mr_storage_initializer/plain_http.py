@@ -221,7 +221,7 @@ class DirectPool:
         host, port, target = where
         if self._check is not None:
             self._check(url)
-        netloc = urlsplit(url).netloc
+        netloc = urlsplit(url).netloc.removesuffix(":80")  # as http.client: no default port in Host
         named = {name.lower() for name in headers}
         lines = [f"GET {target} HTTP/1.1", f"Host: {netloc}"]
         lines += [f"{name}: {value}" for name, value in DEFAULT_HEADERS.items() if name.lower() not in named]
@@ -309,14 +309,18 @@ def _read_head(reader: Any) -> tuple[int, Headers, bool]:
         if not line:
             raise ProtocolError("Remote end closed connection without response")
         words = line.decode("latin-1").rstrip("\r\n").split(None, 2)
-        if len(line) > MAX_LINE or len(words) < 2 or not words[0].startswith("HTTP/1.") or not words[1].isdigit():
+        status = int(words[1]) if len(words) >= 2 and words[1].isdigit() else 0
+        if len(line) > MAX_LINE or not words[0].startswith("HTTP/1.") or not 100 <= status <= 999:
             raise ProtocolError(f"BadStatusLine({line[:80]!r})")
-        status = int(words[1])
         pairs: list[tuple[str, str]] = []
         while (header := reader.readline(MAX_LINE + 1)) not in (b"\r\n", b"\n", b""):
             if len(header) > MAX_LINE or len(pairs) >= MAX_HEADERS:
                 raise ProtocolError("the answer's header lines are too long or too many")
-            name, colon, value = header.decode("latin-1").partition(":")
+            text = header.decode("latin-1")
+            if text[:1] in (" ", "\t") and pairs:  # a folded line continues the header before it
+                pairs[-1] = (pairs[-1][0], f"{pairs[-1][1]} {text.strip()}")
+                continue
+            name, colon, value = text.partition(":")
             if colon:
                 pairs.append((name.strip(), value.strip()))
         if not header:

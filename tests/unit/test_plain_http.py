@@ -211,3 +211,14 @@ def test_a_kept_connection_the_server_closed_is_not_used_again(server: Any) -> N
         srv.hung_up.wait(5)
         srv.hung_up.clear()
     assert srv.connections == 2
+
+
+def test_a_folded_header_continues_the_one_before(server: Any) -> None:
+    srv = server([b"HTTP/1.1 200 OK\r\nX-Long: one\r\n two\r\nContent-Length: 0\r\n\r\n"])
+    assert _pool().request("GET", f"{srv.url}/").headers.get("x-long") == "one two"
+
+
+def test_a_status_out_of_range_is_a_protocol_error(server: Any) -> None:
+    srv = server([b"HTTP/1.1 2000 Odd\r\n\r\n"])
+    with pytest.raises(urllib3.exceptions.ProtocolError, match="BadStatusLine"):
+        _pool().request("GET", f"{srv.url}/")
