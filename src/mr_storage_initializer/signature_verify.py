@@ -34,6 +34,7 @@ from mr_storage_initializer.signature_policy import (
 from mr_storage_initializer.staged import StagedTree
 
 log = logging.getLogger("mr_storage_initializer.signing")
+_STEP = {"step": "signature"}  # the log records' ``extra``
 _ISSUER_OIDS = (x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8"), x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.1"))
 
 
@@ -238,77 +239,20 @@ def verify_tree(
 ) -> tuple[dict[str, Any], StagedTree]:
     """Check ``staging`` (walked once as ``tree``); the provenance entry and the tree to install."""
     name = policy.file_name
-    sig = staging / name
-    single = False
     with tempfile.TemporaryDirectory(prefix="signature-") as scratch:
-        if not is_real_file(sig):
-            if wanted.signature_uri and fetch is not None and len(tree.regular) == 1:
-                found = fetch(wanted.signature_uri, Path(scratch)).regular
-                if len(found) != 1:
-                    raise SignatureError(f"the signature at {PROP_URI} gave {len(found)} files, not one")
-                sig, single = Path(scratch, found[0]), True
-            elif policy.mode == "required" or wanted.required:
-                why = wanted.required or "MODEL_REGISTRY_SIGNATURE"
-                raise SignatureError(f"the model has no {name}, and a signature is required ({why})")
-            else:
-                log.warning(
-                    "the model is unsigned (no %s); installing it, as MODEL_REGISTRY_SIGNATURE=if-present allows",
-                    name,
-                    extra={"step": "signature"},
-                )
-                return {"method": "none", "file": None}, tree
-        try:
-            bundle = json.loads(sig.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise SignatureError(f"{name} is not a JSON Sigstore bundle") from None
-        if not isinstance(bundle, dict):
-            raise SignatureError(f"{name} is not a JSON Sigstore bundle")
+        found = _signature_file(policy, wanted, staging, tree, fetch=fetch, scratch=Path(scratch))
+        if found is None:
+            return {"method": "none", "file": None}, tree
+        sig, single = found
+        bundle = _read_bundle(name, sig)
         method, signer, manifest = _verify_signature(policy, sig, bundle, Path(scratch))
     signers = [signer] if method == "key" else cert_identities(_leaf(bundle))
-    for identity, where in wanted.identities:
-        if identity not in signers:
-            raise SignatureError(f"{name} was signed by {signer!r} but the {where}'s {PROP_IDENTITY} is {identity!r}")
-    files = tree.regular
-    links = [f.path for f in tree.files if f.link]
-    if links:
-        raise SignatureError(f"{links[0]!r} is a symbolic link; a signed model is installed without links")
-    ignore = [str(p) for p in manifest.serialization_type.get("ignore_paths", [])]
-    rels = [r for r in files if r != name and not (not single and _ignored(r, ignore))]
-    dropped = [r for r in files if r != name and r not in rels]
-    for rel in dropped:  # not signed, so not installed: git metadata and the like that the signer ignored
-        (staging / rel).unlink()
-        parent = (staging / rel).parent
-        while parent != staging and not any(parent.iterdir()):
-            parent.rmdir()
-            parent = parent.parent
-    if dropped:
-        gone = set(dropped)
-        tree = StagedTree(tuple(f for f in tree.files if f.path not in gone))
-        log.warning(
-            "%d files the signature does not cover were not installed: %s",
-            len(dropped),
-            ", ".join(dropped[:5]),
-            extra={"step": "signature"},
-        )
-    empty = remove_empty_dirs(staging)  # a signature covers files: an empty directory (a tar's `evil/`) is unsigned
-    if empty:
-        log.warning(
-            "%d empty directories the signature does not cover were not installed: %s",
-            len(empty),
-            ", ".join(empty[:5]),
-            extra={"step": "signature"},
-        )
-        dropped = [*dropped, *empty]
+    _check_signers(name, wanted, signers, signer)
+    rels, dropped, tree = _keep_signed(name, manifest, staging, tree, single=single)
     _compare(name, manifest, staging, rels, single=single, digests=digests or Digests(staging))
     digest = manifest_digest(manifest)
     log.info(
-        "%s verified: %d files signed by %s (%s), manifest %s",
-        name,
-        len(rels),
-        signer,
-        method,
-        digest,
-        extra={"step": "signature"},
+        "%s verified: %d files signed by %s (%s), manifest %s", name, len(rels), signer, method, digest, extra=_STEP
     )
     summary = {
         "method": method,
@@ -319,3 +263,97 @@ def verify_tree(
         "not_installed": dropped,
     }
     return summary, tree
+
+
+def _signature_file(
+    policy: SignaturePolicy,
+    wanted: RegistrySignatureProperties,
+    staging: Path,
+    tree: StagedTree,
+    *,
+    fetch: Callable[[str, Path], StagedTree] | None,
+    scratch: Path,
+) -> tuple[Path, bool] | None:
+    """The signature to check (the policy's file in the model, else the one the registry's ``signature.uri``
+    names for a one-file model, fetched into ``scratch``) and whether it signs that one file; None for an
+    unsigned model the policy lets through (with a warning)."""
+    sig = staging / policy.file_name
+    if is_real_file(sig):
+        return sig, False
+    if wanted.signature_uri and fetch is not None and len(tree.regular) == 1:
+        found = fetch(wanted.signature_uri, scratch).regular
+        if len(found) != 1:
+            raise SignatureError(f"the signature at {PROP_URI} gave {len(found)} files, not one")
+        return scratch / found[0], True
+    if policy.mode == "required" or wanted.required:
+        why = wanted.required or "MODEL_REGISTRY_SIGNATURE"
+        raise SignatureError(f"the model has no {policy.file_name}, and a signature is required ({why})")
+    log.warning(
+        "the model is unsigned (no %s); installing it, as MODEL_REGISTRY_SIGNATURE=if-present allows",
+        policy.file_name,
+        extra=_STEP,
+    )
+    return None
+
+
+def _read_bundle(name: str, sig: Path) -> dict[str, Any]:
+    """The Sigstore bundle in ``sig`` as a JSON object."""
+    try:
+        bundle = json.loads(sig.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise SignatureError(f"{name} is not a JSON Sigstore bundle") from None
+    if not isinstance(bundle, dict):
+        raise SignatureError(f"{name} is not a JSON Sigstore bundle")
+    return bundle
+
+
+def _check_signers(name: str, wanted: RegistrySignatureProperties, signers: list[str], signer: str) -> None:
+    """Every identity the registry's properties require is one of the ``signers`` (the key's fingerprint, or
+    the certificate's identities)."""
+    for identity, where in wanted.identities:
+        if identity not in signers:
+            raise SignatureError(f"{name} was signed by {signer!r} but the {where}'s {PROP_IDENTITY} is {identity!r}")
+
+
+def _keep_signed(
+    name: str, manifest: Any, staging: Path, tree: StagedTree, *, single: bool
+) -> tuple[list[str], list[str], StagedTree]:
+    """(the files the signature covers, what was removed from ``staging`` as not covered, the tree left).
+
+    A signed model is installed without links; files the signer ignored (git metadata and the like) and empty
+    directories (a tar's ``evil/``) are not signed, so not installed."""
+    links = [f.path for f in tree.files if f.link]
+    if links:
+        raise SignatureError(f"{links[0]!r} is a symbolic link; a signed model is installed without links")
+    ignore = [str(p) for p in manifest.serialization_type.get("ignore_paths", [])]
+    rels = [r for r in tree.regular if r != name and not (not single and _ignored(r, ignore))]
+    dropped = [r for r in tree.regular if r != name and r not in rels]
+    if dropped:
+        _remove_files(staging, dropped)
+        gone = set(dropped)
+        tree = StagedTree(tuple(f for f in tree.files if f.path not in gone))
+        log.warning(
+            "%d files the signature does not cover were not installed: %s",
+            len(dropped),
+            ", ".join(dropped[:5]),
+            extra=_STEP,
+        )
+    empty = remove_empty_dirs(staging)
+    if empty:
+        log.warning(
+            "%d empty directories the signature does not cover were not installed: %s",
+            len(empty),
+            ", ".join(empty[:5]),
+            extra=_STEP,
+        )
+    return rels, [*dropped, *empty], tree
+
+
+def _remove_files(staging: Path, rels: list[str]) -> None:
+    """Remove the files ``rels`` from ``staging``, and each directory that this leaves empty."""
+    for rel in rels:
+        (staging / rel).unlink()
+        parent = (staging / rel).parent
+        while parent != staging and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
