@@ -15,7 +15,7 @@ from fixtures.storage import make_tar_gz
 from helpers import retries_without_waiting
 from mr_storage_initializer.errors import ArchiveError, DestinationError, StorageError
 from mr_storage_initializer.options import Limits, Patterns, Tunables
-from mr_storage_initializer.transfer import fast_engine
+from mr_storage_initializer.transfer import fast_engine, plan
 from mr_storage_initializer.transfer.engine import Hooks
 from mr_storage_initializer.transfer.fast_engine import FastEngine, _Run
 from mr_storage_initializer.transfer.plan import split
@@ -278,7 +278,7 @@ def test_a_tree_of_many_small_files_gets_more_connections_than_configured(tmp_pa
     # each small file is a round trip or two: 200 of them get one more connection per 16 files, 12 in all
     source = FakeSource(_parts(200), chunk=100, pace=0.01)
     _engine(source, concurrency=6, chunk_size=1000).download("fake://m", tmp_path)
-    assert source.most_active == 200 // fast_engine.FILES_PER_SMALL_CONNECTION == 12
+    assert source.most_active == 200 // plan.FILES_PER_SMALL_CONNECTION == 12
     assert _tree(tmp_path) == _parts(200)
 
 

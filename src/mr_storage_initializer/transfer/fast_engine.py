@@ -8,7 +8,7 @@ archive is unpacked with :mod:`mr_storage_initializer.archive`.
 A range whose connection is cut resumes from the last byte written: a failed attempt that made progress
 starts a fresh retry budget at the new offset; one that made none counts against the budget
 (``retry.call``: backoff with jitter, at most ``attempts`` tries within ``deadline`` seconds).
-Memory is bounded by the connections (:func:`most_connections`) times the chunk (1 MiB), whatever the size.
+Memory is bounded by the connections (:func:`.plan.connections`) times the chunk (1 MiB), whatever the size.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from mr_storage_initializer.errors import StorageError
 from mr_storage_initializer.options import Limits, Tunables
 from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.transfer.engine import NO_HOOKS, Hooks, Observer
-from mr_storage_initializer.transfer.plan import Part, Patterns, RemoteFile, split
+from mr_storage_initializer.transfer.plan import Part, Patterns, RemoteFile, connections, small, split
 from mr_storage_initializer.transfer.progress import Progress, Stall
 from mr_storage_initializer.transfer.resume import Ledger
 from mr_storage_initializer.transfer.source import Sink, Source, SourceError, escalate
@@ -94,7 +94,7 @@ class FastEngine:
             len(files),
             sum(f.size for f in files),
             "up to " if self.tunables.ramp else "",
-            self.tunables.concurrency,
+            connections(files, self.tunables),
             extra={"step": "listed", "source": self.source.label},
         )
         return files
@@ -168,11 +168,8 @@ class _Run:
 
     def _fetch_all(self) -> None:
         """Start the workers and wait for them, ramping their number up where the connections are slow."""
-        most = min(self.tunables.concurrency, len(self.parts))
+        most = min(connections(self.files, self.tunables), len(self.parts))  # past the configured: small files
         start = min(RAMP_START, len({part.file.rel for part in self.parts}))  # one writer per file at first
-        if self.tunables.ramp:  # connections beyond the configured ones, for small files only (_take)
-            small = sum(1 for part in self.parts if _small(part))
-            most = max(most, min(SMALL_FILE_CONNECTIONS, small // FILES_PER_SMALL_CONNECTION))
         self.cpu = [0.0] * max(most, self.tunables.concurrency)
         self.slots = [iter(range(self.tunables.concurrency)), iter(range(self.tunables.concurrency, most))]
         ramp = _Ramp(self, most) if self.tunables.ramp and most > start else None
@@ -244,7 +241,7 @@ class _Run:
             if slot < self.tunables.concurrency:
                 return self.parts.popleft()
             for back, part in enumerate(reversed(self.parts)):  # past a large file's last ranges, if any
-                if _small(part):
+                if small(part):
                     del self.parts[len(self.parts) - 1 - back]
                     return part
             return None
@@ -344,23 +341,8 @@ class _Run:
 # network (why: benchmarks/RESULTS.md, "Design notes from measurements").
 RAMP_START = 2
 RAMP_TICK = 0.1
-# Small files: the ramp may go past the configured concurrency, up to SMALL_FILE_CONNECTIONS, one per
-# FILES_PER_SMALL_CONNECTION whole files of at most SMALL_FILE bytes, which are all those connections take.
-SMALL_FILE = 1 << 20
-SMALL_FILE_CONNECTIONS = 32
-FILES_PER_SMALL_CONNECTION = 16
 FAST_CONNECTION = 512e6
 BUSY_CONNECTION = 0.8
-
-
-def most_connections(tunables: Tunables) -> int:
-    """The most connections a run with ``tunables`` may open (a source's pool keeps that many)."""
-    return max(tunables.concurrency, SMALL_FILE_CONNECTIONS) if tunables.ramp else tunables.concurrency
-
-
-def _small(part: Part) -> bool:
-    """Whether ``part`` is a whole file of at most SMALL_FILE bytes."""
-    return part.start == 0 and part.end == part.file.size <= SMALL_FILE
 
 
 class _Ramp:

@@ -17,9 +17,9 @@ from mr_storage_initializer.options import Limits, Tunables
 from mr_storage_initializer.prehash import PrefixHasher
 from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.transfer.engine import NO_HOOKS, Engine, Hooks, Observer
-from mr_storage_initializer.transfer.fast_engine import FastEngine, most_connections
+from mr_storage_initializer.transfer.fast_engine import FastEngine
 from mr_storage_initializer.transfer.hf import HfSource, hub_patterns, parse_hf_uri
-from mr_storage_initializer.transfer.plan import Patterns, RemoteFile
+from mr_storage_initializer.transfer.plan import Patterns, RemoteFile, most_connections
 from mr_storage_initializer.transfer.source import SourceError, escalate
 
 if TYPE_CHECKING:

@@ -17,9 +17,9 @@ from mr_storage_initializer.options import Limits, Patterns, Tunables
 from mr_storage_initializer.prehash import PrefixHasher
 from mr_storage_initializer.transfer import oci_layers
 from mr_storage_initializer.transfer.engine import NO_HOOKS, Engine, Hooks
-from mr_storage_initializer.transfer.fast_engine import FastEngine, most_connections
+from mr_storage_initializer.transfer.fast_engine import FastEngine
 from mr_storage_initializer.transfer.oci import OciSource, Pinned
-from mr_storage_initializer.transfer.plan import RemoteFile
+from mr_storage_initializer.transfer.plan import RemoteFile, most_connections
 from mr_storage_initializer.transfer.source import SourceError, escalate
 
 if TYPE_CHECKING:

@@ -32,6 +32,6 @@ def on(source: Source, settings: Settings, tunables: Tunables, hooks: Hooks) -> 
 def pooled(source: PooledSource, uri: str, settings: Settings, tunables: Tunables, hooks: Hooks) -> Engine:
     """The own engine reading ``uri`` from a ``source`` whose pool keeps as many connections as the run may
     open."""
-    from mr_storage_initializer.transfer.fast_engine import most_connections
+    from mr_storage_initializer.transfer.plan import most_connections
 
     return on(source(uri, settings.storage_env, connections=most_connections(tunables)), settings, tunables, hooks)

@@ -9,10 +9,10 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from mr_storage_initializer.options import Patterns
+from mr_storage_initializer.options import Patterns, Tunables
 from mr_storage_initializer.paths import safe_relpath
 
-__all__ = ["Part", "Patterns", "RemoteFile", "safe_relpath", "split"]
+__all__ = ["Part", "Patterns", "RemoteFile", "connections", "most_connections", "safe_relpath", "small", "split"]
 
 
 @dataclass(frozen=True)
@@ -50,3 +50,31 @@ def split(files: Iterable[RemoteFile], chunk_size: int) -> list[Part]:
             continue
         per_file.append([Part(remote, s, min(s + chunk_size, remote.size)) for s in range(0, remote.size, chunk_size)])
     return [part for turn in itertools.zip_longest(*per_file) for part in turn if part is not None]
+
+
+# A small file costs a round trip or two more than its bytes: for a tree of many, the time is the number of
+# round trips over the connections in flight. So, with the ramp on (the concurrency not set), a run may open
+# more connections than configured, one per FILES_PER_SMALL_CONNECTION whole files of at most SMALL_FILE
+# bytes, up to SMALL_FILE_CONNECTIONS; those extra connections take only such files (fast_engine._take).
+SMALL_FILE = 1 << 20
+SMALL_FILE_CONNECTIONS = 32
+FILES_PER_SMALL_CONNECTION = 16
+
+
+def small(part: Part) -> bool:
+    """Whether ``part`` is a whole file of at most SMALL_FILE bytes."""
+    return part.start == 0 and part.end == part.file.size <= SMALL_FILE
+
+
+def connections(files: Iterable[RemoteFile], tunables: Tunables) -> int:
+    """The most connections a run fetching ``files`` opens: the configured ones, more for many small files."""
+    if not tunables.ramp:
+        return tunables.concurrency
+    chunk = tunables.chunk_size
+    count = sum(1 for f in files if f.size <= SMALL_FILE and (f.size <= chunk or not f.ranges))
+    return max(tunables.concurrency, min(SMALL_FILE_CONNECTIONS, count // FILES_PER_SMALL_CONNECTION))
+
+
+def most_connections(tunables: Tunables) -> int:
+    """The most connections any run with ``tunables`` opens (a source's connection pool keeps that many)."""
+    return max(tunables.concurrency, SMALL_FILE_CONNECTIONS) if tunables.ramp else tunables.concurrency
