@@ -81,56 +81,69 @@ def plan(
     A ``storageKey`` without an entry falls back to the environment's credentials, as the Go CSI (which
     never reads ``storageKey``) does, with one warning; ``require_entry`` makes it exit 5 instead.
     """
-    environ = env
-    entry = None
-    missing = ""
-    if storage_key:
-        entry = entries.get(storage_key)
-        if entry is None and require_entry:
+    entry = _entry_for(storage_key, entries, looked, require_entry=require_entry) if storage_key else None
+    if not uri.strip():
+        uri = _uri_from_entry(entry, storage_key, storage_path)
+    clean, overrides, unset = _download_env(uri, entry, env)
+    missing = looked if storage_key and entry is None else ""
+    return DownloadPlan(uri=clean, env=overrides, unset=unset, storage_key=storage_key, missing_entry=missing)
+
+
+def _entry_for(
+    storage_key: str, entries: Mapping[str, StorageEntry], looked: str, *, require_entry: bool
+) -> StorageEntry | None:
+    """The entry of ``storage_key``, checked usable; None when there is none (looked for in ``looked``) and the
+    environment's credentials serve instead, with one warning (unless ``require_entry``: exit 5)."""
+    entry = entries.get(storage_key)
+    if entry is None:
+        if require_entry:
             raise StorageError(
                 f"the model artifact's storageKey {storage_key!r} has no entry: looked in {looked}; add the key to "
                 "the namespace's storage-config secret (or the secret KServe's storageSpecSecretName names), "
                 f"or unset {REQUIRE_ENTRY} to use the environment's credentials"
             )
-        if entry is None:
-            missing = looked
-            log.warning(
-                "the model artifact's storageKey %r has no entry (looked in %s); using the environment's storage "
-                "credentials (AWS_*, STORAGE_CONFIG), as the Go storage initializer does; set %s=true to refuse",
-                storage_key,
-                looked,
-                REQUIRE_ENTRY,
-                extra={"step": "resolved", "storage_key": storage_key},
-            )
-        elif entry.problem:
-            raise StorageError(f"storage-config entry {storage_key!r} ({entry.source}) cannot be used: {entry.problem}")
-        elif (kind := entry.spec.get("type", "")) not in USABLE_TYPES:
-            raise StorageError(
-                f"storage-config entry {storage_key!r} ({entry.source}) has type {kind!r}; only "
-                f"{', '.join(USABLE_TYPES)} entries can be used for a model artifact's storageKey"
-            )
-        if entry is not None:
-            _check_entry_endpoint(entry)
-    if not uri.strip():
-        uri = _uri_from_entry(entry, storage_key, storage_path)
+        log.warning(
+            "the model artifact's storageKey %r has no entry (looked in %s); using the environment's storage "
+            "credentials (AWS_*, STORAGE_CONFIG), as the Go storage initializer does; set %s=true to refuse",
+            storage_key,
+            looked,
+            REQUIRE_ENTRY,
+            extra={"step": "resolved", "storage_key": storage_key},
+        )
+        return None
+    if entry.problem:
+        raise StorageError(f"storage-config entry {storage_key!r} ({entry.source}) cannot be used: {entry.problem}")
+    if (kind := entry.spec.get("type", "")) not in USABLE_TYPES:
+        raise StorageError(
+            f"storage-config entry {storage_key!r} ({entry.source}) has type {kind!r}; only "
+            f"{', '.join(USABLE_TYPES)} entries can be used for a model artifact's storageKey"
+        )
+    _check_entry_endpoint(entry)
+    return entry
 
+
+def _download_env(
+    uri: str, entry: StorageEntry | None, env: Mapping[str, str]
+) -> tuple[str, dict[str, str], tuple[str, ...]]:
+    """(``uri`` without its query, the variables set for its download, those unset). The query's endpoint and
+    region become ``AWS_ENDPOINT_URL``/``AWS_DEFAULT_REGION``; when an entry or the query changes the storage
+    spec (the entry's, else ``env``'s s3 ``STORAGE_CONFIG`` with its override applied), the spec is
+    ``STORAGE_CONFIG`` and ``STORAGE_OVERRIDE_CONFIG`` is unset."""
     spec: dict[str, Any] | None = None
     if entry is not None:
         spec = dict(entry.spec)
     elif uri.startswith("s3://"):
-        spec = _global_spec(environ)
+        spec = _global_spec(env)
     clean, query = split_s3_query(uri)
     overrides: dict[str, str] = {}
     for name, value in query.items():
-        var = "AWS_ENDPOINT_URL" if name == "endpoint" else "AWS_DEFAULT_REGION"
-        overrides[var] = value
+        overrides["AWS_ENDPOINT_URL" if name == "endpoint" else "AWS_DEFAULT_REGION"] = value
         if spec is not None:
             spec[S3_QUERY[name]] = value
-    unset: tuple[str, ...] = ()
-    if spec is not None and (entry is not None or query):
-        overrides["STORAGE_CONFIG"] = json.dumps(spec)
-        unset = ("STORAGE_OVERRIDE_CONFIG",)
-    return DownloadPlan(uri=clean, env=overrides, unset=unset, storage_key=storage_key, missing_entry=missing)
+    if spec is None or (entry is None and not query):
+        return clean, overrides, ()
+    overrides["STORAGE_CONFIG"] = json.dumps(spec)
+    return clean, overrides, ("STORAGE_OVERRIDE_CONFIG",)
 
 
 _DENIED = re.compile(r"\b(?:401|403)\b|AccessDenied|Forbidden|InvalidAccessKeyId|SignatureDoesNotMatch|Unauthorized")
