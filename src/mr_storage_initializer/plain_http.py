@@ -14,6 +14,7 @@ urllib3 raises for it (imported then), so every caller reads failures one way wh
 
 from __future__ import annotations
 
+import re
 import select
 import socket
 import threading
@@ -29,6 +30,10 @@ MAX_HEADERS = 100
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 DEFAULT_HEADERS = {"Accept-Encoding": "identity", "User-Agent": f"mr-storage-initializer/{__version__}"}
 Timeout = float | tuple[float, float] | None  # seconds; (connect, read)
+# What urllib3 sends as given: RFC 3986's path and query characters, percent-escapes in upper case (it
+# encodes anything else, and upper-cases an escape); a target with anything more is handed to it.
+_AS_GIVEN = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-F]{2})+")
+_HOST = re.compile(r"(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::[0-9]+)?")  # lower case, as urllib3 normalises it
 
 
 class OnFirstUse:
@@ -207,7 +212,7 @@ class DirectPool:
         parts = urlsplit(url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         values = [*headers.values(), *self._headers.values(), *headers, *self._headers]
-        if "@" in parts.netloc or not (_token(target) and _token(parts.netloc) and all(map(_value, values))):
+        if not (_AS_GIVEN.fullmatch(target) and _HOST.fullmatch(parts.netloc) and all(map(_value, values))):
             return None
         try:
             port = parts.port or 80
@@ -256,7 +261,7 @@ class DirectPool:
             kept[1].close()
             kept[0].close()
         try:
-            # the host as bytes (it is ASCII, _token): a str makes getaddrinfo load the idna codec, ~4 ms
+            # the host as bytes (it is ASCII, _HOST): a str makes getaddrinfo load the idna codec, ~4 ms
             sock = socket.create_connection((key[0].encode("ascii"), key[1]), timeout=connect)  # type: ignore[arg-type]
         except OSError as exc:
             raise self.error(exc, url, reading=False, connecting=True) from exc
@@ -348,11 +353,6 @@ class _Where:
 
     def __str__(self) -> str:
         return self._text
-
-
-def _token(text: str) -> bool:
-    """A request target or host that goes on the wire exactly as given (else urllib3 normalises it)."""
-    return bool(text) and text.isascii() and text.isprintable() and " " not in text
 
 
 def _value(text: str) -> bool:

@@ -222,3 +222,20 @@ def test_a_status_out_of_range_is_a_protocol_error(server: Any) -> None:
     srv = server([b"HTTP/1.1 2000 Odd\r\n\r\n"])
     with pytest.raises(urllib3.exceptions.ProtocolError, match="BadStatusLine"):
         _pool().request("GET", f"{srv.url}/")
+
+
+@pytest.mark.parametrize("path", ["/a|b", "/a%2fb", "/a%zz", "/caf\u00e9"])
+def test_a_target_urllib3_would_rewrite_is_handed_to_it(server: Any, path: str) -> None:
+    srv = server([b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"])
+    fallback = _urllib3_pool()
+    response = DirectPool(fallback, timeout=5.0).request("GET", f"{srv.url}{path}", preload_content=False)
+    assert response.read() == b"ok"
+    assert len(fallback.built) == 1  # type: ignore[attr-defined]
+
+
+def test_an_upper_case_host_is_handed_to_urllib3(server: Any) -> None:
+    srv = server([b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"])
+    fallback = _urllib3_pool()
+    url = srv.url.replace("http://127.0.0.1", "http://LOCALHOST")
+    assert DirectPool(fallback, timeout=5.0).request("GET", f"{url}/", preload_content=False).read() == b"ok"
+    assert len(fallback.built) == 1  # type: ignore[attr-defined]
