@@ -32,6 +32,12 @@ def text(env: Mapping[str, str], name: str, default: str = "") -> str:
     return env.get(name, "").strip() or default
 
 
+def path(env: Mapping[str, str], name: str) -> Path | None:
+    """A file or directory name; None when unset or blank."""
+    raw = text(env, name)
+    return Path(raw) if raw else None
+
+
 def flag(env: Mapping[str, str], name: str) -> bool:
     """A boolean: 1/true/yes/on or 0/false/no/off (any case); false when unset."""
     value = env.get(name, "").strip().lower()

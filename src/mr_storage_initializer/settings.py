@@ -117,6 +117,45 @@ def _storage_endpoints(env: Mapping[str, str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(e for _, e in found if e))
 
 
+def _registry_address(env: Mapping[str, str], default_scheme: str, default_address: str) -> tuple[str, str]:
+    """(scheme, HOST[:PORT]) of the registry: ``MODEL_REGISTRY_SCHEME`` and ``MODEL_REGISTRY_BASE_URL``, or the
+    scheme of a full URL given as the base URL."""
+    base_url = values.text(env, "MODEL_REGISTRY_BASE_URL", default_address)
+    scheme = values.text(env, "MODEL_REGISTRY_SCHEME", default_scheme).lower()
+    if "://" in base_url:  # tolerate a full URL: its scheme wins
+        scheme, _, base_url = base_url.partition("://")
+        scheme = scheme.lower()
+    base_url = base_url.rstrip("/")
+    if scheme not in ("http", "https"):
+        raise values.invalid("MODEL_REGISTRY_SCHEME", scheme, "http or https")
+    if not base_url or "/" in base_url:
+        raise values.invalid("MODEL_REGISTRY_BASE_URL", redact_url(base_url), "HOST[:PORT]")
+    hostport = base_url.rpartition("@")[2]  # user:password@ (redacted everywhere) is not the host
+    if hostport.count(":") > 1 and not hostport.startswith("["):  # fd00::10:8080 has no one reading
+        shape = "HOST[:PORT] with an IPv6 address in brackets, such as [fd00::10]:8080"
+        raise values.invalid("MODEL_REGISTRY_BASE_URL", redact_url(base_url), shape)
+    return scheme, base_url
+
+
+def _entries_prefix(env: Mapping[str, str]) -> str:
+    """The prefix of the storage-config entries' variables; set but empty turns the variables off (files only)."""
+    prefix = env.get("MODEL_REGISTRY_STORAGE_CONFIG_PREFIX", DEFAULT_PREFIX).strip()
+    if prefix and not (prefix[0].isalpha() and prefix.isascii()):
+        raise values.invalid("MODEL_REGISTRY_STORAGE_CONFIG_PREFIX", prefix, "a name that starts with a letter")
+    return prefix
+
+
+def _scheme_tunables(env: Mapping[str, str], timeout: float) -> Mapping[str, Tunables]:
+    """The own engine's knobs of each scheme whose row has KServe's own tries variable (``S3_MAX_ATTEMPTS``)."""
+    return MappingProxyType(
+        {
+            row.name: Tunables.from_env(env, deadline=timeout, attempts_var=row.attempts_variable)
+            for row in SCHEME_ROWS
+            if row.attempts_variable
+        }
+    )
+
+
 def termination_log_path(environ: Mapping[str, str] | None = None) -> Path | None:
     """``MODEL_REGISTRY_TERMINATION_LOG`` alone, for reporting a failure of :meth:`Settings.from_env` itself."""
     raw = (os.environ if environ is None else environ).get(_TERMINATION, "").strip()
@@ -166,32 +205,15 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Every setting read from ``environ`` (default: a snapshot of this process's), each checked: a bad value
+        is a UsageError (exit 2) before any network call."""
         env = environment() if environ is None else environ
-        base_url = values.text(env, "MODEL_REGISTRY_BASE_URL", cls.base_url)
-        scheme = values.text(env, "MODEL_REGISTRY_SCHEME", cls.scheme).lower()
-        if "://" in base_url:  # tolerate a full URL: its scheme wins
-            scheme, _, base_url = base_url.partition("://")
-            scheme = scheme.lower()
-        base_url = base_url.rstrip("/")
-        if scheme not in ("http", "https"):
-            raise values.invalid("MODEL_REGISTRY_SCHEME", scheme, "http or https")
-        if not base_url or "/" in base_url:
-            raise values.invalid("MODEL_REGISTRY_BASE_URL", redact_url(base_url), "HOST[:PORT]")
-        hostport = base_url.rpartition("@")[2]  # user:password@ (redacted everywhere) is not the host
-        if hostport.count(":") > 1 and not hostport.startswith("["):  # fd00::10:8080 has no one reading
-            shape = "HOST[:PORT] with an IPv6 address in brackets, such as [fd00::10]:8080"
-            raise values.invalid("MODEL_REGISTRY_BASE_URL", redact_url(base_url), shape)
-        token_path = values.text(env, "MODEL_REGISTRY_TOKEN_PATH")
-        ca_bundle = values.text(env, "MODEL_REGISTRY_CA_BUNDLE")
+        scheme, base_url = _registry_address(env, cls.scheme, cls.base_url)
         timeout = values.seconds(env, "MODEL_REGISTRY_TIMEOUT", cls.timeout)
         proxies = ProxyConfig.from_env(env)
         storage_env = _storage_env(env, proxies)
-        # MODEL_REGISTRY_STORAGE_CONFIG_PREFIX set but empty turns the variables off (files only)
-        entries_prefix = env.get("MODEL_REGISTRY_STORAGE_CONFIG_PREFIX", DEFAULT_PREFIX).strip()
-        if entries_prefix and not (entries_prefix[0].isalpha() and entries_prefix.isascii()):
-            shape = "a name that starts with a letter"
-            raise values.invalid("MODEL_REGISTRY_STORAGE_CONFIG_PREFIX", entries_prefix, shape)
-        entries_dir = Path(raw_dir) if (raw_dir := values.text(env, "MODEL_REGISTRY_STORAGE_CONFIG_DIR")) else None
+        entries_prefix = _entries_prefix(env)
+        entries_dir = values.path(env, "MODEL_REGISTRY_STORAGE_CONFIG_DIR")
         patterns = Patterns.from_env(env)
         return cls(
             base_url=base_url,
@@ -200,21 +222,15 @@ class Settings:
             service_name=values.text(env, "MODEL_REGISTRY_SERVICE_NAME", cls.service_name),
             cluster_domain=values.text(env, "MODEL_REGISTRY_CLUSTER_DOMAIN").strip(".") or cls.cluster_domain,
             token=values.text(env, "MODEL_REGISTRY_TOKEN") or None,
-            token_path=Path(token_path) if token_path else None,
-            ca_bundle=Path(ca_bundle) if ca_bundle else None,
+            token_path=values.path(env, "MODEL_REGISTRY_TOKEN_PATH"),
+            ca_bundle=values.path(env, "MODEL_REGISTRY_CA_BUNDLE"),
             allow_archived=values.flag(env, "MODEL_REGISTRY_ALLOW_ARCHIVED"),
             timeout=timeout,
             probe_timeout=values.seconds(env, "MODEL_REGISTRY_PROBE_TIMEOUT", cls.probe_timeout),
             lock_timeout=values.seconds(env, "MODEL_REGISTRY_LOCK_TIMEOUT", cls.lock_timeout),
             transfer=values.choice(env, "MODEL_REGISTRY_TRANSFER", ("auto", "fast", "kserve"), cls.transfer),
             tunables=Tunables.from_env(env, deadline=timeout),
-            scheme_tunables=MappingProxyType(
-                {
-                    row.name: Tunables.from_env(env, deadline=timeout, attempts_var=row.attempts_variable)
-                    for row in SCHEME_ROWS
-                    if row.attempts_variable
-                }
-            ),
+            scheme_tunables=_scheme_tunables(env, timeout),
             patterns=patterns,
             limits=Limits.from_env(env),
             storage_env=storage_env,
