@@ -119,46 +119,66 @@ def _verify_signature(
     """(method, signer, manifest): the signature checked by ``model-signing``'s verifiers, the signer read by us."""
     method = _method(bundle)
     load_verifiers(sigstore=method == "sigstore")
-    from model_signing._signing import sign_certificate, sign_ec_key, sign_sigstore_pb
-
-    name = policy.file_name
     if method not in policy.methods:
         configured = ", ".join(policy.methods)
-        raise SignatureError(f"{name} is signed with a {method}, but this initializer verifies only: {configured}")
+        raise SignatureError(
+            f"{policy.file_name} is signed with a {method}, but this initializer verifies only: {configured}"
+        )
     if method == "key":
-        hint = bundle["verificationMaterial"]["publicKey"].get("hint")
-        keys = {key_fingerprint(pem): pem for pem in policy.public_keys}
-        candidates = [(fp, pem) for fp, pem in keys.items() if not hint or fp == f"sha256:{hint}"]
-        if not candidates:
-            raise SignatureError(
-                f"{name} was signed by key sha256:{hint}, which is not one of the {len(keys)} configured public keys"
-            )
-        for fingerprint, pem in candidates:
-            path = _material(scratch, "key.pub", pem)
-            try:
-                manifest = sign_ec_key.Verifier(path).verify(sign_sigstore_pb.Signature.read(sig))
-            except Exception:  # noqa: S112 - try the next key; none verifying is the error below
-                continue
-            return method, fingerprint, manifest
-        raise SignatureError(f"the signature in {name} does not verify with the configured public key(s)")
-    if method == "certificate":
-        from OpenSSL import crypto
+        signer, manifest = _verify_key(policy, sig, bundle, scratch)
+    elif method == "certificate":
+        signer, manifest = _verify_certificate(policy, sig, bundle, scratch)
+    else:
+        signer, manifest = _verify_sigstore(policy, sig, bundle, scratch)
+    return method, signer, manifest
 
+
+def _verify_key(policy: SignaturePolicy, sig: Path, bundle: dict[str, Any], scratch: Path) -> tuple[str, Any]:
+    """(the key's fingerprint, manifest): the bundle's key hint picks among the configured public keys."""
+    from model_signing._signing import sign_ec_key, sign_sigstore_pb
+
+    name = policy.file_name
+    hint = bundle["verificationMaterial"]["publicKey"].get("hint")
+    keys = {key_fingerprint(pem): pem for pem in policy.public_keys}
+    candidates = [(fp, pem) for fp, pem in keys.items() if not hint or fp == f"sha256:{hint}"]
+    if not candidates:
+        raise SignatureError(
+            f"{name} was signed by key sha256:{hint}, which is not one of the {len(keys)} configured public keys"
+        )
+    for fingerprint, pem in candidates:
+        path = _material(scratch, "key.pub", pem)
         try:
-            chain = [_material(scratch, "chain.pem", b"".join(policy.cert_chain))]
-            manifest = sign_certificate.Verifier(chain).verify(sign_sigstore_pb.Signature.read(sig))
-        except crypto.X509StoreContextError as exc:
-            raise SignatureError(
-                f"the certificate in {name} does not chain to MODEL_REGISTRY_SIGNATURE_CERT_CHAIN ({exc})"
-            ) from None
-        seen = cert_identities(_leaf(bundle))
-        _expect(name, seen, policy.cert_identity or "", "MODEL_REGISTRY_SIGNATURE_CERT_IDENTITY")
-        return method, policy.cert_identity or "", manifest
+            manifest = sign_ec_key.Verifier(path).verify(sign_sigstore_pb.Signature.read(sig))
+        except Exception:  # noqa: S112 - try the next key; none verifying is the error below
+            continue
+        return fingerprint, manifest
+    raise SignatureError(f"the signature in {name} does not verify with the configured public key(s)")
+
+
+def _verify_certificate(policy: SignaturePolicy, sig: Path, bundle: dict[str, Any], scratch: Path) -> tuple[str, Any]:
+    """(the expected identity, manifest): the certificate chains to the configured chain and names it."""
+    from model_signing._signing import sign_certificate, sign_sigstore_pb
+    from OpenSSL import crypto
+
+    name = policy.file_name
+    try:
+        chain = [_material(scratch, "chain.pem", b"".join(policy.cert_chain))]
+        manifest = sign_certificate.Verifier(chain).verify(sign_sigstore_pb.Signature.read(sig))
+    except crypto.X509StoreContextError as exc:
+        raise SignatureError(
+            f"the certificate in {name} does not chain to MODEL_REGISTRY_SIGNATURE_CERT_CHAIN ({exc})"
+        ) from None
+    seen = cert_identities(_leaf(bundle))
+    _expect(name, seen, policy.cert_identity or "", "MODEL_REGISTRY_SIGNATURE_CERT_IDENTITY")
+    return policy.cert_identity or "", manifest
+
+
+def _verify_sigstore(policy: SignaturePolicy, sig: Path, bundle: dict[str, Any], scratch: Path) -> tuple[str, Any]:
+    """(the expected identity, manifest): Sigstore's verifier, for the configured identity and issuer."""
     from model_signing._signing import sign_sigstore
 
-    leaf = _leaf(bundle)
-    seen = cert_identities(leaf)
-    _expect(name, seen, policy.sigstore_identity or "", "MODEL_REGISTRY_SIGNATURE_SIGSTORE_IDENTITY")
+    seen = cert_identities(_leaf(bundle))
+    _expect(policy.file_name, seen, policy.sigstore_identity or "", "MODEL_REGISTRY_SIGNATURE_SIGSTORE_IDENTITY")
     verifier = sign_sigstore.Verifier(
         identity=policy.sigstore_identity or "",
         oidc_issuer=policy.sigstore_issuer or "",
@@ -167,7 +187,7 @@ def _verify_signature(
         else None,
     )
     manifest = verifier.verify(sign_sigstore.Signature.read(sig))
-    return method, policy.sigstore_identity or "", manifest
+    return policy.sigstore_identity or "", manifest
 
 
 def _expect(name: str, seen: list[str], expected: str, source: str) -> None:
