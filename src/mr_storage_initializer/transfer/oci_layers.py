@@ -172,7 +172,7 @@ def _unpack(blob: Path, layer: Layer, root: Path, limits: Limits) -> _Changes:
 def _member(
     archive: tarfile.TarFile, member: tarfile.TarInfo, name: str, changes: _Changes, *, budget: Budget, layer: Layer
 ) -> None:
-    root = changes.root
+    """Unpack ``member`` (named ``name`` in the model) into ``changes.root``, or note it as a whiteout."""
     parent, base = posixpath.split(name)
     if base == ".wh..wh..opq":
         changes.opaque.append(parent)
@@ -180,46 +180,63 @@ def _member(
     if base.startswith(".wh."):
         changes.whiteouts.append(posixpath.join(parent, base[4:]))
         return
-    target = make_room(root, name, member.name, directory=member.isdir())
+    target = make_room(changes.root, name, member.name, directory=member.isdir())
     if member.isdir():
         return
     remove(target)  # the same name twice in one layer: the later one wins
-    if member.isfile() and changes.source_fd is not None and not member.issparse():
+    if member.isfile():
+        _write_file(archive, member, target, changes, budget=budget, layer=layer)
+        changes.files += 1
+    elif member.issym():
+        _check_symlink(member, parent, layer)
+        os.symlink(member.linkname, target)
+    elif member.islnk():
+        os.link(_hard_link_source(member, changes.root, layer), target)
+        changes.files += 1
+    else:
+        raise ArchiveError(f"layer {layer.digest} member {member.name!r} is a device, FIFO or other special file")
+
+
+def _write_file(
+    archive: tarfile.TarFile, member: tarfile.TarInfo, target: Path, changes: _Changes, *, budget: Budget, layer: Layer
+) -> None:
+    """A regular member's bytes into the new file ``target``: copied in the kernel from an uncompressed layer's
+    blob (unless the member is sparse), else read through ``archive``."""
+    if changes.source_fd is not None and not member.issparse():
         budget.add(member.size)
         with open(target, "xb") as out:
             copy_range(changes.source_fd, out.fileno(), member.offset_data, member.size)
-        os.chmod(target, file_mode(member.mode))
-        changes.files += 1
-    elif member.isfile():
+    else:
         source = archive.extractfile(member)
         if source is None:
             raise ArchiveError(f"layer {layer.digest} member {member.name!r} cannot be read")
         copy_member(source, target, budget, PIECE)
-        os.chmod(target, file_mode(member.mode))
-        changes.files += 1
-    elif member.issym():
-        link = member.linkname
-        resolved = posixpath.normpath(posixpath.join(parent, link))
-        if link.startswith("/") or resolved == ".." or resolved.startswith("../"):
-            raise ArchiveError(
-                f"layer {layer.digest} member {member.name!r} links to {link!r}, outside the model directory"
-            )
-        os.symlink(link, target)
-    elif member.islnk():
-        linked = safe_relpath(member.linkname, "hard link target", error=ArchiveError)
-        if layer.modelcar:
-            linked = linked.removeprefix("models/") if linked.startswith("models/") else ""
-        source_path = root / linked
-        if not linked or not is_real_file(source_path):
-            raise ArchiveError(
-                f"layer {layer.digest} member {member.name!r} is a hard link to {member.linkname!r}, "
-                "not to a file of the same layer's model directory"
-            )
-        inside(root, source_path, member.name)
-        os.link(source_path, target)
-        changes.files += 1
-    else:
-        raise ArchiveError(f"layer {layer.digest} member {member.name!r} is a device, FIFO or other special file")
+    os.chmod(target, file_mode(member.mode))
+
+
+def _check_symlink(member: tarfile.TarInfo, parent: str, layer: Layer) -> None:
+    """Refuse a symbolic link (in the directory ``parent``) whose target is absolute or climbs out of the model."""
+    link = member.linkname
+    resolved = posixpath.normpath(posixpath.join(parent, link))
+    if link.startswith("/") or resolved == ".." or resolved.startswith("../"):
+        raise ArchiveError(
+            f"layer {layer.digest} member {member.name!r} links to {link!r}, outside the model directory"
+        )
+
+
+def _hard_link_source(member: tarfile.TarInfo, root: Path, layer: Layer) -> Path:
+    """The file a hard link member links to: one of the same layer's model files, already unpacked in ``root``."""
+    linked = safe_relpath(member.linkname, "hard link target", error=ArchiveError)
+    if layer.modelcar:
+        linked = linked.removeprefix("models/") if linked.startswith("models/") else ""
+    source = root / linked
+    if not linked or not is_real_file(source):
+        raise ArchiveError(
+            f"layer {layer.digest} member {member.name!r} is a hard link to {member.linkname!r}, "
+            "not to a file of the same layer's model directory"
+        )
+    inside(root, source, member.name)
+    return source
 
 
 def apply(
