@@ -196,31 +196,17 @@ def read_signature_policy(env: Mapping[str, str], patterns: Patterns | None = No
     def get(name: str) -> str | None:
         return values.text(env, f"MODEL_REGISTRY_SIGNATURE_{name}") or None
 
-    file_name = get("FILE") or SignaturePolicy.file_name
-    try:
-        file_name = safe_relpath(file_name, "MODEL_REGISTRY_SIGNATURE_FILE", error=UsageError)
-    except UsageError:
-        raise values.invalid("MODEL_REGISTRY_SIGNATURE_FILE", file_name, "a path inside the model") from None
-    cert_identity, sig_identity, sig_issuer = get("CERT_IDENTITY"), get("SIGSTORE_IDENTITY"), get("SIGSTORE_ISSUER")
     policy = SignaturePolicy(
         mode="off",
-        file_name=file_name,
+        file_name=_signature_file_name(get("FILE") or SignaturePolicy.file_name),
         public_keys=values.pem_blocks(env, "MODEL_REGISTRY_SIGNATURE_PUBLIC_KEY"),
         cert_chain=values.pem_blocks(env, "MODEL_REGISTRY_SIGNATURE_CERT_CHAIN"),
-        cert_identity=cert_identity,
-        sigstore_identity=sig_identity,
-        sigstore_issuer=sig_issuer,
+        cert_identity=get("CERT_IDENTITY"),
+        sigstore_identity=get("SIGSTORE_IDENTITY"),
+        sigstore_issuer=get("SIGSTORE_ISSUER"),
         sigstore_trust_config=values.document(env, "MODEL_REGISTRY_SIGNATURE_SIGSTORE_TRUST_CONFIG"),
     )
-    if bool(policy.cert_chain) != (cert_identity is not None):
-        raise UsageError(
-            "MODEL_REGISTRY_SIGNATURE_CERT_CHAIN and MODEL_REGISTRY_SIGNATURE_CERT_IDENTITY go together: "
-            "a chain alone would accept any certificate its CA ever issued"
-        )
-    if (sig_identity is None) != (sig_issuer is None):
-        raise UsageError("MODEL_REGISTRY_SIGNATURE_SIGSTORE_IDENTITY and _SIGSTORE_ISSUER go together")
-    if policy.sigstore_trust_config is not None and sig_identity is None:
-        raise UsageError("MODEL_REGISTRY_SIGNATURE_SIGSTORE_TRUST_CONFIG needs _SIGSTORE_IDENTITY and _ISSUER")
+    _check_together(policy)
     named = values.text(env, "MODEL_REGISTRY_SIGNATURE")
     raw = values.choice(env, "MODEL_REGISTRY_SIGNATURE", MODES, "off") if named else None
     if not policy.methods:
@@ -239,6 +225,27 @@ def read_signature_policy(env: Mapping[str, str], patterns: Patterns | None = No
             )
         _check_material(policy.public_keys, policy.cert_chain, policy.sigstore_trust_config)
     return SignaturePolicy(**{**policy.__dict__, "mode": mode})
+
+
+def _signature_file_name(name: str) -> str:
+    """``MODEL_REGISTRY_SIGNATURE_FILE``'s value (or the default ``name``) as a path inside the model."""
+    try:
+        return safe_relpath(name, "MODEL_REGISTRY_SIGNATURE_FILE", error=UsageError)
+    except UsageError:
+        raise values.invalid("MODEL_REGISTRY_SIGNATURE_FILE", name, "a path inside the model") from None
+
+
+def _check_together(policy: SignaturePolicy) -> None:
+    """The settings that only make sense together are set together."""
+    if bool(policy.cert_chain) != (policy.cert_identity is not None):
+        raise UsageError(
+            "MODEL_REGISTRY_SIGNATURE_CERT_CHAIN and MODEL_REGISTRY_SIGNATURE_CERT_IDENTITY go together: "
+            "a chain alone would accept any certificate its CA ever issued"
+        )
+    if (policy.sigstore_identity is None) != (policy.sigstore_issuer is None):
+        raise UsageError("MODEL_REGISTRY_SIGNATURE_SIGSTORE_IDENTITY and _SIGSTORE_ISSUER go together")
+    if policy.sigstore_trust_config is not None and policy.sigstore_identity is None:
+        raise UsageError("MODEL_REGISTRY_SIGNATURE_SIGSTORE_TRUST_CONFIG needs _SIGSTORE_IDENTITY and _ISSUER")
 
 
 def _check_material(keys: Iterable[bytes], chain: Iterable[bytes], trust_config: str | None) -> None:
