@@ -1,10 +1,11 @@
 """The upstream Go CSI beside ours in `make bench`, when ``BENCH_GO_CSI`` names a binary of it.
 
-The Go CSI (``cmd/csi`` of kubeflow/model-registry) is built from a checkout of the upstream source that the
-user supplies (``scripts/build-go-csi CHECKOUT OUT``; benchmarks/README.md). It takes exactly two arguments,
-speaks the registry's v1alpha3 API (which ``mr-registry-lite`` serves beside v1) and downloads with KServe's
-Go storage code; for S3 it reads ``AWS_*`` and needs ``S3_USER_VIRTUAL_BUCKET=false`` for a path-style
-endpoint such as moto's. Both tools resolve through the same registry and read the same servers.
+``BENCH_GO_CSI`` is a binary of the Go CSI (``cmd/csi`` of kubeflow/model-registry) that the user built
+from their own checkout with their own toolchain; this repository holds no recipe for it (benchmarks/README.md
+says what is expected). It takes exactly two arguments, speaks the registry's v1alpha3 API (which
+``mr-registry-lite`` serves beside v1) and downloads with KServe's Go storage code; for S3 it reads ``AWS_*``
+and needs ``S3_USER_VIRTUAL_BUCKET=false`` for a path-style endpoint such as moto's. Both tools resolve
+through the same registry and read the same servers.
 
 Cases it cannot install are run all the same: the report then says "cannot install" with the Go CSI's own
 last log line, instead of a ratio.
@@ -47,7 +48,7 @@ def binary() -> Path | None:
         return None
     path = Path(value).resolve()
     if not (path.is_file() and os.access(path, os.X_OK)):
-        raise SystemExit(f"bench: {ENV}={value} is not an executable file (scripts/build-go-csi builds one)")
+        raise SystemExit(f"bench: {ENV}={value} is not an executable file (a binary of the upstream Go CSI)")
     return path
 
 
