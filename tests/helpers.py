@@ -69,16 +69,15 @@ def _python(args: list[str], env: Mapping[str, str] | None, timeout: float) -> C
 
 
 _FETCH = """
-import dataclasses
 import sys
 from pathlib import Path
-from mr_storage_initializer import logs
+from mr_storage_initializer import logs, values
 from mr_storage_initializer.settings import Settings
 from mr_storage_initializer.errors import InitializerError
 from mr_storage_initializer.transfer import download
 logs.configure("text")
 try:
-    settings = dataclasses.replace(Settings.from_env(), transfer=sys.argv[3])
+    settings = values.replace(Settings.from_env(), transfer=sys.argv[3])
     result = download(sys.argv[1], Path(sys.argv[2]), settings)
 except InitializerError as exc:
     print(exc.message, file=sys.stderr)

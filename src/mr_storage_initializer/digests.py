@@ -17,11 +17,11 @@ import hashlib
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mr_storage_initializer.paths import open_beneath
+from mr_storage_initializer.values import dataclass
 
 log = logging.getLogger("mr_storage_initializer.digests")
 PIECE = 1 << 20  # bytes read per call, into one buffer per hashing thread (small enough to stay in CPU cache)

@@ -12,7 +12,6 @@ import fnmatch
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -23,6 +22,7 @@ from mr_storage_initializer.errors import UsageError
 from mr_storage_initializer.paths import safe_relpath
 from mr_storage_initializer.redact import register_secret
 from mr_storage_initializer.signature_policy import MODES, SignaturePolicy
+from mr_storage_initializer.values import dataclass, field
 
 DEFAULT_TIMEOUT = 60.0  # MODEL_REGISTRY_TIMEOUT: the registry conversation, and each range's retry budget
 DEFAULT_PREFIX = "MR_STORAGE_CONFIG_"  # MODEL_REGISTRY_STORAGE_CONFIG_PREFIX

@@ -9,12 +9,10 @@ process (``TMPDIR``, ``kserve_storage``'s environment) is serialised by :data:`P
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.resolve import Artifact, Entity, Resolution
 from mr_storage_initializer.settings import Settings
 from mr_storage_initializer.storage_config import DownloadPlan, endpoints_of, explain_refusal
+from mr_storage_initializer.values import dataclass, field, replace
 
 log = logging.getLogger("mr_storage_initializer")
 SCHEME = "model-registry://"
@@ -165,12 +164,11 @@ def with_plan(settings: Settings, plan: DownloadPlan) -> Settings:
     them from ``settings.storage_env``; only the kserve engine puts them into the process environment."""
     if not plan.env and not plan.unset:
         return settings
-    import dataclasses
     from types import MappingProxyType
 
     merged = {name: value for name, value in settings.storage_env.items() if name not in plan.unset}
     merged.update(plan.env)
-    return dataclasses.replace(settings, storage_env=MappingProxyType(merged))
+    return replace(settings, storage_env=MappingProxyType(merged))
 
 
 def may_use_kserve(uri: str, settings: Settings) -> bool:
@@ -248,7 +246,7 @@ def install_pair(
             )
             verified = integrity.verify(resolution, staging, result.tree, digests)
             signature, tree = signature_step.check(planned, resolution, staging, result.tree, digests)
-            result = dataclasses.replace(result, tree=tree)  # less what the signature does not cover
+            result = replace(result, tree=tree)  # less what the signature does not cover
             seconds = time.monotonic() - started
             built = build_record(
                 resolution,

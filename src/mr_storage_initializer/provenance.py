@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from mr_storage_initializer import __version__
 from mr_storage_initializer.resolve import Resolution
 from mr_storage_initializer.staged import StagedFile
 from mr_storage_initializer.transfer import TransferResult
+from mr_storage_initializer.values import dataclass, field
 
 FORMAT = "mr-storage-initializer/provenance/v1"
 

@@ -24,11 +24,11 @@ import base64
 import functools
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 from mr_storage_initializer.errors import UsageError
 from mr_storage_initializer.redact import register_secret
+from mr_storage_initializer.values import dataclass, field
 
 # The variables, in the order Go reads them.
 HTTPS_NAMES = ("HTTPS_PROXY", "https_proxy")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mr_storage_initializer import api_version, registry, registry_exchange, storage_config
@@ -21,6 +20,7 @@ from mr_storage_initializer.errors import NotFoundError, RefusedError, RegistryR
 from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.settings import Settings
 from mr_storage_initializer.uri import ModelRef, ParsedUri
+from mr_storage_initializer.values import as_dict, dataclass, field
 
 log = logging.getLogger("mr_storage_initializer.resolve")
 UNUSABLE_ARTIFACT_STATES = frozenset({"DELETED", "MARKED_FOR_DELETION", "ABANDONED"})
@@ -70,7 +70,7 @@ class Resolution:
         :func:`~mr_storage_initializer.redact.redact_url`: no userinfo, no signed query string)."""
 
         def plain(entity: Entity) -> dict[str, Any]:
-            data = {k: v for k, v in asdict(entity).items() if k != "raw" and v is not None}
+            data = {k: v for k, v in as_dict(entity).items() if k != "raw" and v is not None}
             if "uri" in data:
                 data["uri"] = redact_url(data["uri"])
             return data

@@ -24,7 +24,8 @@ from __future__ import annotations
 import importlib
 import os
 import re
-from dataclasses import dataclass
+
+from mr_storage_initializer.values import dataclass
 
 OWN = "own engine and kserve_storage"
 KSERVE = "kserve_storage"

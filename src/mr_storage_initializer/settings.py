@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from urllib.parse import urlsplit
@@ -43,6 +42,7 @@ from mr_storage_initializer.schemes import ROWS as SCHEME_ROWS
 from mr_storage_initializer.schemes import storage_variable
 from mr_storage_initializer.signature_policy import SignaturePolicy
 from mr_storage_initializer.urls import endpoint_problem
+from mr_storage_initializer.values import dataclass, field
 
 
 def environment() -> Mapping[str, str]:

@@ -16,11 +16,11 @@ Values only: the install's signature step is :mod:`.signature_step`, the verifie
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mr_storage_initializer.env_values import TRUE
 from mr_storage_initializer.errors import StorageError
+from mr_storage_initializer.values import dataclass
 
 if TYPE_CHECKING:
     from mr_storage_initializer.resolve import Resolution

@@ -9,8 +9,9 @@ directory, from an unpacked tar) is listed with size 0 and ``link=True`` and nev
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+
+from mr_storage_initializer.values import dataclass
 
 
 @dataclass(frozen=True)

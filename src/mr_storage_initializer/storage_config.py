@@ -31,7 +31,6 @@ import json
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -40,6 +39,7 @@ from mr_storage_initializer.errors import StorageError, UsageError
 from mr_storage_initializer.options import StorageEntry
 from mr_storage_initializer.redact import redact_url
 from mr_storage_initializer.urls import endpoint_problem
+from mr_storage_initializer.values import dataclass, field
 
 USABLE_TYPES = ("s3",)
 S3_QUERY = {"endpoint": "endpoint_url", "defaultRegion": "region"}  # s3_uri_from's parameters -> spec keys

@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import enum
 import functools
-from dataclasses import dataclass
 
 from mr_storage_initializer.redact import redact_text
+from mr_storage_initializer.values import dataclass
 
 
 class Kind(enum.Enum):

@@ -14,11 +14,11 @@ password in a URI would end up in pod specs and logs. Every message quotes the U
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from urllib.parse import unquote
 
 from mr_storage_initializer.errors import UsageError
 from mr_storage_initializer.redact import redact_url
+from mr_storage_initializer.values import dataclass
 
 SCHEME = "model-registry://"
 _HOST_RE = re.compile(

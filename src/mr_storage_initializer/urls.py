@@ -30,11 +30,11 @@ import ipaddress
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import cast
 from urllib.parse import unquote
 
 from mr_storage_initializer import schemes
+from mr_storage_initializer.values import dataclass
 
 
 class UrlProblem(ValueError):

@@ -18,9 +18,7 @@ so a URI only ever imports what its engine needs.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,6 +34,7 @@ from mr_storage_initializer.redact import redact_text, redact_url
 from mr_storage_initializer.staged import StagedTree, walk
 from mr_storage_initializer.transfer import engine as engines
 from mr_storage_initializer.transfer.engine import NO_HOOKS, BeforeFetch, Engine, Hooks, Observer
+from mr_storage_initializer.values import dataclass, field, replace
 
 if TYPE_CHECKING:
     from mr_storage_initializer.settings import Settings
@@ -76,7 +75,7 @@ def select_engine(uri: str, settings: Settings, hooks: Hooks = NO_HOOKS) -> Engi
         return _kserve_engine(uri, settings)
     tunables = settings.tunables_for(row.name)
     if hooks.observer is not None:  # left to hash at the end: ranges x in flight
-        tunables = dataclasses.replace(tunables, chunk_size=min(tunables.chunk_size, OBSERVED_CHUNK_SIZE))
+        tunables = replace(tunables, chunk_size=min(tunables.chunk_size, OBSERVED_CHUNK_SIZE))
     try:
         return engines.builder(row.builder)(uri, settings, tunables, hooks)
     except Unsupported as reason:

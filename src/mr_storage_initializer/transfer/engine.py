@@ -8,11 +8,11 @@ An engine is made for one download with everything it needs (tunables, patterns,
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, cast
 
 from mr_storage_initializer.schemes import load
+from mr_storage_initializer.values import dataclass
 
 if TYPE_CHECKING:
     from mr_storage_initializer.options import Tunables

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from mr_storage_initializer.options import Patterns, Tunables
 from mr_storage_initializer.paths import safe_relpath
+from mr_storage_initializer.values import dataclass
 
 __all__ = ["Part", "Patterns", "RemoteFile", "connections", "most_connections", "safe_relpath", "small", "split"]
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Protocol
 
 from mr_storage_initializer.errors import StorageError
 from mr_storage_initializer.retry import TransientError
 from mr_storage_initializer.transfer.plan import RemoteFile
+from mr_storage_initializer.values import dataclass
 
 
 class SourceError(Exception):
