@@ -13,7 +13,6 @@ a listed file missing, a downloaded file not listed, then the first file whose d
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -61,6 +60,8 @@ def hash_range(fd: int, hasher: Any, offset: int, end: int | None, buffer: memor
 
 def file_digest(root: Path, rel: str, algorithm: str = "sha256") -> str:
     """The hex digest of the regular file ``rel`` below ``root``, reached without following a link."""
+    import hashlib  # OpenSSL's loading (~2 ms) only for a run that hashes
+
     hasher = hashlib.new(algorithm)
     fd = open_beneath(root, rel, os.O_RDONLY)
     try:

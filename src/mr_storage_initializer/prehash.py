@@ -16,7 +16,6 @@ archive unpacked over it) is noticed by the caller.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import threading
@@ -36,6 +35,8 @@ READ = 16 << 20  # bytes hashed per step (between looks at the file's state)
 
 class _File:
     def __init__(self) -> None:
+        import hashlib  # OpenSSL's loading (~2 ms) only for a run that hashes
+
         self.contiguous = 0  # bytes [0, contiguous) are written
         self.pending: dict[int, int] = {}  # end -> start of written intervals beyond ``contiguous``
         self.hashed = 0
