@@ -24,3 +24,15 @@ def test_console_script_exit_code_and_streams_survive_the_fast_exit(tmp_path: Pa
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines()[-1].split("ERROR", 1)[1].strip()  # the one error line, flushed
     assert (tmp_path / "termination-log").read_text().strip()  # written before the exit
+
+
+def test_console_script_keeps_the_garbage_collector_on_with_a_tenfold_first_threshold() -> None:
+    probe = (
+        "import gc\n"
+        "from mr_storage_initializer import cli\n"
+        "default = gc.get_threshold()\n"
+        "cli.main = lambda: print(gc.isenabled(), default, gc.get_threshold()) or 0\n"
+        "cli.entry()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert proc.stdout.strip() == "True (700, 10, 10) (7000, 10, 10)"
