@@ -20,7 +20,6 @@ and never printed (:attr:`ProxyConfig.shown`).
 
 from __future__ import annotations
 
-import base64
 import functools
 import ipaddress
 from collections.abc import Mapping
@@ -210,6 +209,8 @@ class ProxyConfig:
         userinfo, at, _ = parts.netloc.rpartition("@")
         if not at:
             return proxy, {}
+        import base64  # only for credentials in a proxy URL
+
         user, _, password = userinfo.partition(":")
         token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode("ascii")
         return ProxyConfig.shown(proxy), {"Proxy-Authorization": f"Basic {token}"}

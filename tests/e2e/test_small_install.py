@@ -1,6 +1,6 @@
 """A small model over plain HTTP, resolved through a plain-HTTP registry: installed as any other, importing
 none of what it does not use (urllib3, ssl, http.client, argparse; dataclasses with inspect and ast; hashlib
-with OpenSSL)."""
+with OpenSSL, base64)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ PROBE = (
     "sys.argv = ['mr-storage-initializer'] + sys.argv[1:]\n"
     "try:\n    runpy.run_module('mr_storage_initializer', run_name='__main__')\n"
     "except SystemExit as exc:\n    code = exc.code\n"
-    "unused = {'urllib3', 'ssl', 'http', 'email', 'argparse', 'dataclasses', 'inspect', 'ast', 'hashlib', '_hashlib'}\n"
+    "unused = {'urllib3', 'ssl', 'http', 'email', 'argparse', 'dataclasses', 'inspect', 'ast'}\n"
+    "unused |= {'hashlib', '_hashlib', 'base64'}\n"
     "loaded = sorted({m.split('.')[0] for m in sys.modules} & unused)\n"
     "print(code, loaded)\n"
 )

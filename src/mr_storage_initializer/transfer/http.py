@@ -17,7 +17,6 @@ than :data:`PLAIN_MAX_BYTES` (where ``os.splice`` pays), go through the urllib3 
 
 from __future__ import annotations
 
-import base64
 import json
 import mimetypes
 import posixpath
@@ -111,6 +110,8 @@ class HttpSource:
             raise Unsupported(f"{self.name} is {encoding}-compressed; KServe's downloader decompresses it")
         self.headers = host_headers(env, parts.hostname or "")
         if userinfo is not None and not any(k.lower() == "authorization" for k in self.headers):
+            import base64  # only for credentials in the URL
+
             self.headers["Authorization"] = "Basic " + base64.b64encode(userinfo.encode()).decode("ascii")
         context = http_context(env) if parts.scheme == "https" else None
         proxies = proxy.of_env(env)
