@@ -16,6 +16,7 @@ process environment.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     import ssl
 
 GLOBAL_BUNDLE = "cabundle.crt"
+_LOCK = threading.Lock()
+_HTTP_CONTEXTS: dict[tuple[object, ...], ssl.SSLContext] = {}  # see http_context
 
 
 def registry_context(ca_bundle: Path | None) -> ssl.SSLContext:
@@ -50,10 +53,33 @@ def global_ca_bundle(env: Mapping[str, str]) -> str | None:
 
 
 def http_context(env: Mapping[str, str]) -> ssl.SSLContext:
-    """Trust for plain HTTP(S) and GCS, as KServe's requests-based downloads have it."""
+    """Trust for plain HTTP(S) and GCS, as KServe's requests-based downloads have it: one context per set of
+    CA files (their paths and versions on disk), shared by every source of the run that asks for it (loading
+    the CA files costs ~20 ms; a context is never changed once built)."""
+    explicit = env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE")
+    bundle = None if explicit else global_ca_bundle(env)
+    key = (explicit, _version(explicit), bundle, _version(bundle))
+    with _LOCK:
+        context = _HTTP_CONTEXTS.get(key)
+        if context is None:
+            context = _HTTP_CONTEXTS[key] = _new_http_context(explicit, bundle)
+        return context
+
+
+def _version(path: str | None) -> tuple[int, int, int] | None:
+    """What tells one version of a CA file from another (None when there is no such file)."""
+    if not path:
+        return None
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_ino, info.st_size, info.st_mtime_ns
+
+
+def _new_http_context(explicit: str | None, bundle: str | None) -> ssl.SSLContext:
     import ssl
 
-    explicit = env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE")
     if explicit:
         return ssl.create_default_context(cafile=explicit)
     context = ssl.create_default_context()
@@ -63,7 +89,6 @@ def http_context(env: Mapping[str, str]) -> ssl.SSLContext:
         context.load_verify_locations(cafile=certifi.where())
     except ImportError:  # pragma: no cover - certifi comes with kserve-storage
         pass
-    bundle = global_ca_bundle(env)
     if bundle is not None:
         context.load_verify_locations(cafile=bundle)
     return context

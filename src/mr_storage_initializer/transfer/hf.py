@@ -164,6 +164,11 @@ class HfSource:
         # redirects are followed here, one by one, so that a CDN URL can be remembered and re-asked.
         self.pool = wire.new_pool(connections, http_context(env), proxies=proxy.of_env(env))
         self.timeout = bound
+        self._timeout = wire.timeout(bound)
+        self._hub_origin = wire.origin(self.endpoint)
+        self._hub_prefix = self.endpoint + "/"
+        self._hub_headers = self._headers(self._hub_prefix)
+        self._other_headers = self._headers("")
 
     # -- naming -------------------------------------------------------------------------------------
     @property
@@ -208,18 +213,23 @@ class HfSource:
         return SourceError(f"the Hub answered HTTP {status} for {subject} of {self.what}", transient=transient)
 
     # -- HTTP ---------------------------------------------------------------------------------------
+    def _to_hub(self, url: str) -> bool:
+        """Whether ``url`` is on the Hub's origin (the one a token may go to)."""
+        return url.startswith(self._hub_prefix) or wire.origin(url) == self._hub_origin
+
     def _headers(self, url: str) -> dict[str, str]:
         headers = {"User-Agent": f"mr-storage-initializer/{__version__}", "Accept-Encoding": "identity"}
-        if self.token and wire.origin(url) == wire.origin(self.endpoint):  # never to a CDN or any other host
+        if self.token and self._to_hub(url):  # never to a CDN or any other host
             headers["Authorization"] = f"Bearer {self.token}"
         return headers
 
     def _send(self, url: str, byte_range: tuple[int, int] | None = None) -> Any:
         import urllib3
 
-        headers = self._headers(url)
+        # the two header sets are built once; a request copies one only to add its Range
+        headers = self._hub_headers if self._to_hub(url) else self._other_headers
         if byte_range is not None:
-            headers["Range"] = f"bytes={byte_range[0]}-{byte_range[1] - 1}"
+            headers = {**headers, "Range": f"bytes={byte_range[0]}-{byte_range[1] - 1}"}
         try:
             return self.pool.request(
                 "GET",
@@ -228,7 +238,7 @@ class HfSource:
                 preload_content=False,
                 decode_content=False,
                 redirect=False,
-                timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout),
+                timeout=self._timeout,
             )
         except urllib3.exceptions.HTTPError as exc:
             error = transport_failure(exc, self.timeout, _TLS)

@@ -5,12 +5,13 @@ Python calls for each chunk. ``splice`` moves the socket's pages into a pipe and
 file: one copy, in the kernel, about 1 MiB per call (measurements: benchmarks/RESULTS.md, "Design notes from
 measurements").
 
-It serves only what it can do exactly: a plain ``socket.socket`` (TLS bodies are decrypted in user space),
-a body of announced length without ``Content-Encoding`` or chunking, no longer than the range it is meant
-to fill, on Linux. For anything else :func:`usable` returns ``None`` and the caller reads the body itself. When
-the kernel will not splice (a sandbox such as gVisor, a seccomp filter: ``EINVAL``, ``ENOSYS``, ``EPERM``)
-or the file system takes no splices, :func:`body` writes what the pipe already holds with ``pwrite`` and
-stops with bytes still owed; the caller reads the rest the ordinary way, and the process splices no more.
+It serves only what it can do exactly, and what pays: a plain ``socket.socket`` (TLS bodies are decrypted in
+user space), a body of announced length of at least :data:`SPLICE_MIN` without ``Content-Encoding`` or
+chunking, no longer than the range it is meant to fill, on Linux. For anything else :func:`usable` returns
+``None`` and the caller reads the body itself. When the kernel will not splice (a sandbox such as gVisor, a
+seccomp filter: ``EINVAL``, ``ENOSYS``, ``EPERM``) or the file system takes no splices, :func:`body` writes
+what the pipe already holds with ``pwrite`` and stops with bytes still owed; the caller reads the rest the
+ordinary way, and the process splices no more.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from mr_storage_initializer.transfer.source import Sink, broken, timed_out, tran
 
 PIPE_SIZE = 1 << 20  # the unprivileged maximum (fs.pipe-max-size), fewer calls than the kernel's 64 KiB default
 _F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ (Python >= 3.10 names it; the number is Linux's ABI)
+# A shorter body is read into Python: a pipe of its own (pipe, F_SETPIPE_SZ, two splices, two closes) costs
+# more than one copy of so few bytes (a tree of small files: benchmarks/RESULTS.md, "Many small files").
+SPLICE_MIN = 256 * 1024
 _REFUSED = threading.Event()  # set once a destination refused a splice: this process writes the ordinary way
 
 
@@ -40,6 +44,8 @@ def usable(response: Any, raw: Any, sink: Sink | None) -> socket.socket | None:
         return None
     length = getattr(raw, "length", None)
     if getattr(raw, "chunked", True) or length is None or response.headers.get("Content-Encoding"):
+        return None
+    if length < SPLICE_MIN:
         return None
     if length > sink.end - sink.offset:  # more than the range holds: the ordinary path refuses it, with its words
         return None

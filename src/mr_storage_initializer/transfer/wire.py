@@ -62,6 +62,13 @@ def new_pool(
     )
 
 
+def timeout(seconds: float) -> Any:
+    """urllib3's timeout of ``seconds`` to connect and between bytes (built once per source, not per request)."""
+    import urllib3
+
+    return urllib3.Timeout(connect=seconds, read=seconds)
+
+
 def get(
     pool: Any,
     url: str,
