@@ -27,7 +27,7 @@ from typing import Any
 
 from mr_storage_initializer import digests as _digests
 from mr_storage_initializer.digests import PIECE, Digests, FileDigest
-from mr_storage_initializer.paths import open_beneath
+from mr_storage_initializer.transfer.staged_files import StagedFiles
 
 log = logging.getLogger("mr_storage_initializer.digests")
 READ = 16 << 20  # bytes hashed per step (between looks at the file's state)
@@ -51,6 +51,7 @@ class PrefixHasher:
 
     def __init__(self, root: Path, workers: int = 2) -> None:
         self.root = root
+        self.staged = StagedFiles(root)  # each directory opened once, not every component per file
         self.files: dict[str, _File] = {}
         self.lock = threading.Lock()
         self.ready: deque[str] = deque()
@@ -120,7 +121,7 @@ class PrefixHasher:
 
     def _hash(self, rel: str, state: _File, buffer: memoryview) -> None:
         if state.fd is None:
-            state.fd = open_beneath(self.root, rel, os.O_RDONLY)  # never through a link
+            state.fd = self.staged.open(rel, os.O_RDONLY)  # never through a link
         while True:
             with self.lock:
                 if state.dirty:
@@ -163,6 +164,7 @@ class PrefixHasher:
             self.wake.notify_all()
         for thread in self.threads:
             thread.join()
+        self.staged.close()
         log.debug(
             "prefix hashing: %d bytes hashed during the download, %d after it, in %.2fs",
             self.hashed_during,
