@@ -255,15 +255,8 @@ def entry() -> NoReturn:
     is left for the interpreter is freeing the module objects, which nobody needs. So: flush the log
     handlers and the two streams, then ``os._exit`` with the exit code.
     ``python -m mr_storage_initializer`` keeps the ordinary exit (tests run the CLI in process through it).
-
-    The cyclic garbage collector's first threshold is raised tenfold (700 → 7,000 new container objects):
-    a run's lazy imports otherwise trigger ~25 collections that find next to nothing (~2 ms of a small
-    install); garbage is still collected, a little later.
+    The console script calls this through :func:`mr_storage_initializer.console.entry`.
     """
-    import gc
-
-    first, second, third = gc.get_threshold()
-    gc.set_threshold(first * 10, second, third)
     code = main()
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):

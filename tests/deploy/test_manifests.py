@@ -231,7 +231,7 @@ def test_dockerfile_entrypoint_is_the_console_script_and_runs_as_non_root() -> N
     entrypoint = re.findall(r'^ENTRYPOINT \["([^"]+)"\]$', dockerfile, flags=re.M)
     assert entrypoint == ["mr-storage-initializer"]
     assert entrypoint[0] in scripts
-    assert scripts[entrypoint[0]] == "mr_storage_initializer.cli:entry"
+    assert scripts[entrypoint[0]] == "mr_storage_initializer.console:entry"
     final_stage = dockerfile.rsplit("\nFROM ", 1)[1]
     assert re.search(r"^USER 65532:65532$", final_stage, flags=re.M)
     assert "CMD" not in final_stage  # KServe's two arguments are the whole command line

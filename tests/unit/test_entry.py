@@ -29,10 +29,17 @@ def test_console_script_exit_code_and_streams_survive_the_fast_exit(tmp_path: Pa
 def test_console_script_keeps_the_garbage_collector_on_with_a_tenfold_first_threshold() -> None:
     probe = (
         "import gc\n"
-        "from mr_storage_initializer import cli\n"
         "default = gc.get_threshold()\n"
+        "from mr_storage_initializer import cli, console\n"
         "cli.main = lambda: print(gc.isenabled(), default, gc.get_threshold()) or 0\n"
-        "cli.entry()\n"
+        "console.entry()\n"
     )
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     assert proc.stdout.strip() == "True (700, 10, 10) (7000, 10, 10)"
+
+
+def test_the_console_module_imports_nothing_of_the_package_before_the_threshold_is_raised() -> None:
+    probe = "import sys, mr_storage_initializer.console\nprint(sorted(m for m in sys.modules if 'initializer' in m))"
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert proc.stdout.strip() == "['mr_storage_initializer', 'mr_storage_initializer.console']"
+    assert SCRIPT.read_text().count("from mr_storage_initializer.console import entry") == 1
