@@ -40,16 +40,23 @@ class StagedTree:
 
 
 def walk(root: Path) -> StagedTree:
-    """Every non-directory entry below ``root``, sorted by path."""
+    """Every non-directory entry below ``root``, sorted by path (one ``lstat`` per entry, from ``scandir``;
+    a directory that cannot be read is skipped, as ``os.walk`` does)."""
     found: list[StagedFile] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        linked_dirs = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
-        dirnames[:] = sorted(d for d in dirnames if d not in linked_dirs)
-        for name in filenames + linked_dirs:
-            full = os.path.join(dirpath, name)
-            rel = Path(full).relative_to(root).as_posix()
-            if os.path.islink(full):
+    pending = [(str(root), "")]
+    while pending:
+        directory, prefix = pending.pop()
+        try:
+            with os.scandir(directory) as entries:
+                listed = list(entries)
+        except OSError:
+            continue
+        for entry in listed:
+            rel = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                pending.append((entry.path, rel + "/"))
+            elif entry.is_symlink():
                 found.append(StagedFile(rel, 0, link=True))
             else:
-                found.append(StagedFile(rel, os.stat(full).st_size))
+                found.append(StagedFile(rel, entry.stat(follow_symlinks=False).st_size))
     return StagedTree(tuple(sorted(found, key=lambda f: f.path)))
