@@ -123,9 +123,10 @@ class Destination:
         return data
 
     # -- writing --------------------------------------------------------------------------------------
-    def recover(self) -> None:
+    def recover(self) -> str | None:
         """Finish or undo what a killed predecessor left (:func:`.journal.settle`), then sweep its leftovers:
-        staging, scratch and trash directories and half-written temp files of the provenance or journal."""
+        staging, scratch and trash directories and half-written temp files of the provenance or journal.
+        Return which way a pending replacement was settled (``"forward"`` or ``"back"``), None if none was."""
         from mr_storage_initializer.transfer.resume import keep_leftover
 
         journal = self.root / JOURNAL
@@ -137,8 +138,9 @@ class Destination:
             log.warning("ignoring an unreadable %s", journal.name, extra={"step": "recover"})
             journal.unlink(missing_ok=True)
             pending = None
+        settled = None
         if pending is not None:
-            settle(self.root, pending, provenance=PROVENANCE, reserved=RESERVED)
+            settled = settle(self.root, pending, provenance=PROVENANCE, reserved=RESERVED)
             _fsync_dir(self.root)
             journal.unlink(missing_ok=True)
             _fsync_dir(self.root)
@@ -148,6 +150,7 @@ class Destination:
                     continue
                 log.info("removing leftover %s", leftover.name, extra={"step": "recover"})
                 _remove(leftover)
+        return settled
 
     def check_names(self, paths: list[str]) -> None:
         """Refuse, before anything is downloaded or moved, an artifact whose top-level names are reserved
@@ -257,7 +260,8 @@ class Destination:
                 _remove(leftover)
             trash.rmdir()
         except BaseException as exc:  # an OSError, or a signal between two steps: finish or undo at once
-            self.recover()
+            if self.recover() == "forward" and installed is not None:
+                installed()  # the provenance was in place before installed() was reached: it is installed
             if isinstance(exc, OSError):
                 raise DestinationError(f"installing into {self.root} failed: {exc.strerror}") from exc
             raise

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from commit_steps import JOURNAL, PROVENANCE, ROLLBACK_CUTS, STEPS, TRASH, left_by, ours, replacement_cuts
+from commit_steps import FORWARD, JOURNAL, PROVENANCE, ROLLBACK_CUTS, STEPS, TRASH, left_by, ours, replacement_cuts
 from fixtures.storage import S3Server
 from helpers import register, run_cli, run_cli_killed, tree
 from kill_at import shown
@@ -28,7 +28,7 @@ CUTS = replacement_cuts(old=len(V1_TOP))
 
 # SIGTERM runs the in-process undo; a few steps are enough to prove it, SIGKILL is tried at every step.
 CASES = [(step, "KILL") for step in STEPS] + [
-    (step, "TERM") for step in ("old-entry-moved", "new-entry-moved", "provenance-temp-written")
+    (step, "TERM") for step in ("old-entry-moved", "new-entry-moved", "provenance-temp-written", "provenance-written")
 ]
 
 
@@ -78,7 +78,12 @@ def test_upgrade_killed_at_each_step_is_settled_by_the_next_run(
     assert ours(shown(killed.stderr), users=USER_TOP) == left_by(step, V1_TOP, V2_TOP)
     if signal_name == "TERM":
         assert "stopped by SIGTERM" in killed.last_line
-        _assert_exactly(dest, V1, "v1")  # undone in-process, before the run ended
+        if step in FORWARD:  # the new provenance was in place: finished in-process, and said so
+            assert f"installed: pair 1 ({dest})" in killed.last_line, killed.last_line
+            _assert_exactly(dest, V2, "v2")
+        else:
+            assert "nothing was installed" in killed.last_line, killed.last_line
+            _assert_exactly(dest, V1, "v1")  # undone in-process, before the run ended
 
     again = _install(registry_session, s3_server, model, "v2", dest)
     assert again.code == 0, again.stderr
