@@ -329,8 +329,9 @@ class _Run:
         return written
 
     def _check_sizes(self) -> None:
+        root = str(self.dest)
         for remote in self.files:
-            actual = os.lstat(self.dest / remote.rel).st_size
+            actual = os.lstat(os.path.join(root, remote.rel)).st_size  # a string join: no Path per file
             if actual != remote.size:
                 raise StorageError(f"{remote.rel}: {actual} bytes on disk, {remote.size} listed; refusing the model")
 
