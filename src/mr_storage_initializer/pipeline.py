@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mr_storage_initializer.api_version import Learned
 from mr_storage_initializer.errors import StorageError, UsageError
@@ -23,6 +23,12 @@ from mr_storage_initializer.resolve import Artifact, Entity, Resolution
 from mr_storage_initializer.settings import Settings
 from mr_storage_initializer.storage_config import DownloadPlan, endpoints_of, explain_refusal
 from mr_storage_initializer.values import dataclass, field, replace
+
+if TYPE_CHECKING:
+    from mr_storage_initializer.digests import Digests
+    from mr_storage_initializer.install import Destination
+    from mr_storage_initializer.provenance import Record
+    from mr_storage_initializer.transfer import TransferResult
 
 log = logging.getLogger("mr_storage_initializer")
 SCHEME = "model-registry://"
@@ -188,8 +194,7 @@ def install_pair(
 ) -> Installed:
     """Download, verify and commit one pair into its DEST. ``exclusive``: this pair owns the process's TMPDIR.
     ``committed``: called the moment the pair is installed (its provenance in place), for a signal's report."""
-    from mr_storage_initializer import install, integrity, prehash, signature_step, transfer
-    from mr_storage_initializer.provenance import build_record
+    from mr_storage_initializer import install, transfer
     from mr_storage_initializer.transfer import resume
 
     assert pair.dest is not None
@@ -200,75 +205,135 @@ def install_pair(
     with install.open_destination(pair.dest, lock_timeout=settings.lock_timeout) as dest:
         found = dest.installed(wanted)
         if found is not None:
-            if committed is not None:
-                committed()
-            log.info("already installed in %s; nothing to download", dest.root, extra={"step": "installed"})
-            files = found.get("files") or []
-            size = sum(int(f.get("size", 0)) for f in files if isinstance(f, dict))
-            return Installed(pair, resolution, wanted, len(files), size, 0.0, downloaded=False, record=found)
+            return _already_installed(pair, resolution, wanted, found, root=dest.root, committed=committed)
         dest.check_replaceable()  # a user's file in the previous install's directories: exit 6 before downloading
         planned = with_plan(settings, plan)  # the signature.uri is fetched with the same storage variables
-        signature_uri = signature_step.signature_uri(settings, resolution)  # fetched by the check, maybe by kserve
-        shared = may_use_kserve(plan.uri, settings) or (
-            signature_uri is not None and may_use_kserve(signature_uri, settings)
-        )
+        needs_process_state = _may_use_kserve_for(plan, settings, resolution) or exclusive
         with (
-            _process_state(shared or exclusive),
-            _scratch(dest, shared or exclusive),
+            _process_state(needs_process_state),
+            _scratch(dest, needs_process_state),
             resume.staging(dest.root, wanted) as staging,
         ):
-            route = settings.proxy.route(plan.uri) if plan.uri.startswith(("http://", "https://")) else {}
-            log.info("%s", redact_url(plan.uri), extra={"step": "downloading", "into": str(dest.root), **route})
-            t0 = time.monotonic()
-            signature_step.preload(settings)
-            checked = settings.signature.mode != "off" or integrity.expected_digests(resolution) is not None
-            with prehash.during_download(staging, wanted=checked) as digests:  # per pair: its own threads
-                try:
-                    result = transfer.download(
-                        plan.uri, staging, planned, before_fetch=dest.check_names, observer=digests.observer
-                    )
-                except StorageError as exc:  # refused: a storageKey without entry fell back to the environment
-                    explained = explain_refusal(plan, exc.message)
-                    if explained is None:
-                        raise
-                    raise StorageError(explained) from exc
-            took = time.monotonic() - t0
-            log.info(
-                "%d files, %d bytes in %.2fs",
-                result.files,
-                result.bytes,
-                took,
-                extra={
-                    "step": "downloaded",
-                    "engine": result.engine,
-                    "mib_per_s": round(result.bytes / 1048576 / max(took, 1e-6), 1),
-                },
-            )
-            verified = integrity.verify(resolution, staging, result.tree, digests)
-            signature, tree = signature_step.check(planned, resolution, staging, result.tree, digests)
-            result = replace(result, tree=tree)  # less what the signature does not cover
-            seconds = time.monotonic() - started
-            built = build_record(
-                resolution,
-                result,
-                seconds=seconds,
-                verified_files=verified,
-                inputs=inputs,
-                signature=signature,
-                digests=digests.computed(),
+            result, digests = _download(plan, staging, dest, settings=settings, planned=planned, resolution=resolution)
+            result, built = _checked_record(
+                resolution, staging, result, digests, planned=planned, inputs=inputs, started=started
             )
             replaced = _replaced(dest.provenance(), resolution, pair.source_uri)
             record = dest.commit(staging, built.to_json(), result.tree, installed=committed)
+    _log_installed(resolution, dest, record, result)
+    seconds = time.monotonic() - started
+    return Installed(
+        pair, resolution, wanted, len(record["files"]), result.bytes, seconds, True, replaced=replaced, record=record
+    )
+
+
+def _already_installed(
+    pair: Pair,
+    resolution: Resolution,
+    wanted: str,
+    found: dict[str, Any],
+    *,
+    root: Path,
+    committed: Callable[[], None] | None,
+) -> Installed:
+    """DEST holds a complete install of ``wanted`` already (``found``: its provenance): nothing to download."""
+    if committed is not None:
+        committed()
+    log.info("already installed in %s; nothing to download", root, extra={"step": "installed"})
+    files = found.get("files") or []
+    size = sum(int(f.get("size", 0)) for f in files if isinstance(f, dict))
+    return Installed(pair, resolution, wanted, len(files), size, 0.0, downloaded=False, record=found)
+
+
+def _may_use_kserve_for(plan: DownloadPlan, settings: Settings, resolution: Resolution) -> bool:
+    """Whether the artifact's download, or the signature the check fetches, may run ``kserve_storage``."""
+    from mr_storage_initializer import signature_step
+
+    signature_uri = signature_step.signature_uri(settings, resolution)  # fetched by the check, maybe by kserve
+    return may_use_kserve(plan.uri, settings) or (signature_uri is not None and may_use_kserve(signature_uri, settings))
+
+
+def _download(
+    plan: DownloadPlan,
+    staging: Path,
+    dest: Destination,
+    *,
+    settings: Settings,
+    planned: Settings,
+    resolution: Resolution,
+) -> tuple[TransferResult, Digests]:
+    """Download the plan into ``staging``, hashing as it writes when a check will read the files; log both ends.
+    A refusal the plan explains (a storageKey without entry fell back to the environment) says so."""
+    from mr_storage_initializer import integrity, prehash, signature_step, transfer
+
+    route = settings.proxy.route(plan.uri) if plan.uri.startswith(("http://", "https://")) else {}
+    log.info("%s", redact_url(plan.uri), extra={"step": "downloading", "into": str(dest.root), **route})
+    t0 = time.monotonic()
+    signature_step.preload(settings)
+    checked = settings.signature.mode != "off" or integrity.expected_digests(resolution) is not None
+    with prehash.during_download(staging, wanted=checked) as digests:  # per pair: its own threads
+        try:
+            result = transfer.download(
+                plan.uri, staging, planned, before_fetch=dest.check_names, observer=digests.observer
+            )
+        except StorageError as exc:  # refused: a storageKey without entry fell back to the environment
+            explained = explain_refusal(plan, exc.message)
+            if explained is None:
+                raise
+            raise StorageError(explained) from exc
+    took = time.monotonic() - t0
+    log.info(
+        "%d files, %d bytes in %.2fs",
+        result.files,
+        result.bytes,
+        took,
+        extra={
+            "step": "downloaded",
+            "engine": result.engine,
+            "mib_per_s": round(result.bytes / 1048576 / max(took, 1e-6), 1),
+        },
+    )
+    return result, digests
+
+
+def _checked_record(
+    resolution: Resolution,
+    staging: Path,
+    result: TransferResult,
+    digests: Digests,
+    *,
+    planned: Settings,
+    inputs: Mapping[str, str],
+    started: float,
+) -> tuple[TransferResult, Record]:
+    """Verify the staged files (digests, then signature) and build the provenance record of the install;
+    the result returned lists only what the signature covers."""
+    from mr_storage_initializer import integrity, signature_step
+    from mr_storage_initializer.provenance import build_record
+
+    verified = integrity.verify(resolution, staging, result.tree, digests)
+    signature, tree = signature_step.check(planned, resolution, staging, result.tree, digests)
+    result = replace(result, tree=tree)  # less what the signature does not cover
+    seconds = time.monotonic() - started
+    built = build_record(
+        resolution,
+        result,
+        seconds=seconds,
+        verified_files=verified,
+        inputs=inputs,
+        signature=signature,
+        digests=digests.computed(),
+    )
+    return result, built
+
+
+def _log_installed(resolution: Resolution, dest: Destination, record: dict[str, Any], result: TransferResult) -> None:
     log.info(
         "%s version %s into %s" if resolution.registry_url else "%s%s into %s",
         resolution.model.name,
         resolution.version.name,
         dest.root,
         extra={"step": "installed", "files": len(record["files"]), "bytes": result.bytes, "seconds": record["seconds"]},
-    )
-    seconds = time.monotonic() - started
-    return Installed(
-        pair, resolution, wanted, len(record["files"]), result.bytes, seconds, True, replaced=replaced, record=record
     )
 
 
