@@ -234,31 +234,14 @@ class Destination:
         self.check_names(entries)
         self.check_replaceable()
         files = (tree or walk(staging)).files
-        previous = self.provenance()
-        old = sorted(_top_level_names(previous)) if previous else []
-        had_provenance = os.path.lexists(self.root / PROVENANCE)
+        old, had_provenance = self._installed_entries()
         try:
-            trash = Path(tempfile.mkdtemp(prefix=TRASH_PREFIX, dir=self.root))
-            pending = {"old": old, "new": entries, "trash": trash.name, "had_provenance": had_provenance}
-            _write_json_atomically(self.root / JOURNAL, pending)
-            if had_provenance:
-                os.rename(self.root / PROVENANCE, trash / PROVENANCE)
-            for name in old:
-                if os.path.lexists(self.root / name):
-                    os.rename(self.root / name, trash / name)
-            for name in entries:
-                os.rename(staging / name, self.root / name)
-            _fsync_dir(self.root)
-            if "files" not in record:
-                record = {**record, "files": [{"path": f.path, "size": f.size} for f in files]}
+            trash = self._swap_entries(staging, entries, old, had_provenance=had_provenance)
+            record = _with_file_list(record, files)
             _write_json_atomically(self.root / PROVENANCE, record)
             if installed is not None:
                 installed()
-            (self.root / JOURNAL).unlink()
-            _fsync_dir(self.root)
-            for leftover in sorted(trash.iterdir()):
-                _remove(leftover)
-            trash.rmdir()
+            self._discard_replaced(trash)
         except BaseException as exc:  # an OSError, or a signal between two steps: finish or undo at once
             if self.recover() == "forward" and installed is not None:
                 installed()  # the provenance was in place before installed() was reached: it is installed
@@ -266,6 +249,43 @@ class Destination:
                 raise DestinationError(f"installing into {self.root} failed: {exc.strerror}") from exc
             raise
         return record
+
+    def _installed_entries(self) -> tuple[list[str], bool]:
+        """The top-level entries of the install in place (sorted), and whether DEST has a provenance file."""
+        previous = self.provenance()
+        old = sorted(_top_level_names(previous)) if previous else []
+        return old, os.path.lexists(self.root / PROVENANCE)
+
+    def _swap_entries(self, staging: Path, entries: list[str], old: list[str], *, had_provenance: bool) -> Path:
+        """Write the journal, rename the provenance and the ``old`` entries into a new trash directory and the
+        staged ``entries`` into DEST, then fsync DEST; return the trash directory."""
+        trash = Path(tempfile.mkdtemp(prefix=TRASH_PREFIX, dir=self.root))
+        pending = {"old": old, "new": entries, "trash": trash.name, "had_provenance": had_provenance}
+        _write_json_atomically(self.root / JOURNAL, pending)
+        if had_provenance:
+            os.rename(self.root / PROVENANCE, trash / PROVENANCE)
+        for name in old:
+            if os.path.lexists(self.root / name):
+                os.rename(self.root / name, trash / name)
+        for name in entries:
+            os.rename(staging / name, self.root / name)
+        _fsync_dir(self.root)
+        return trash
+
+    def _discard_replaced(self, trash: Path) -> None:
+        """Once the new provenance is in place: remove the journal (fsync DEST), then the trash directory."""
+        (self.root / JOURNAL).unlink()
+        _fsync_dir(self.root)
+        for leftover in sorted(trash.iterdir()):
+            _remove(leftover)
+        trash.rmdir()
+
+
+def _with_file_list(record: dict[str, Any], files: tuple[StagedFile, ...]) -> dict[str, Any]:
+    """``record`` itself when it lists its files, else a copy listing ``files`` (path and size)."""
+    if "files" in record:
+        return record
+    return {**record, "files": [{"path": f.path, "size": f.size} for f in files]}
 
 
 def _listed(provenance: dict[str, Any]) -> set[str]:
