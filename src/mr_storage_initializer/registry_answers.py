@@ -26,6 +26,18 @@ def interpret(url: str, status: int, body: bytes, *, missing_ok: bool, sent_toke
     """What the registry's answer to ``url`` means: its JSON object, ``None`` for a 404 when ``missing_ok``,
     a :class:`retry.TransientError` for the statuses worth another try, else the error it is."""
     where = redact_url(url)
+    _check_retry_proxy_and_auth(where, status, body, sent_token=sent_token)
+    if status == 404 and missing_ok:
+        _check_error_body(where, body)
+        return None
+    if status != 200:
+        raise _unexpected_status(where, status, body)
+    return _json_object(where, body)
+
+
+def _check_retry_proxy_and_auth(where: str, status: int, body: bytes, *, sent_token: bool) -> None:
+    """Raise for a status worth another try, a proxy that wants credentials, and missing, rejected or denied
+    credentials."""
     if retry.transient_status(status):
         final = RegistryError(f"the model registry answered HTTP {status} for {where}: {_error_message(body)}")
         raise retry.TransientError(f"the model registry answered HTTP {status} for {where}", final)
@@ -45,20 +57,29 @@ def interpret(url: str, status: int, body: bytes, *, missing_ok: bool, sent_toke
             f"the model registry {what} (HTTP {status}) for {where}: {_error_message(body)}; "
             "check MODEL_REGISTRY_TOKEN or MODEL_REGISTRY_TOKEN_PATH and the account's permissions"
         )
-    if status == 404 and missing_ok:
-        if not _is_error_body(body):
-            raise RegistryResponseError(
-                f"{where} answered HTTP 404 without the Model Registry's error body; "
-                "is MODEL_REGISTRY_BASE_URL (or the host in the URI) a Model Registry?"
-            )
-        return None
-    if 300 <= status < 400:
+
+
+def _check_error_body(where: str, body: bytes) -> None:
+    """A 404 means "no such model" only when it carries the Model Registry's error body."""
+    if not _is_error_body(body):
         raise RegistryResponseError(
+            f"{where} answered HTTP 404 without the Model Registry's error body; "
+            "is MODEL_REGISTRY_BASE_URL (or the host in the URI) a Model Registry?"
+        )
+
+
+def _unexpected_status(where: str, status: int, body: bytes) -> RegistryResponseError:
+    """The error for a status other than 200 that no earlier check took: a redirect (never followed) or other."""
+    if 300 <= status < 400:
+        return RegistryResponseError(
             f"the model registry redirected {where} (HTTP {status}); redirects are not followed, "
             "point MODEL_REGISTRY_BASE_URL / MODEL_REGISTRY_SCHEME at the final address"
         )
-    if status != 200:
-        raise RegistryResponseError(f"the model registry answered HTTP {status} for {where}: {_error_message(body)}")
+    return RegistryResponseError(f"the model registry answered HTTP {status} for {where}: {_error_message(body)}")
+
+
+def _json_object(where: str, body: bytes) -> Json:
+    """The body of a 200 answer, which must be a JSON object."""
     try:
         data = json_body.loads(body)
     except json_body.TooDeep:
