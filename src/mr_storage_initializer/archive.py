@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import mimetypes
 import os
-import shutil
 import stat
 from pathlib import Path
 from typing import IO
@@ -149,6 +148,8 @@ def _extract_tar(path: Path, dest: Path, budget: Budget) -> None:
                 if not is_real_file(source_path):
                     raise ArchiveError(f"archive member {member.name!r} is a hard link to {member.linkname!r}")
                 budget.add(source_path.stat().st_size)
+                import shutil
+
                 shutil.copyfile(source_path, target)
             else:
                 raise ArchiveError(f"archive member {member.name!r} is a device, FIFO or other special file")

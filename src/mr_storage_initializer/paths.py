@@ -16,7 +16,6 @@ import contextlib
 import errno
 import os
 import posixpath
-import shutil
 import stat
 from pathlib import Path
 
@@ -79,6 +78,11 @@ def remove(path: Path, *, ignore_errors: bool = False) -> None:
             return
         raise
     if stat.S_ISDIR(mode):
+        with contextlib.suppress(OSError):  # an empty directory (a staging or trash one, mostly) goes at once
+            os.rmdir(path)
+            return
+        import shutil  # only for a directory with contents
+
         shutil.rmtree(path, ignore_errors=ignore_errors)
         return
     try:

@@ -9,7 +9,6 @@ past the deadline: one that would is cut to end just before it, for a last try t
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -65,6 +64,8 @@ def retry_after(value: str | None) -> float | None:
 def _wait(exc: TransientError, failures: int, left: float, wait_initial: float, wait_max: float) -> float | None:
     """Seconds to wait before the next try after ``failures`` failed ones, ``left`` seconds before the last
     try must start; None: no wait fits, stop."""
+    import random  # only once something failed (~1 ms of a run that needs no retry)
+
     jitter = random.uniform(0, min(1.0, wait_max))  # noqa: S311 - jitter, not cryptography
     wait: float = min(wait_max, wait_initial * 2 ** min(failures - 1, 32) + jitter)
     if exc.retry_after is not None:  # the server said when: not before, and spread so a crowd does not

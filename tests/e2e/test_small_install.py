@@ -1,6 +1,6 @@
 """A small model over plain HTTP, resolved through a plain-HTTP registry: installed as any other, importing
 none of what it does not use (urllib3, ssl, http.client, argparse; dataclasses with inspect and ast; hashlib
-with OpenSSL, base64)."""
+with OpenSSL, base64; tempfile and shutil with random, bz2 and lzma)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ PROBE = (
     "try:\n    runpy.run_module('mr_storage_initializer', run_name='__main__')\n"
     "except SystemExit as exc:\n    code = exc.code\n"
     "unused = {'urllib3', 'ssl', 'http', 'email', 'argparse', 'dataclasses', 'inspect', 'ast'}\n"
-    "unused |= {'hashlib', '_hashlib', 'base64'}\n"
+    "unused |= {'hashlib', '_hashlib', 'base64', 'tempfile', 'shutil', 'random', 'bz2', 'lzma'}\n"
     "loaded = sorted({m.split('.')[0] for m in sys.modules} & unused)\n"
     "print(code, loaded)\n"
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -163,3 +164,18 @@ def test_scratch_tmpdir_lives_in_dest_and_is_removed(tmp_path: Path, monkeypatch
             assert handle.name.startswith(str(scratch))
     assert os.environ["TMPDIR"] == "/nonexistent-readonly-root"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_temporary_names_are_fresh_and_private_as_tempfile_makes_them(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        made = {install._temp_dir(tmp_path, ".mr-staging-") for _ in range(3)}
+        fd, name = install._temp_file(tmp_path, ".x.")
+    finally:
+        os.umask(old)
+    os.close(fd)
+    assert len(made) == 3
+    assert all(p.parent == tmp_path and p.name.startswith(".mr-staging-") and p.is_dir() for p in made)
+    assert {stat.S_IMODE(p.stat().st_mode) for p in made} == {0o700}
+    assert Path(name).parent == tmp_path and Path(name).name.startswith(".x.")
+    assert stat.S_IMODE(os.stat(name).st_mode) == 0o600
