@@ -163,3 +163,29 @@ def test_a_connection_is_reused_after_a_redirect_without_a_retry(hub: Hub, tmp_p
     assert tree(tmp_path / "d") == files
     assert "retrying" not in result.stderr
     assert hub.count("cdn") == len(files)
+
+
+def test_the_engine_lists_over_the_connection_the_commit_lookup_opened(hub: Hub) -> None:
+    from mr_storage_initializer.settings import Settings
+    from mr_storage_initializer.transfer import hf_engine
+    from mr_storage_initializer.transfer.engine import NO_HOOKS
+
+    hub.add("org/warm", {"config.json": b"{}"})
+    settings = Settings.from_env(hub.env)
+    tunables = settings.tunables_for("hf")
+    commit = hf_engine.current_revision("hf://org/warm", settings, tunables)
+    built = hf_engine.engine("hf://org/warm", settings, tunables, NO_HOOKS)
+    assert isinstance(built, hf_engine.HfEngine)
+    source = built.source
+    try:
+        assert source.commit == commit  # not asked again
+        assert [f.rel for f in source.list()] == ["config.json"]
+        pool = source.pool.connection_from_url(source.endpoint)
+        assert pool.num_requests == 2  # the commit and the listing, from one pool
+        assert pool.num_connections == 1  # over the connection the commit lookup opened
+        assert hub.count("tree") == 1
+    finally:
+        source.close()
+    again = hf_engine.engine("hf://org/warm", settings, tunables, NO_HOOKS)  # a source is taken once
+    assert isinstance(again, hf_engine.HfEngine) and again.source is not source
+    again.source.close()

@@ -46,13 +46,31 @@ def pin(source: HfSource, tunables: Tunables) -> str:
     return _retried(source.resolve, tunables)
 
 
+# The source that looked up the commit (for the fingerprint), kept for the engine of the same URI and settings
+# in this run: its pool, and the connection to the Hub it opened, serve the listing (no second pool, no second
+# TLS handshake before the first file). Taken once; one not taken (nothing to download) ends with the process.
+_LOOKED_UP: dict[tuple[object, ...], HfSource] = {}
+
+
+def _key(uri: str, settings: Settings, tunables: Tunables) -> tuple[object, ...]:
+    env = tuple(sorted(settings.storage_env.items()))
+    return uri, env, settings.timeout, settings.patterns, most_connections(tunables)
+
+
+def _new_source(uri: str, settings: Settings, tunables: Tunables) -> HfSource:
+    return HfSource(
+        uri,
+        settings.storage_env,
+        connections=most_connections(tunables),
+        timeout=settings.timeout,
+        patterns=hub_patterns(settings.patterns),
+    )
+
+
 def engine(uri: str, settings: Settings, tunables: Tunables, hooks: Hooks) -> Engine:
     """The own engine for an ``hf://`` URI (the scheme row's builder)."""
-    patterns = hub_patterns(settings.patterns)
-    source = HfSource(
-        uri, settings.storage_env, connections=most_connections(tunables), timeout=settings.timeout, patterns=patterns
-    )
-    return HfEngine(source, tunables, patterns, settings.limits, hooks)
+    source = _LOOKED_UP.pop(_key(uri, settings, tunables), None) or _new_source(uri, settings, tunables)
+    return HfEngine(source, tunables, source.patterns, settings.limits, hooks)
 
 
 def current_revision(uri: str, settings: Settings, tunables: Tunables) -> str:
@@ -60,11 +78,17 @@ def current_revision(uri: str, settings: Settings, tunables: Tunables) -> str:
     ref = parse_hf_uri(uri)
     if ref.pinned:
         return ref.revision
-    source = HfSource(uri, settings.storage_env, connections=1, timeout=settings.timeout)
+    source = _new_source(uri, settings, tunables)
     try:
-        return pin(source, tunables)
-    finally:
+        revision = pin(source, tunables)
+    except BaseException:
         source.close()
+        raise
+    replaced = _LOOKED_UP.pop(_key(uri, settings, tunables), None)
+    if replaced is not None:
+        replaced.close()
+    _LOOKED_UP[_key(uri, settings, tunables)] = source
+    return revision
 
 
 class HfEngine:
