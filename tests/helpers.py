@@ -51,6 +51,11 @@ def run_cli(*args: str | Path, env: Mapping[str, str] | None = None, timeout: fl
     return _python(["-m", "mr_storage_initializer", *map(str, args)], env, timeout)
 
 
+def run_python(code: str, *args: str | Path, env: Mapping[str, str] | None = None, timeout: float = 120) -> CliResult:
+    """``python -c CODE ARGS`` in a subprocess with the CLI's environment (a probe around ``cli.main``)."""
+    return _python(["-c", code, *map(str, args)], env, timeout)
+
+
 KILL_AT = Path(__file__).with_name("kill_at.py")
 
 

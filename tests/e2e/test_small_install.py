@@ -5,13 +5,11 @@ with OpenSSL, base64; tempfile and shutil with random, bz2 and lzma)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from fixtures.storage import HttpFileServer
-from helpers import cli_env, register, tree
+from helpers import register, run_python, tree
 
 PAYLOAD = bytes(range(256)) * 32  # 8 KiB
 
@@ -32,14 +30,8 @@ def test_a_small_plain_http_install_imports_only_what_it_uses(
 ) -> None:
     register(registry.url, "small-plain", http_server.add("small/model.bin", PAYLOAD), "v1")
     dest = tmp_path / "model"
-    env = cli_env({"MODEL_REGISTRY_BASE_URL": registry.host_port})
-    proc = subprocess.run(
-        [sys.executable, "-c", PROBE, "model-registry://small-plain/v1", str(dest)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    proc = run_python(
+        PROBE, "model-registry://small-plain/v1", dest, env={"MODEL_REGISTRY_BASE_URL": registry.host_port}
     )
     assert proc.stdout.strip() == "0 []", proc.stdout + proc.stderr
     assert tree(dest) == {"model.bin": PAYLOAD}

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +10,7 @@ import pytest
 
 from fixtures.storage import HttpFileServer, S3Server
 from fixtures.tls import TlsFiles
-from helpers import cli_env, fetch, register, run_cli, tree
+from helpers import fetch, register, run_cli, run_python, tree
 
 PAYLOAD = b"model bytes " * 1000
 
@@ -176,15 +174,8 @@ def test_resolving_and_fetching_http_or_s3_imports_no_cloud_sdk(
         "print(code, heavy)\n"
     )
     for name in ("lazy-http", "lazy-s3"):
-        env = cli_env({"MODEL_REGISTRY_BASE_URL": registry.host_port, **s3_server.env})
-        proc = subprocess.run(
-            [sys.executable, "-c", probe, f"model-registry://{name}/v1", str(tmp_path / name)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        env = {"MODEL_REGISTRY_BASE_URL": registry.host_port, **s3_server.env}
+        proc = run_python(probe, f"model-registry://{name}/v1", tmp_path / name, env=env)
         assert proc.stdout.strip() == "0 []", proc.stdout + proc.stderr
 
 
