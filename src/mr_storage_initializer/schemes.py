@@ -187,7 +187,6 @@ HTTP = Scheme(
 )
 
 ROWS = (LOCAL, S3, GCS, AZURE, HF, OCI, HDFS, WEBHDFS, MODELSCOPE, AZURE_FILE, GIT, HTTP)
-BY_NAME = {row.name: row for row in ROWS}
 
 # Variables every scheme may read: KServe's storage spec and CA bundle, the CA files of HTTP clients, $HOME.
 SHARED_PREFIXES = ("STORAGE_", "CA_BUNDLE_")
