@@ -43,15 +43,6 @@ METADATA_HOSTS = frozenset({"169.254.169.254", "fd00:ec2::254", "metadata.google
 ALLOW_LIST_VARIABLE = "ALLOWED_ARTIFACT_URI_PREFIXES"
 
 
-def host_of(uri: str) -> str:
-    """The URI's host, lower-case, without brackets, port or trailing dot ('' when it has none or cannot be
-    read one way)."""
-    try:
-        return urls.read(uri).host
-    except urls.UrlProblem:
-        return ""
-
-
 def blocked_host(host: str) -> str | None:
     """Why the literal ``host`` (``HOST``, ``HOST:PORT``, ``[V6]:PORT``) is blocked, or None."""
     bare = host.strip().lower()

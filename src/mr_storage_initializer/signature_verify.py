@@ -35,7 +35,6 @@ from mr_storage_initializer.staged import StagedTree
 
 log = logging.getLogger("mr_storage_initializer.signing")
 _STEP = {"step": "signature"}  # the log records' ``extra``
-_ISSUER_OIDS = (x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8"), x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.1"))
 
 
 def key_fingerprint(pem: bytes) -> str:
