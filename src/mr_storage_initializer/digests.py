@@ -71,11 +71,6 @@ def file_digest(root: Path, rel: str, algorithm: str = "sha256") -> str:
     return hasher.hexdigest()
 
 
-def sha256_file(path: Path) -> str:
-    """The hex SHA-256 of the regular file ``path`` (a link at its name is not followed)."""
-    return file_digest(path.parent, path.name)
-
-
 class Digests:
     """The SHA-256 of files below ``root``, each read at most once (``known``: hashed during the download)."""
 

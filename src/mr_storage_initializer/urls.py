@@ -49,10 +49,6 @@ class Scheme:
     name: str
     row: schemes.Scheme
 
-    @property
-    def served_by(self) -> str:
-        return self.row.served_by
-
 
 SCHEMES = {name: Scheme(name, row) for row in schemes.ROWS for name in row.written}
 
