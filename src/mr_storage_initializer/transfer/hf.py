@@ -243,7 +243,7 @@ class HfSource:
         except urllib3.exceptions.HTTPError as exc:
             error = transport_failure(exc, self.timeout, _TLS)
             if classify(exc).kind is Kind.TIMEOUT:
-                host = "the Hub" if wire.origin(url) == wire.origin(self.endpoint) else "the CDN"
+                host = "the Hub" if self._to_hub(url) else "the CDN"
                 error = SourceError(f"{host} did not answer within {self.timeout:g}s", transient=True)
             raise SourceError(f"{error.message} ({redact_url(url)})", transient=error.transient) from exc
 
@@ -336,7 +336,7 @@ class HfSource:
             if response.status in (301, 302, 303, 307, 308) and location:
                 wire.discard(response)
                 url = urljoin(url, location)
-                if wire.origin(url) != wire.origin(self.endpoint):
+                if not self._to_hub(url):
                     with self._lock:
                         self._cdn[remote.key] = url
                 continue
@@ -349,7 +349,7 @@ class HfSource:
         raise SourceError(f"too many redirects for {remote.rel} of {self.what}", transient=False)
 
     def _file_error(self, response: Any, remote: RemoteFile, url: str) -> SourceError:
-        if wire.origin(url) == wire.origin(self.endpoint):
+        if self._to_hub(url):
             return self._hub_error(response, remote.rel)
         with self._lock:  # the CDN refused its URL (expired signature?): ask the Hub for a new one
             self._cdn.pop(remote.key, None)

@@ -84,6 +84,7 @@ class OciSource:
         self._lock = threading.Lock()
         self.blobs: list[RemoteFile] = []
         self.timeout = max(1.0, min(wire.TIMEOUT, timeout / 3))
+        self._timeout = wire.timeout(self.timeout)
         self.pool = wire.new_pool(
             connections,
             http_context(env) if any(e.startswith("https:") for e in self.endpoints) else None,
@@ -106,7 +107,7 @@ class OciSource:
                 preload_content=False,
                 decode_content=False,
                 redirect=False,
-                timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout),
+                timeout=self._timeout,
             )
         except urllib3.exceptions.HTTPError as exc:
             error = transport_failure(exc, self.timeout, _TLS)
@@ -215,7 +216,7 @@ class OciSource:
                 redirect=False,
                 preload_content=False,
                 headers={**headers, "Content-Type": "application/x-www-form-urlencoded"},
-                timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout),
+                timeout=self._timeout,
             )
         except urllib3.exceptions.HTTPError as exc:
             raise transport_failure(exc, self.timeout, _TLS) from exc
