@@ -7,7 +7,8 @@ urllib3's pool they use (``request`` → a response with ``status``, ``headers``
 proxy is set for, with printable ASCII in its target, answered with a body framed by ``Content-Length``,
 chunks or the end of the connection. Everything else is handed, before anything is sent or at the first
 answer, to the urllib3 pool that ``fallback`` builds (imported then): another scheme, a proxy, a redirect to
-follow, an encoded body to decode, a body larger than ``switch_above``. A failure raises the exception
+follow, an encoded body to decode, and every request after a caller asks for :meth:`DirectPool.real` (the
+HTTP source does for a file over ``transfer.http.PLAIN_MAX_BYTES``). A failure raises the exception
 urllib3 raises for it (imported then), so every caller reads failures one way whichever pool it has;
 ``raw_errors`` keeps the ``OSError`` instead, for a caller that only asks "did it work" (the registry probe).
 """
@@ -22,13 +23,13 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from mr_storage_initializer import __version__
+from mr_storage_initializer import USER_AGENT
 from mr_storage_initializer.proxy import ProxyConfig
 
 MAX_LINE = 65536  # as http.client: a status or header line longer than this is no HTTP answer
 MAX_HEADERS = 100
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
-DEFAULT_HEADERS = {"Accept-Encoding": "identity", "User-Agent": f"mr-storage-initializer/{__version__}"}
+DEFAULT_HEADERS = {"Accept-Encoding": "identity", "User-Agent": USER_AGENT}
 Timeout = float | tuple[float, float] | None  # seconds; (connect, read)
 # What urllib3 sends as given: RFC 3986's path and query characters, percent-escapes in upper case (it
 # encodes anything else, and upper-cases an escape); a target with anything more is handed to it.

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mr_storage_initializer import __version__, json_body, retry, tls
+from mr_storage_initializer import USER_AGENT, json_body, retry, tls
 from mr_storage_initializer.api_version import PREFERRED, VERSIONS, Learned, prefixes, version_of
 from mr_storage_initializer.errors import RegistryResponseError, RegistryUnreachableError, UsageError
 from mr_storage_initializer.plain_http import DirectPool
@@ -65,7 +65,7 @@ class Exchange:
         self._request_timeout = request_timeout
         self._learned = learned
         self._unreachable = Unreachable(redact_url(base_url), self.end, deadline)
-        headers = {"Accept": "application/json", "User-Agent": f"mr-storage-initializer/{__version__}"}
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         proxies = proxies or ProxyConfig()
 
         def pool() -> Any:  # through HTTP(S)_PROXY unless NO_PROXY (or loopback) says otherwise

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
-from mr_storage_initializer import __version__, json_body, proxy
+from mr_storage_initializer import USER_AGENT, json_body, proxy
 from mr_storage_initializer.errors import StorageError, UsageError
 from mr_storage_initializer.redact import redact_url, register_secret
 from mr_storage_initializer.tls import http_context
@@ -218,7 +218,7 @@ class HfSource:
         return url.startswith(self._hub_prefix) or wire.origin(url) == self._hub_origin
 
     def _headers(self, url: str) -> dict[str, str]:
-        headers = {"User-Agent": f"mr-storage-initializer/{__version__}", "Accept-Encoding": "identity"}
+        headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
         if self.token and self._to_hub(url):  # never to a CDN or any other host
             headers["Authorization"] = f"Bearer {self.token}"
         return headers

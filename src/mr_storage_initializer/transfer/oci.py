@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
-from mr_storage_initializer import __version__, json_body, proxy
+from mr_storage_initializer import USER_AGENT, json_body, proxy
 from mr_storage_initializer.options import OciOptions
 from mr_storage_initializer.redact import redact_url, register_secret
 from mr_storage_initializer.tls import http_context
@@ -118,7 +118,7 @@ class OciSource:
         (token or Basic), redirects followed without them. Statuses >= 400 are returned to the caller."""
         url = endpoint + path
         for attempt in range(2):
-            sent = {"User-Agent": f"mr-storage-initializer/{__version__}", **headers}
+            sent = {"User-Agent": USER_AGENT, **headers}
             with _AUTH_LOCK:
                 auth = _AUTH.get((endpoint, self.ref.repository))
             if auth:
@@ -160,7 +160,7 @@ class OciSource:
             raise SourceError(f"the registry's token realm {redact_url(realm)} is not an http(s) URL", transient=False)
         query = {"service": challenge.params.get("service", "")}
         query["scope"] = challenge.params.get("scope") or f"repository:{self.ref.repository}:pull"
-        headers = {"User-Agent": f"mr-storage-initializer/{__version__}"}
+        headers = {"User-Agent": USER_AGENT}
         if credentials is not None and credentials.identity_token:
             body = urlencode(
                 {
