@@ -1,5 +1,5 @@
 """The own engine on a plain source, as the builders of the rows whose source is not an engine of its own
-(``gs://``, ``http(s)://``, Azure Blob) make it: the settings' patterns and limits, the caller's hooks.
+(``s3://``, ``gs://``, ``http(s)://``, Azure Blob) make it: the settings' patterns and limits, the caller's hooks.
 
 :mod:`~mr_storage_initializer.transfer.fast_engine` is imported when an engine is made, not with this module.
 """

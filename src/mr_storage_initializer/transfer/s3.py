@@ -170,8 +170,6 @@ class S3Source(ObstoreSource):
 
 def engine(uri: str, settings: Settings, tunables: Tunables, hooks: Hooks) -> Engine:
     """The own engine for an ``s3://`` URI, with KServe's ``STORAGE_CONFIG`` applied (the scheme row's builder)."""
-    from mr_storage_initializer.transfer.fast_engine import FastEngine
+    from mr_storage_initializer.transfer import own_engine
 
-    return FastEngine(
-        S3Source(uri, storage_spec_env(settings.storage_env)), tunables, settings.patterns, settings.limits, hooks=hooks
-    )
+    return own_engine.on(S3Source(uri, storage_spec_env(settings.storage_env)), settings, tunables, hooks)
