@@ -200,14 +200,14 @@ def install_pair(
     assert pair.dest is not None
     started = time.monotonic()
     plan = download_plan(resolution)
-    inputs = transfer.fingerprint_inputs(plan.uri, with_plan(settings, plan))  # hf://: the commit named now
+    planned = with_plan(settings, plan)  # the plan's storage variables: for the fingerprint, download, signature.uri
+    inputs = transfer.fingerprint_inputs(plan.uri, planned)  # hf://: the commit named now
     wanted = fingerprint_of(resolution, inputs)
     with install.open_destination(pair.dest, lock_timeout=settings.lock_timeout) as dest:
         found = dest.installed(wanted)
         if found is not None:
             return _already_installed(pair, resolution, wanted, found, root=dest.root, committed=committed)
         dest.check_replaceable()  # a user's file in the previous install's directories: exit 6 before downloading
-        planned = with_plan(settings, plan)  # the signature.uri is fetched with the same storage variables
         needs_process_state = _may_use_kserve_for(plan, settings, resolution) or exclusive
         with (
             _process_state(needs_process_state),
