@@ -66,21 +66,7 @@ class Exchange:
         self._learned = learned
         self._unreachable = Unreachable(redact_url(base_url), self.end, deadline)
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
-        proxies = proxies or ProxyConfig()
-
-        def pool() -> Any:  # through HTTP(S)_PROXY unless NO_PROXY (or loopback) says otherwise
-            from mr_storage_initializer.proxy_pool import pool_manager
-
-            return pool_manager(
-                proxies,
-                num_pools=2,
-                maxsize=2,
-                ssl_context=tls.registry_context(ca_bundle) if base_url.startswith("https://") else None,
-                retries=False,
-                headers=headers,
-            )
-
-        self._pool = DirectPool(pool, proxies, headers=headers)
+        self._pool = registry_pool(base_url, ca_bundle, proxies, headers=headers, num_pools=2, maxsize=2)
 
     def reread_token(self) -> None:
         """Read ``MODEL_REGISTRY_TOKEN_PATH`` again (a rotated service-account token)."""
@@ -184,6 +170,30 @@ class Exchange:
         self._pool.clear()
 
 
+def registry_pool(
+    base_url: str,
+    ca_bundle: Path | None,
+    proxies: ProxyConfig | None,
+    *,
+    headers: Mapping[str, str] | None = None,
+    raw_errors: bool = False,
+    **pool_kw: Any,
+) -> DirectPool:
+    """The registry's pool: plain sockets where :mod:`.plain_http` serves, else urllib3's (through
+    HTTP(S)_PROXY unless NO_PROXY or loopback says otherwise; the registry's CA bundle for https), no retries."""
+    proxies = proxies or ProxyConfig()
+    if headers is not None:
+        pool_kw["headers"] = headers
+
+    def fallback() -> Any:
+        from mr_storage_initializer.proxy_pool import pool_manager
+
+        context = tls.registry_context(ca_bundle) if base_url.startswith("https://") else None
+        return pool_manager(proxies, ssl_context=context, retries=False, **pool_kw)
+
+    return DirectPool(fallback, proxies, headers=headers, raw_errors=raw_errors)
+
+
 def probe(
     base_url: str,
     *,
@@ -202,17 +212,7 @@ def probe(
 
     def attempt() -> None:
         try:
-
-            def real() -> Any:
-                from mr_storage_initializer.proxy_pool import pool_manager
-
-                return pool_manager(
-                    proxies or ProxyConfig(),
-                    retries=False,
-                    ssl_context=tls.registry_context(ca_bundle) if base_url.startswith("https://") else None,
-                )
-
-            pool = DirectPool(real, proxies, raw_errors=True)  # any failure means "no registry here"
+            pool = registry_pool(base_url, ca_bundle, proxies, raw_errors=True)  # any failure: "no registry here"
             for prefix in prefixes:
                 remaining = timeout - (time.monotonic() - started)
                 if remaining <= 0:
