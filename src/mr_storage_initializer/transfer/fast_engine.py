@@ -201,12 +201,18 @@ class _Run:
                 continue  # kept from an interrupted run, at its full size already
             if self._created_late(remote):
                 continue
-            fd = self.staged.open(remote.rel, os.O_WRONLY | os.O_CREAT | os.O_EXCL, parents=True)
-            try:
-                if remote.size:
-                    reserve(fd, remote.size)
-            finally:
-                os.close(fd)
+            os.close(self._create(remote))
+
+    def _create(self, remote: RemoteFile) -> int:
+        """A new file for ``remote`` (never one found there), at its final size; its descriptor."""
+        fd = self.staged.open(remote.rel, os.O_WRONLY | os.O_CREAT | os.O_EXCL, parents=True)
+        try:
+            if remote.size:
+                reserve(fd, remote.size)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
 
     def _worker(self, slot: int) -> None:
         try:
@@ -250,15 +256,8 @@ class _Run:
         if part.size == 0:
             return
         remote = part.file
-        if self._created_late(remote):  # its one range: create the file here, never reuse one found there
-            fd = self.staged.open(remote.rel, os.O_WRONLY | os.O_CREAT | os.O_EXCL, parents=True)
-            try:
-                reserve(fd, remote.size)
-            except BaseException:
-                os.close(fd)
-                raise
-        else:
-            fd = self.staged.open(remote.rel, os.O_WRONLY)
+        late = self._created_late(remote)  # its one range: create the file here, never reuse one found there
+        fd = self._create(remote) if late else self.staged.open(remote.rel, os.O_WRONLY)
         stall = Stall(remote, part.start, self.tunables.stall_timeout)
         try:
             written = 0
